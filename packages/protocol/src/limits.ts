@@ -1,0 +1,23 @@
+/** Default limits from the contract. The server may be configured tighter; clients use these for hints. */
+export const LIMITS = {
+  usernameMin: 3,
+  usernameMax: 32,
+  usernamePattern: /^[A-Za-z0-9_.-]+$/,
+  passwordMin: 8,
+  passwordMax: 128,
+  displayNameMax: 64,
+  emailMax: 254,
+  roomNameMin: 1,
+  roomNameMax: 64,
+  descriptionMax: 500,
+  messageTextMax: 4000,
+  clientIdMax: 64,
+  historyDefault: 50,
+  historyMax: 100,
+  userSearchDefault: 20,
+  userSearchMax: 100,
+  uploadMaxBytes: 5 * 1024 * 1024,
+  socketPacketMaxBytes: 64 * 1024,
+  /** Largest JSON body a REST write accepts. */
+  jsonBodyMaxBytes: 64 * 1024,
+} as const;

@@ -1,0 +1,281 @@
+import { z } from 'zod';
+import { ERROR_CODES } from './errors.js';
+import { LIMITS } from './limits.js';
+
+/*
+ * One zod schema per payload. The server validates with them, the web client types itself with them and the
+ * OpenAPI/AsyncAPI documents are generated from them, so none of the three can drift from the others.
+ */
+
+const nfkc = (s: string) => s.normalize('NFKC');
+/** Bidi overrides/isolates and C0/C1 controls: never useful in a name, a classic spoofing trick. */
+const SPOOF_CHARS = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069\u200b\u200c\u200e\u200f\u2060\ufeff]/u;
+
+/** A resource id: opaque to clients, a decimal string on the wire. */
+export const IdSchema = z
+  .string()
+  .regex(/^[1-9][0-9]{0,17}$/, 'must be an id')
+  .meta({ description: 'Opaque id', example: '42' });
+/** Upload ids are random so that attachment URLs cannot be guessed. */
+export const AttachmentIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{16,64}$/, 'must be an attachment id')
+  .meta({ description: 'Opaque attachment id', example: 'q3Z9k1Xx0aB7cD2eF4gH6i' });
+export const TimestampSchema = z.string().meta({ description: 'ISO-8601 UTC', example: '2026-11-21T12:00:00.000Z' });
+
+export const UsernameSchema = z
+  .string()
+  .overwrite(nfkc)
+  .trim()
+  .min(LIMITS.usernameMin)
+  .max(LIMITS.usernameMax)
+  .regex(LIMITS.usernamePattern, 'may contain only letters, digits, "_", "." and "-"')
+  .meta({ example: 'ana' });
+export const PasswordSchema = z.string().min(LIMITS.passwordMin).max(LIMITS.passwordMax).meta({ example: 'correct-horse-9' });
+export const EmailSchema = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .max(LIMITS.emailMax)
+  .pipe(z.email())
+  .meta({ example: 'ana@example.com' });
+export const DisplayNameSchema = z
+  .string()
+  .overwrite(nfkc)
+  .trim()
+  .min(1)
+  .max(LIMITS.displayNameMax)
+  .refine((s) => !SPOOF_CHARS.test(s), 'may not contain control or bidi-override characters')
+  .meta({ example: 'Ana Lima' });
+export const RoomNameSchema = z
+  .string()
+  .overwrite(nfkc)
+  .trim()
+  .min(LIMITS.roomNameMin)
+  .max(LIMITS.roomNameMax)
+  .refine((s) => !SPOOF_CHARS.test(s), 'may not contain control or bidi-override characters')
+  .meta({ example: 'design' });
+export const DescriptionSchema = z.string().trim().max(LIMITS.descriptionMax).meta({ example: 'Design reviews' });
+export const MessageTextSchema = z.string().trim().max(LIMITS.messageTextMax).meta({ example: 'Hello!' });
+export const ClientIdSchema = z
+  .string()
+  .min(1)
+  .max(LIMITS.clientIdMax)
+  .regex(/^[A-Za-z0-9_.:-]+$/, 'must be a UUID or similar token')
+  .meta({ description: 'Idempotency key made by the client (a UUID)', example: '6f1c1f4e-1b7a-4c52-9d3e-0c2b8f0b6a11' });
+export const RoomKindSchema = z.enum(['public', 'private', 'direct']);
+export const CreatableRoomKindSchema = z.enum(['public', 'private']);
+
+// ---------------------------------------------------------------- shapes (server → client)
+
+export const UserSchema = z
+  .object({
+    id: IdSchema,
+    username: z.string(),
+    displayName: z.string(),
+    avatarUrl: z.string().nullable(),
+    isGuest: z.boolean(),
+    createdAt: TimestampSchema,
+  })
+  .meta({ id: 'User' });
+export const MeSchema = UserSchema.extend({ email: z.string().nullable() }).meta({ id: 'Me' });
+
+export const RoomSchema = z
+  .object({
+    id: IdSchema,
+    name: z.string(),
+    description: z.string(),
+    kind: RoomKindSchema,
+    ownerId: IdSchema.nullable(),
+    memberCount: z.number().int(),
+    isMember: z.boolean(),
+    createdAt: TimestampSchema,
+    updatedAt: TimestampSchema,
+    lastMessageAt: TimestampSchema.nullable(),
+    unreadCount: z.number().int(),
+    peer: UserSchema.optional().meta({ description: 'Direct rooms only: the other participant' }),
+  })
+  .meta({ id: 'Room' });
+
+export const AttachmentSchema = z
+  .object({
+    id: AttachmentIdSchema,
+    url: z.string(),
+    thumbnailUrl: z.string(),
+    mime: z.string(),
+    size: z.number().int(),
+    width: z.number().int(),
+    height: z.number().int(),
+    expiresAt: TimestampSchema.nullable(),
+  })
+  .meta({ id: 'Attachment' });
+
+export const MessageKindSchema = z.enum(['text', 'image', 'system']);
+export const SystemEventSchema = z.enum(['joined', 'left', 'kicked', 'room_renamed']);
+export const MessageSchema = z
+  .object({
+    id: IdSchema,
+    roomId: IdSchema,
+    kind: MessageKindSchema,
+    author: UserSchema.nullable(),
+    text: z.string(),
+    attachment: AttachmentSchema.nullable(),
+    event: SystemEventSchema.nullable(),
+    clientId: z.string().nullable(),
+    createdAt: TimestampSchema,
+    editedAt: TimestampSchema.nullable(),
+    deleted: z.boolean(),
+  })
+  .meta({ id: 'Message' });
+
+export const SessionSchema = z
+  .object({
+    user: MeSchema,
+    accessToken: z.string(),
+    refreshToken: z.string(),
+    expiresIn: z.number().int().meta({ description: 'Access token lifetime in seconds' }),
+  })
+  .meta({ id: 'Session' });
+
+export const MemberSchema = z
+  .object({
+    user: UserSchema,
+    role: z.enum(['owner', 'member']),
+    joinedAt: TimestampSchema,
+    online: z.boolean(),
+  })
+  .meta({ id: 'Member' });
+
+export const ErrorSchema = z
+  .object({
+    error: z.object({
+      code: z.enum(ERROR_CODES as [string, ...string[]]),
+      message: z.string(),
+      details: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+    }),
+  })
+  .meta({ id: 'Error' });
+
+export const HealthSchema = z
+  .object({
+    status: z.enum(['ok', 'fail']),
+    checks: z.object({ database: z.enum(['ok', 'fail']), realtime: z.enum(['ok', 'fail']) }),
+  })
+  .meta({ id: 'Health' });
+
+// ---------------------------------------------------------------- requests (client → server)
+
+export const RegisterBodySchema = z
+  .strictObject({
+    username: UsernameSchema,
+    email: EmailSchema,
+    password: PasswordSchema,
+    displayName: DisplayNameSchema.optional(),
+  })
+  .meta({ id: 'RegisterBody' });
+
+export const LoginBodySchema = z
+  .strictObject({
+    username: z.string().max(LIMITS.emailMax).optional().meta({ description: 'Username, or the email address' }),
+    email: z.string().max(LIMITS.emailMax).optional(),
+    password: z.string().max(LIMITS.passwordMax),
+  })
+  .refine((b) => (b.username === undefined) !== (b.email === undefined), {
+    message: 'give either username or email',
+    path: ['username'],
+  })
+  .meta({ id: 'LoginBody', example: { username: 'ana', password: 'correct-horse-9' } });
+
+export const GuestBodySchema = z.strictObject({ username: UsernameSchema }).meta({ id: 'GuestBody' });
+
+/** The refresh token may instead travel in the httpOnly cookie, so the body is optional. */
+export const RefreshBodySchema = z
+  .strictObject({ refreshToken: z.string().min(1).max(512).optional() })
+  .meta({ id: 'RefreshBody' });
+
+export const UpdateMeBodySchema = z
+  .strictObject({
+    displayName: DisplayNameSchema.optional(),
+    email: EmailSchema.optional(),
+    avatarAttachmentId: AttachmentIdSchema.nullable().optional(),
+  })
+  .meta({ id: 'UpdateMeBody' });
+
+export const ChangePasswordBodySchema = z
+  .strictObject({ currentPassword: z.string().max(LIMITS.passwordMax), newPassword: PasswordSchema })
+  .meta({ id: 'ChangePasswordBody' });
+
+const booleanQuery = z.enum(['true', 'false']).transform((v) => v === 'true');
+export const UserSearchQuerySchema = z.object({
+  q: z.string().max(LIMITS.usernameMax).optional(),
+  online: booleanQuery.optional(),
+  limit: z.coerce.number().int().min(1).max(LIMITS.userSearchMax).optional(),
+});
+
+export const CreateRoomBodySchema = z
+  .strictObject({
+    name: RoomNameSchema,
+    description: DescriptionSchema.optional(),
+    kind: CreatableRoomKindSchema.optional(),
+  })
+  .meta({ id: 'CreateRoomBody' });
+
+export const UpdateRoomBodySchema = z
+  .strictObject({
+    name: RoomNameSchema.optional(),
+    description: DescriptionSchema.optional(),
+    kind: CreatableRoomKindSchema.optional(),
+  })
+  .meta({ id: 'UpdateRoomBody' });
+
+export const AddMemberBodySchema = z
+  .strictObject({ userId: IdSchema.optional() })
+  .meta({ id: 'AddMemberBody', description: 'Empty to join yourself; `userId` for an owner adding someone' });
+
+export const HistoryQuerySchema = z.object({
+  before: IdSchema.optional(),
+  after: IdSchema.optional(),
+  limit: z.coerce.number().int().min(1).max(LIMITS.historyMax).optional(),
+});
+
+const messageContent = {
+  text: MessageTextSchema.optional(),
+  attachmentId: AttachmentIdSchema.optional(),
+};
+const needsContent = (b: { text?: string; attachmentId?: string }) => Boolean(b.text) || Boolean(b.attachmentId);
+const needsContentMessage = { message: 'a message needs text or an attachment', path: ['text'] };
+
+export const SendMessageBodySchema = z
+  .strictObject({ ...messageContent, clientId: ClientIdSchema.optional() })
+  .refine(needsContent, needsContentMessage)
+  .meta({ id: 'SendMessageBody' });
+
+export const EditMessageBodySchema = z
+  .strictObject({ text: MessageTextSchema.min(1) })
+  .meta({ id: 'EditMessageBody' });
+
+export const CreateDmBodySchema = z.strictObject({ userId: IdSchema }).meta({ id: 'CreateDmBody' });
+
+// ---------------------------------------------------------------- list envelopes
+
+export const UserListSchema = z.object({ users: z.array(UserSchema) }).meta({ id: 'UserList' });
+export const RoomListSchema = z.object({ rooms: z.array(RoomSchema) }).meta({ id: 'RoomList' });
+export const MemberListSchema = z.object({ members: z.array(MemberSchema) }).meta({ id: 'MemberList' });
+export const MessagePageSchema = z
+  .object({ messages: z.array(MessageSchema), hasMore: z.boolean() })
+  .meta({ id: 'MessagePage' });
+
+export type User = z.infer<typeof UserSchema>;
+export type Me = z.infer<typeof MeSchema>;
+export type Room = z.infer<typeof RoomSchema>;
+export type RoomKind = z.infer<typeof RoomKindSchema>;
+export type Attachment = z.infer<typeof AttachmentSchema>;
+export type Message = z.infer<typeof MessageSchema>;
+export type SystemEvent = z.infer<typeof SystemEventSchema>;
+export type Session = z.infer<typeof SessionSchema>;
+export type Member = z.infer<typeof MemberSchema>;
+export type Health = z.infer<typeof HealthSchema>;
+export type MessagePage = z.infer<typeof MessagePageSchema>;
+
+/** Shared by REST and socket: `{ messageContent, clientId }` rules live in one place. */
+export const sendMessageContent = { messageContent, needsContent, needsContentMessage };

@@ -1,0 +1,175 @@
+import { existsSync, readFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { LIMITS, routes } from '@parley/protocol';
+import cookieParser from 'cookie-parser';
+import cors from 'cors';
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import helmet from 'helmet';
+import { Server } from 'socket.io';
+import type { Config } from './config.js';
+import type { AppContext } from './context.js';
+import { initModels } from './db/models.js';
+import { migrate } from './db/migrate.js';
+import { openDb } from './db/sequelize.js';
+import { AppError } from './errors.js';
+import { docsRouter } from './http/docs.js';
+import { apiNotFound, errorHandler } from './http/errors.js';
+import { MemoryRateLimitStore } from './http/rate-limit.js';
+import { mount } from './http/route.js';
+import { createLogger, type Logger } from './logger.js';
+import { createArgon2Hasher } from './modules/auth/passwords.js';
+import { authRoutes } from './modules/auth/routes.js';
+import { messageRoutes } from './modules/messages/routes.js';
+import { MemoryPresenceStore } from './modules/presence/store.js';
+import { ensureGeneralRoom } from './modules/rooms/membership.js';
+import { roomRoutes } from './modules/rooms/routes.js';
+import { userRoutes } from './modules/users/routes.js';
+import { Broadcaster, type IoServer } from './realtime/channels.js';
+import { attachConnectionHandling } from './realtime/connection.js';
+
+export interface ParleyApp {
+  app: Express;
+  io: IoServer;
+  server: http.Server | https.Server;
+  ctx: AppContext;
+  /** Starts listening; resolves with the bound port (useful with PORT=0). */
+  listen(port?: number, host?: string): Promise<number>;
+  close(): Promise<void>;
+}
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+/** The built web client, whether running from server/src (tests, dev) or server/dist. */
+const WEB_DIST = path.resolve(here, '../../web/dist');
+
+/**
+ * The composition root: opens and migrates the database, wires stores, services, routes and Socket.IO.
+ * `index.ts` only reads the environment and listens; tests call this with their own config on port 0.
+ */
+export async function createApp(config: Config, opts: { logger?: Logger } = {}): Promise<ParleyApp> {
+  const logger = opts.logger ?? createLogger(config.logLevel);
+  const db = await openDb(config.databaseUrl, logger, { sqliteDriver: config.sqliteDriver });
+  await migrate(db, logger);
+  const models = initModels(db.sequelize);
+
+  const app = express();
+  const server = config.tls
+    ? https.createServer({ cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) }, app)
+    : http.createServer(app);
+  const io: IoServer = new Server(server, {
+    maxHttpBufferSize: LIMITS.socketPacketMaxBytes,
+    perMessageDeflate: false,
+    cors: config.corsOrigins.length ? { origin: config.corsOrigins, credentials: true } : undefined,
+  });
+  const limits = new MemoryRateLimitStore();
+  const ctx: AppContext = {
+    config,
+    logger,
+    db,
+    models,
+    presence: new MemoryPresenceStore(),
+    limits,
+    rt: new Broadcaster(io),
+    passwords: createArgon2Hasher(config.passwordHashMemoryKib),
+  };
+  await ensureGeneralRoom(ctx);
+  attachConnectionHandling(io, ctx);
+
+  if (config.trustProxy) app.set('trust proxy', config.trustProxy);
+  app.disable('x-powered-by');
+  app.use(
+    helmet({
+      contentSecurityPolicy: {
+        directives: {
+          defaultSrc: ["'self'"],
+          scriptSrc: ["'self'"],
+          styleSrc: ["'self'"],
+          imgSrc: ["'self'", 'data:', 'blob:'],
+          connectSrc: ["'self'", 'ws:', 'wss:'],
+          objectSrc: ["'none'"],
+          frameAncestors: ["'none'"],
+        },
+      },
+    }),
+  );
+  app.use(
+    '/api',
+    cors({
+      origin: (origin, cb) => cb(null, origin === undefined ? false : config.corsOrigins.includes(origin)),
+      credentials: true,
+    }),
+  );
+  app.use('/api', express.json({ limit: LIMITS.jsonBodyMaxBytes, type: ['application/json', 'application/*+json'] }));
+  app.use('/api', (req: Request, _res: Response, next: NextFunction) => {
+    // A body we cannot read is refused rather than silently treated as empty.
+    const type = req.headers['content-type'];
+    if (req.method !== 'GET' && req.method !== 'DELETE' && type && !/json|multipart\/form-data/i.test(type) && Number(req.headers['content-length'] ?? 1) > 0) {
+      return next(new AppError('UNSUPPORTED_MEDIA_TYPE', 'Send JSON (Content-Type: application/json)'));
+    }
+    next();
+  });
+  app.use('/api/auth', cookieParser());
+  app.use('/api/auth', async (req: Request, res: Response, next: NextFunction) => {
+    const perMin = config.rateLimitAuthPerMin;
+    const r = await limits.take(`auth:${req.ip}`, perMin, perMin / 60);
+    if (r.ok) return next();
+    next(new AppError('RATE_LIMITED', 'Too many requests; slow down', undefined, r.retryAfterSec));
+  });
+
+  const api = express.Router();
+  authRoutes(api, ctx);
+  userRoutes(api, ctx);
+  roomRoutes(api, ctx);
+  messageRoutes(api, ctx);
+  mount(api, ctx, routes.health, async ({ res }) => {
+    const database = await db.sequelize
+      .query('SELECT 1')
+      .then(() => 'ok' as const)
+      .catch(() => 'fail' as const);
+    const status = database === 'ok' ? ('ok' as const) : ('fail' as const);
+    if (status !== 'ok') res.status(503);
+    return { status, checks: { database, realtime: 'ok' as const } };
+  });
+  app.use(api);
+  app.use('/api', apiNotFound);
+  app.use(docsRouter());
+  serveWebClient(app);
+  app.use(errorHandler(logger));
+
+  const listen = (port = config.port, host = config.host) =>
+    new Promise<number>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        const addr = server.address();
+        resolve(typeof addr === 'object' && addr ? addr.port : port);
+      });
+    });
+
+  let closing: Promise<void> | null = null;
+  const close = () =>
+    (closing ??= (async () => {
+      io.disconnectSockets(true);
+      await new Promise<void>((resolve) => io.close(() => resolve()));
+      if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
+      limits.close();
+      await db.close();
+    })());
+
+  return { app, io, server, ctx, listen, close };
+}
+
+/** Serves the built web client with a SPA fallback; before the first build, a page saying how to build it. */
+function serveWebClient(app: Express): void {
+  const index = path.join(WEB_DIST, 'index.html');
+  app.use(express.static(WEB_DIST, { index: false, maxAge: '1h' }));
+  app.get(/^\/(?!api\/|docs|socket\.io\/).*/, (_req, res) => {
+    if (existsSync(index)) return void res.sendFile(index);
+    res
+      .status(200)
+      .type('text')
+      .send('Parley is running. The web client is not built yet: run `npm run build` (npm start does it for you).');
+  });
+}

@@ -1,0 +1,155 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+
+/** Thrown when the environment is wrong; `index.ts` prints it and exits, naming the variable. */
+export class ConfigError extends Error {}
+
+/** Parses `15m`, `30d`, `2h`, `45s` or a bare number of seconds into seconds. */
+export function parseDuration(value: string): number | null {
+  const m = /^(\d+)\s*(s|m|h|d)?$/.exec(value.trim());
+  if (!m) return null;
+  const n = Number(m[1]);
+  const unit = { s: 1, m: 60, h: 3600, d: 86400 }[(m[2] ?? 's') as 's' | 'm' | 'h' | 'd'];
+  return n * unit > 0 ? n * unit : null;
+}
+
+const duration = z.string().transform((v, ctx) => {
+  const seconds = parseDuration(v);
+  if (seconds === null) {
+    ctx.addIssue({ code: 'custom', message: `"${v}" is not a duration like 15m, 30d, 2h or 3600` });
+    return z.NEVER;
+  }
+  return seconds;
+});
+const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => ['true', '1', 'yes'].includes(v));
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+
+const EnvSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  PORT: int(0, 65535).default(3000),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  DATA_DIR: z.string().min(1).default('./data'),
+  DATABASE_URL: z
+    .string()
+    .regex(/^(sqlite:|postgres:\/\/|postgresql:\/\/)/, 'must start with sqlite: or postgres://')
+    .optional(),
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must start with redis://').optional(),
+  JWT_SECRET: z.string().optional(),
+  ACCESS_TOKEN_TTL: duration.prefault('15m'),
+  REFRESH_TOKEN_TTL: duration.prefault('30d'),
+  ALLOW_GUESTS: bool.default(true),
+  CORS_ORIGINS: z.string().default(''),
+  UPLOAD_MAX_BYTES: int(1024).default(5 * 1024 * 1024),
+  UPLOAD_TTL_HOURS: int(1).default(168),
+  RATE_LIMIT_AUTH_PER_MIN: int(1).default(60),
+  LOGIN_MAX_FAILURES: int(1).default(10),
+  MESSAGE_RATE_PER_SEC: z.coerce.number().positive().default(5),
+  MESSAGE_BURST: int(1).default(20),
+  TLS_CERT_FILE: z.string().optional(),
+  TLS_KEY_FILE: z.string().optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  // Extensions beyond the contract (documented in docs/CONFIGURATION.md).
+  TRUST_PROXY: z.string().default(''),
+  SQLITE_DRIVER: z.enum(['appthreat', 'sqlite3']).default('appthreat'),
+  PASSWORD_HASH_MEMORY_KIB: int(8192).default(19456),
+});
+
+export type Env = z.infer<typeof EnvSchema>;
+
+/** The validated configuration the app is built from; tests construct it with `testConfig`. */
+export interface Config {
+  env: Env['NODE_ENV'];
+  port: number;
+  host: string;
+  dataDir: string;
+  databaseUrl: string;
+  redisUrl: string | null;
+  jwtSecret: string;
+  accessTokenTtlSec: number;
+  refreshTokenTtlSec: number;
+  allowGuests: boolean;
+  corsOrigins: string[];
+  uploadMaxBytes: number;
+  uploadTtlHours: number;
+  rateLimitAuthPerMin: number;
+  loginMaxFailures: number;
+  messageRatePerSec: number;
+  messageBurst: number;
+  tls: { certFile: string; keyFile: string } | null;
+  logLevel: Env['LOG_LEVEL'];
+  trustProxy: string;
+  sqliteDriver: Env['SQLITE_DRIVER'];
+  passwordHashMemoryKib: number;
+}
+
+const MIN_SECRET_BYTES = 32;
+
+/** Reads and validates the environment. Throws ConfigError naming the variable at fault. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const raw = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = EnvSchema.safeParse(raw);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n  ${lines.join('\n  ')}`);
+  }
+  const e = parsed.data;
+  if ((e.TLS_CERT_FILE === undefined) !== (e.TLS_KEY_FILE === undefined)) {
+    throw new ConfigError('Invalid configuration:\n  TLS_CERT_FILE and TLS_KEY_FILE must be set together');
+  }
+  const dataDir = path.resolve(e.DATA_DIR);
+  return {
+    env: e.NODE_ENV,
+    port: e.PORT,
+    host: e.HOST,
+    dataDir,
+    databaseUrl: e.DATABASE_URL ?? `sqlite:${path.join(dataDir, 'parley.db')}`,
+    redisUrl: e.REDIS_URL ?? null,
+    jwtSecret: resolveJwtSecret(e.JWT_SECRET, e.NODE_ENV, dataDir),
+    accessTokenTtlSec: e.ACCESS_TOKEN_TTL,
+    refreshTokenTtlSec: e.REFRESH_TOKEN_TTL,
+    allowGuests: e.ALLOW_GUESTS,
+    corsOrigins: e.CORS_ORIGINS.split(',')
+      .map((o) => o.trim().replace(/\/$/, ''))
+      .filter(Boolean),
+    uploadMaxBytes: e.UPLOAD_MAX_BYTES,
+    uploadTtlHours: e.UPLOAD_TTL_HOURS,
+    rateLimitAuthPerMin: e.RATE_LIMIT_AUTH_PER_MIN,
+    loginMaxFailures: e.LOGIN_MAX_FAILURES,
+    messageRatePerSec: e.MESSAGE_RATE_PER_SEC,
+    messageBurst: e.MESSAGE_BURST,
+    tls: e.TLS_CERT_FILE && e.TLS_KEY_FILE ? { certFile: e.TLS_CERT_FILE, keyFile: e.TLS_KEY_FILE } : null,
+    logLevel: e.LOG_LEVEL,
+    trustProxy: e.TRUST_PROXY,
+    sqliteDriver: e.SQLITE_DRIVER,
+    passwordHashMemoryKib: e.PASSWORD_HASH_MEMORY_KIB,
+  };
+}
+
+/**
+ * Production must be given a strong secret. Elsewhere a secret is generated once and kept in DATA_DIR so that
+ * tokens survive restarts without any setup.
+ */
+function resolveJwtSecret(given: string | undefined, nodeEnv: Env['NODE_ENV'], dataDir: string): string {
+  if (given !== undefined) {
+    if (Buffer.byteLength(given) < MIN_SECRET_BYTES) {
+      throw new ConfigError(`Invalid configuration:\n  JWT_SECRET: must be at least ${MIN_SECRET_BYTES} bytes`);
+    }
+    return given;
+  }
+  if (nodeEnv === 'production') {
+    throw new ConfigError(
+      `Invalid configuration:\n  JWT_SECRET: required when NODE_ENV=production (at least ${MIN_SECRET_BYTES} bytes)`,
+    );
+  }
+  const file = path.join(dataDir, 'jwt-secret');
+  if (existsSync(file)) {
+    const kept = readFileSync(file, 'utf8').trim();
+    if (Buffer.byteLength(kept) >= MIN_SECRET_BYTES) return kept;
+  }
+  mkdirSync(dataDir, { recursive: true });
+  const secret = randomBytes(48).toString('base64url');
+  writeFileSync(file, secret + '\n', { mode: 0o600 });
+  return secret;
+}

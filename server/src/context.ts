@@ -1,0 +1,20 @@
+import type { Config } from './config.js';
+import type { Db } from './db/sequelize.js';
+import type { Models } from './db/models.js';
+import type { RateLimitStore } from './http/rate-limit.js';
+import type { Logger } from './logger.js';
+import type { PresenceStore } from './modules/presence/store.js';
+import type { PasswordHasher } from './modules/auth/passwords.js';
+import type { Broadcaster } from './realtime/channels.js';
+
+/** Everything a service needs, built once by `createApp` and passed down explicitly. */
+export interface AppContext {
+  config: Config;
+  logger: Logger;
+  db: Db;
+  models: Models;
+  presence: PresenceStore;
+  limits: RateLimitStore;
+  rt: Broadcaster;
+  passwords: PasswordHasher;
+}

@@ -1,0 +1,7 @@
+import type { QueryInterface } from 'sequelize';
+import * as m001 from './001-initial.js';
+
+type Step = (params: { context: QueryInterface }) => Promise<void>;
+
+/** Every migration in order. Listed rather than globbed so that the built and the source trees run the same set. */
+export const migrations: { name: string; up: Step; down: Step }[] = [{ name: '001-initial', ...m001 }];

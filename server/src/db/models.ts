@@ -1,0 +1,212 @@
+import {
+  DataTypes,
+  Model,
+  type CreationOptional,
+  type ForeignKey,
+  type InferAttributes,
+  type InferCreationAttributes,
+  type Sequelize,
+} from 'sequelize';
+
+/*
+ * The Sequelize models. The schema itself is owned by the migrations in ./migrations; these classes only map it.
+ * Integer ids are exposed as decimal strings on the wire (see presenters).
+ */
+
+export class User extends Model<InferAttributes<User>, InferCreationAttributes<User>> {
+  declare id: CreationOptional<number>;
+  declare username: string;
+  /** Lower-cased NFKC username; unique. A released guest name is moved aside to `~<id>`. */
+  declare usernameKey: string;
+  /** Confusable skeleton of the username (l/1/I, o/0, rn/m…); unique, so look-alike names are refused. */
+  declare usernameSkeleton: string;
+  declare displayName: string;
+  declare email: string | null;
+  declare passwordHash: string | null;
+  declare isGuest: boolean;
+  declare avatarAttachmentId: string | null;
+  declare lastSeenAt: Date | null;
+  declare releasedAt: Date | null;
+  declare createdAt: CreationOptional<Date>;
+  declare updatedAt: CreationOptional<Date>;
+}
+
+export class Session extends Model<InferAttributes<Session>, InferCreationAttributes<Session>> {
+  declare id: string;
+  declare userId: ForeignKey<number>;
+  /** Which refresh token of this family is current; each refresh moves it on by one. */
+  declare generation: number;
+  declare expiresAt: Date;
+  declare revokedAt: Date | null;
+  declare revokedReason: string | null;
+  declare userAgent: string | null;
+  declare createdAt: CreationOptional<Date>;
+  declare updatedAt: CreationOptional<Date>;
+}
+
+export class Room extends Model<InferAttributes<Room>, InferCreationAttributes<Room>> {
+  declare id: CreationOptional<number>;
+  declare name: string;
+  /** Lower-cased NFKC name, unique among non-direct rooms; null for direct rooms. */
+  declare nameKey: string | null;
+  declare description: string;
+  declare kind: 'public' | 'private' | 'direct';
+  declare ownerId: number | null;
+  /** `<low user id>:<high user id>` for direct rooms, so a pair always has exactly one. */
+  declare directKey: string | null;
+  declare memberCount: number;
+  declare lastMessageId: number | null;
+  declare lastMessageAt: Date | null;
+  declare createdAt: CreationOptional<Date>;
+  declare updatedAt: CreationOptional<Date>;
+}
+
+export class Membership extends Model<InferAttributes<Membership>, InferCreationAttributes<Membership>> {
+  declare roomId: number;
+  declare userId: number;
+  declare role: 'owner' | 'member';
+  declare joinedAt: Date;
+  declare lastReadMessageId: number;
+}
+
+export class Message extends Model<InferAttributes<Message>, InferCreationAttributes<Message>> {
+  declare id: CreationOptional<number>;
+  declare roomId: number;
+  declare authorId: number | null;
+  declare kind: 'text' | 'image' | 'system';
+  declare text: string;
+  declare event: 'joined' | 'left' | 'kicked' | 'room_renamed' | null;
+  declare clientId: string | null;
+  declare attachmentId: string | null;
+  declare editedAt: Date | null;
+  declare deletedAt: Date | null;
+  declare createdAt: CreationOptional<Date>;
+}
+
+export class Attachment extends Model<InferAttributes<Attachment>, InferCreationAttributes<Attachment>> {
+  declare id: string;
+  declare ownerId: number;
+  declare messageId: number | null;
+  declare roomId: number | null;
+  declare mime: string;
+  declare size: number;
+  declare width: number;
+  declare height: number;
+  declare storageKey: string;
+  declare thumbnailKey: string;
+  declare expiresAt: Date;
+  declare expiredAt: Date | null;
+  declare createdAt: CreationOptional<Date>;
+}
+
+export interface Models {
+  User: typeof User;
+  Session: typeof Session;
+  Room: typeof Room;
+  Membership: typeof Membership;
+  Message: typeof Message;
+  Attachment: typeof Attachment;
+}
+
+const id = { type: DataTypes.INTEGER, autoIncrement: true, primaryKey: true };
+const bigId = { type: DataTypes.BIGINT, autoIncrement: true, primaryKey: true };
+const date = (allowNull = true) => ({ type: DataTypes.DATE, allowNull });
+const str = (len: number, allowNull = false) => ({ type: DataTypes.STRING(len), allowNull });
+
+/** Maps the models onto `sequelize`. Call once per connection. */
+export function initModels(sequelize: Sequelize): Models {
+  User.init(
+    {
+      id,
+      username: str(32),
+      usernameKey: str(64),
+      usernameSkeleton: str(64),
+      displayName: str(64),
+      email: str(254, true),
+      passwordHash: str(255, true),
+      isGuest: { type: DataTypes.BOOLEAN, allowNull: false, defaultValue: false },
+      avatarAttachmentId: str(64, true),
+      lastSeenAt: date(),
+      releasedAt: date(),
+      createdAt: date(false),
+      updatedAt: date(false),
+    },
+    { sequelize, tableName: 'users' },
+  );
+  Session.init(
+    {
+      id: { type: DataTypes.STRING(36), primaryKey: true },
+      userId: { type: DataTypes.INTEGER, allowNull: false },
+      generation: { type: DataTypes.INTEGER, allowNull: false, defaultValue: 0 },
+      expiresAt: date(false),
+      revokedAt: date(),
+      revokedReason: str(32, true),
+      userAgent: str(256, true),
+      createdAt: date(false),
+      updatedAt: date(false),
+    },
+    { sequelize, tableName: 'sessions' },
+  );
+  Room.init(
+    {
+      id,
+      name: str(64),
+      nameKey: str(128, true),
+      description: { type: DataTypes.STRING(500), allowNull: false, defaultValue: '' },
+      kind: str(16),
+      ownerId: { type: DataTypes.INTEGER, allowNull: true },
+      directKey: str(64, true),
+      memberCount: { type: DataTypes.INTEGER, allowNull: false, defaultValue: 0 },
+      lastMessageId: { type: DataTypes.BIGINT, allowNull: true },
+      lastMessageAt: date(),
+      createdAt: date(false),
+      updatedAt: date(false),
+    },
+    { sequelize, tableName: 'rooms' },
+  );
+  Membership.init(
+    {
+      roomId: { type: DataTypes.INTEGER, primaryKey: true },
+      userId: { type: DataTypes.INTEGER, primaryKey: true },
+      role: str(8),
+      joinedAt: date(false),
+      lastReadMessageId: { type: DataTypes.BIGINT, allowNull: false, defaultValue: 0 },
+    },
+    { sequelize, tableName: 'memberships', timestamps: false },
+  );
+  Message.init(
+    {
+      id: bigId,
+      roomId: { type: DataTypes.INTEGER, allowNull: false },
+      authorId: { type: DataTypes.INTEGER, allowNull: true },
+      kind: str(8),
+      text: { type: DataTypes.TEXT, allowNull: false, defaultValue: '' },
+      event: str(16, true),
+      clientId: str(64, true),
+      attachmentId: str(64, true),
+      editedAt: date(),
+      deletedAt: date(),
+      createdAt: date(false),
+    },
+    { sequelize, tableName: 'messages', updatedAt: false },
+  );
+  Attachment.init(
+    {
+      id: { type: DataTypes.STRING(64), primaryKey: true },
+      ownerId: { type: DataTypes.INTEGER, allowNull: false },
+      messageId: { type: DataTypes.BIGINT, allowNull: true },
+      roomId: { type: DataTypes.INTEGER, allowNull: true },
+      mime: str(32),
+      size: { type: DataTypes.INTEGER, allowNull: false },
+      width: { type: DataTypes.INTEGER, allowNull: false },
+      height: { type: DataTypes.INTEGER, allowNull: false },
+      storageKey: str(128),
+      thumbnailKey: str(128),
+      expiresAt: date(false),
+      expiredAt: date(),
+      createdAt: date(false),
+    },
+    { sequelize, tableName: 'attachments', updatedAt: false },
+  );
+  return { User, Session, Room, Membership, Message, Attachment };
+}

@@ -1,0 +1,98 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { Sequelize, Transaction, type Options } from 'sequelize';
+import type { Logger } from '../logger.js';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+/** How long a SQLite connection waits for another process's write lock before giving up. */
+const SQLITE_BUSY_TIMEOUT_MS = 10_000;
+
+interface Sqlite3Module {
+  Database: new (file: string, mode: number, cb: (err: Error | null) => void) => Sqlite3Database;
+  OPEN_READWRITE: number;
+  OPEN_CREATE: number;
+}
+interface Sqlite3Database {
+  exec(sql: string, cb: (err: Error | null) => void): void;
+  configure(option: 'busyTimeout', value: number): void;
+}
+
+/**
+ * Wraps the sqlite3 driver so that every connection Sequelize opens (it opens one per transaction) is durable
+ * before first use: WAL journal, fsync on every commit, and a busy timeout instead of instant SQLITE_BUSY.
+ */
+async function durableSqliteModule(driver: 'appthreat' | 'sqlite3'): Promise<Sqlite3Module> {
+  const mod = (
+    driver === 'sqlite3'
+      ? await import(/* optional dependency */ 'sqlite3' as string)
+      : await import('@appthreat/sqlite3')
+  ) as { default: Sqlite3Module };
+  const base = mod.default;
+  class DurableDatabase extends base.Database {
+    constructor(file: string, mode: number, cb: (err: Error | null) => void) {
+      super(file, mode, (err) => {
+        if (err) return cb(err);
+        this.configure('busyTimeout', SQLITE_BUSY_TIMEOUT_MS);
+        this.exec('PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;', cb);
+      });
+    }
+  }
+  return { ...base, Database: DurableDatabase } as Sqlite3Module;
+}
+
+export interface Db {
+  sequelize: Sequelize;
+  dialect: Dialect;
+  /**
+   * Runs `fn` in a write transaction. On SQLite the writes of this process are queued here first, so that
+   * they wait in order instead of spinning on the file lock; BEGIN IMMEDIATE then takes the lock up front.
+   */
+  tx<T>(fn: (t: Transaction) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+/** Opens the database named by `databaseUrl` (`sqlite:/path/file.db` or `postgres://…`). */
+export async function openDb(
+  databaseUrl: string,
+  logger: Logger,
+  opts: { sqliteDriver?: 'appthreat' | 'sqlite3' } = {},
+): Promise<Db> {
+  const common: Options = {
+    logging: (sql: string) => logger.trace({ sql }, 'sql'),
+    define: { freezeTableName: true },
+  };
+  let sequelize: Sequelize;
+  let dialect: Dialect;
+  if (databaseUrl.startsWith('sqlite:')) {
+    dialect = 'sqlite';
+    const storage = databaseUrl.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
+    if (storage !== ':memory:') mkdirSync(path.dirname(path.resolve(storage)), { recursive: true });
+    sequelize = new Sequelize({
+      ...common,
+      dialect: 'sqlite',
+      storage,
+      dialectModule: await durableSqliteModule(opts.sqliteDriver ?? 'appthreat'),
+      transactionType: Transaction.TYPES.IMMEDIATE,
+      retry: { max: 0 },
+    });
+  } else {
+    dialect = 'postgres';
+    sequelize = new Sequelize(databaseUrl, {
+      ...common,
+      dialect: 'postgres',
+      pool: { max: 10, min: 0, idle: 10_000, acquire: 10_000 },
+      retry: { max: 0 },
+    });
+  }
+  await sequelize.authenticate();
+
+  let queue: Promise<unknown> = Promise.resolve();
+  const tx = <T>(fn: (t: Transaction) => Promise<T>): Promise<T> => {
+    if (dialect !== 'sqlite') return sequelize.transaction(fn);
+    const run = queue.then(() => sequelize.transaction(fn));
+    queue = run.catch(() => undefined);
+    return run;
+  };
+  return { sequelize, dialect, tx, close: () => sequelize.close() };
+}

@@ -1,0 +1,40 @@
+import { ERROR_STATUS, type ErrorBody, type ErrorCode, type ErrorDetail } from '@parley/protocol';
+import type { ZodError } from 'zod';
+
+/** The one error type services throw. Everything else that escapes is logged and answered as INTERNAL. */
+export class AppError extends Error {
+  readonly status: number;
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: ErrorDetail[],
+    /** Seconds, for RATE_LIMITED. */
+    readonly retryAfter?: number,
+  ) {
+    super(message);
+    this.status = ERROR_STATUS[code];
+  }
+}
+
+export const notFound = (what = 'Not found') => new AppError('NOT_FOUND', what);
+export const forbidden = (why = 'You may not do that') => new AppError('FORBIDDEN', why);
+export const unauthorized = (why = 'Sign in first') => new AppError('UNAUTHORIZED', why);
+
+/** A zod failure as VALIDATION_ERROR with one detail per issue. */
+export function fromZod(err: ZodError, prefix = ''): AppError {
+  const details = err.issues.slice(0, 20).map((i) => ({
+    path: [prefix, ...i.path.map(String)].filter(Boolean).join('.') || '(root)',
+    message: i.code === 'unrecognized_keys' ? `unknown field(s): ${i.keys.join(', ')}` : i.message,
+  }));
+  return new AppError('VALIDATION_ERROR', 'The request is not valid', details);
+}
+
+/** The contract's error body for any thrown value; unknown errors become INTERNAL without leaking anything. */
+export function toErrorBody(err: unknown): { status: number; body: ErrorBody; retryAfter?: number } {
+  if (err instanceof AppError) {
+    const error: ErrorBody['error'] = { code: err.code, message: err.message };
+    if (err.details) error.details = err.details;
+    return { status: err.status, body: { error }, retryAfter: err.retryAfter };
+  }
+  return { status: 500, body: { error: { code: 'INTERNAL', message: 'Something went wrong on our side' } } };
+}

@@ -1,0 +1,273 @@
+import { randomUUID } from 'node:crypto';
+import type { Session as SessionDto } from '@parley/protocol';
+import { Op, UniqueConstraintError, type Transaction } from 'sequelize';
+import type { AppContext } from '../../context.js';
+import type { User } from '../../db/models.js';
+import { inTx, type After } from '../../db/unit-of-work.js';
+import { AppError } from '../../errors.js';
+import { joinGeneral } from '../rooms/membership.js';
+import { presentMe } from '../users/presenter.js';
+import { makeRefreshToken, parseRefreshToken, signAccessToken } from './tokens.js';
+import { usernameKey, usernameSkeleton } from './usernames.js';
+
+const LOGIN_FAILURE_WINDOW_SEC = 15 * 60;
+/** A guest keeps its name this long after its last sign of life, so a reload does not lose it. */
+export const GUEST_NAME_HOLD_MS = 60_000;
+
+const taken = () => new AppError('USERNAME_TAKEN', 'That username is taken (or looks too much like one that is)');
+const invalidCredentials = () => new AppError('INVALID_CREDENTIALS', 'Wrong username or password');
+const sessionEnded = () => new AppError('UNAUTHORIZED', 'This session has ended; sign in again');
+
+export interface ClientMeta {
+  userAgent?: string;
+}
+
+/** A new refresh-token family for `user`, with its first access and refresh tokens. */
+async function startSession(ctx: AppContext, t: Transaction, user: User, meta: ClientMeta): Promise<SessionDto> {
+  const session = await ctx.models.Session.create(
+    {
+      id: randomUUID(),
+      userId: user.id,
+      generation: 0,
+      expiresAt: new Date(Date.now() + ctx.config.refreshTokenTtlSec * 1000),
+      revokedAt: null,
+      revokedReason: null,
+      userAgent: meta.userAgent?.slice(0, 256) ?? null,
+    },
+    { transaction: t },
+  );
+  return issueTokens(ctx, user, session.id, 0);
+}
+
+function issueTokens(ctx: AppContext, user: User, sessionId: string, generation: number): SessionDto {
+  return {
+    user: presentMe(user),
+    accessToken: signAccessToken(ctx.config, { userId: String(user.id), sessionId }),
+    refreshToken: makeRefreshToken(ctx.config.jwtSecret, sessionId, generation),
+    expiresIn: ctx.config.accessTokenTtlSec,
+  };
+}
+
+/**
+ * Makes sure nobody else holds `username` (or a look-alike). A guest that has gone quiet gives its name up: it is
+ * moved aside and its sessions end.
+ */
+async function claimUsername(ctx: AppContext, t: Transaction, after: After, username: string): Promise<void> {
+  const holders = await ctx.models.User.findAll({
+    where: { [Op.or]: [{ usernameKey: usernameKey(username) }, { usernameSkeleton: usernameSkeleton(username) }] },
+    transaction: t,
+  });
+  for (const holder of holders) {
+    if (!holder.isGuest || (await guestHoldsName(ctx, holder))) throw taken();
+    await releaseGuest(ctx, t, after, holder);
+  }
+}
+
+async function guestHoldsName(ctx: AppContext, guest: User): Promise<boolean> {
+  if (await ctx.presence.isOnline(String(guest.id))) return true;
+  return guest.lastSeenAt !== null && Date.now() - guest.lastSeenAt.getTime() < GUEST_NAME_HOLD_MS;
+}
+
+async function releaseGuest(ctx: AppContext, t: Transaction, after: After, guest: User): Promise<void> {
+  guest.usernameKey = guest.usernameSkeleton = `~${guest.id}`;
+  guest.releasedAt = new Date();
+  await guest.save({ transaction: t });
+  const ids = await revokeSessions(ctx, t, { userId: guest.id }, 'released');
+  after(() => ctx.rt.endSessions(ids, 'released'));
+}
+
+/** Revokes the live sessions matching `where`; returns their ids so their sockets can be told. */
+export async function revokeSessions(
+  ctx: AppContext,
+  t: Transaction,
+  where: { userId: number; id?: string | { [Op.ne]: string } },
+  reason: string,
+): Promise<string[]> {
+  const live = await ctx.models.Session.findAll({
+    where: { ...where, revokedAt: null },
+    attributes: ['id'],
+    transaction: t,
+  });
+  if (!live.length) return [];
+  const ids = live.map((s) => s.id);
+  await ctx.models.Session.update(
+    { revokedAt: new Date(), revokedReason: reason },
+    { where: { id: ids }, transaction: t },
+  );
+  return ids;
+}
+
+function mapUnique(err: unknown): never {
+  if (err instanceof UniqueConstraintError) {
+    const fields = Object.keys(err.fields ?? {}).join(',');
+    if (fields.includes('email')) throw new AppError('EMAIL_TAKEN', 'That email address is already registered');
+    throw taken();
+  }
+  throw err;
+}
+
+async function createUser(
+  ctx: AppContext,
+  meta: ClientMeta,
+  fields: { username: string; displayName?: string; email: string | null; passwordHash: string | null; isGuest: boolean },
+): Promise<SessionDto> {
+  try {
+    return await inTx(ctx, async (t, after) => {
+      await claimUsername(ctx, t, after, fields.username);
+      if (fields.email && (await ctx.models.User.count({ where: { email: fields.email }, transaction: t }))) {
+        throw new AppError('EMAIL_TAKEN', 'That email address is already registered');
+      }
+      const user = await ctx.models.User.create(
+        {
+          username: fields.username,
+          usernameKey: usernameKey(fields.username),
+          usernameSkeleton: usernameSkeleton(fields.username),
+          displayName: fields.displayName ?? fields.username,
+          email: fields.email,
+          passwordHash: fields.passwordHash,
+          isGuest: fields.isGuest,
+          avatarAttachmentId: null,
+          lastSeenAt: new Date(),
+          releasedAt: null,
+        },
+        { transaction: t },
+      );
+      await joinGeneral(ctx, t, after, user);
+      return startSession(ctx, t, user, meta);
+    });
+  } catch (err) {
+    mapUnique(err);
+  }
+}
+
+/** POST /api/auth/register */
+export async function register(
+  ctx: AppContext,
+  body: { username: string; email: string; password: string; displayName?: string },
+  meta: ClientMeta,
+): Promise<SessionDto> {
+  const passwordHash = await ctx.passwords.hash(body.password);
+  return createUser(ctx, meta, { ...body, passwordHash, isGuest: false });
+}
+
+/** POST /api/auth/guest */
+export async function guest(ctx: AppContext, body: { username: string }, meta: ClientMeta): Promise<SessionDto> {
+  if (!ctx.config.allowGuests) throw new AppError('FORBIDDEN', 'Guest access is disabled on this server');
+  return createUser(ctx, meta, { username: body.username, email: null, passwordHash: null, isGuest: true });
+}
+
+/**
+ * POST /api/auth/login. Unknown user and wrong password answer alike and take alike long; failures are counted
+ * per account name, so guessing one account's password is slowed down wherever it comes from.
+ */
+export async function login(
+  ctx: AppContext,
+  body: { username?: string; email?: string; password: string },
+  meta: ClientMeta,
+): Promise<SessionDto> {
+  const ident = (body.username ?? body.email ?? '').normalize('NFKC').trim().toLowerCase();
+  const failureKey = `login:${ident}`;
+  const blocked = await ctx.limits.blockedFor(failureKey, ctx.config.loginMaxFailures, LOGIN_FAILURE_WINDOW_SEC);
+  if (blocked) throw new AppError('RATE_LIMITED', 'Too many failed sign-ins; try again later', undefined, blocked);
+
+  const user = await ctx.models.User.findOne({
+    where: ident.includes('@') ? { email: ident } : { usernameKey: ident },
+  });
+  const ok = user?.passwordHash ? await ctx.passwords.verify(user.passwordHash, body.password) : false;
+  if (!user?.passwordHash) await ctx.passwords.burn(body.password);
+  if (!ok || !user || user.releasedAt) {
+    await ctx.limits.recordFailure(failureKey, LOGIN_FAILURE_WINDOW_SEC);
+    throw invalidCredentials();
+  }
+  await ctx.limits.clearFailures(failureKey);
+  return inTx(ctx, async (t) => {
+    user.lastSeenAt = new Date();
+    await user.save({ transaction: t });
+    return startSession(ctx, t, user, meta);
+  });
+}
+
+/**
+ * POST /api/auth/refresh. Each refresh token works once: the generation moves on atomically, and an authentic
+ * token of an older generation means it was stolen or replayed, so the whole family is revoked.
+ */
+export async function refresh(ctx: AppContext, token: string | undefined): Promise<SessionDto> {
+  const parsed = token ? parseRefreshToken(ctx.config.jwtSecret, token) : null;
+  if (!parsed) throw new AppError('UNAUTHORIZED', 'The refresh token is not valid');
+  return inTx(ctx, async (t, after) => {
+    const session = await ctx.models.Session.findByPk(parsed.sessionId, { transaction: t });
+    if (!session || session.revokedAt || session.expiresAt.getTime() <= Date.now()) throw sessionEnded();
+    const [moved] = await ctx.models.Session.update(
+      {
+        generation: parsed.generation + 1,
+        expiresAt: new Date(Date.now() + ctx.config.refreshTokenTtlSec * 1000),
+      },
+      { where: { id: session.id, generation: parsed.generation, revokedAt: null }, transaction: t },
+    );
+    if (moved !== 1) {
+      await ctx.models.Session.update(
+        { revokedAt: new Date(), revokedReason: 'reuse' },
+        { where: { id: session.id }, transaction: t },
+      );
+      ctx.logger.warn({ sessionId: session.id }, 'refresh token reused; session revoked');
+      after(() => ctx.rt.endSession(session.id, 'reuse'));
+      return null;
+    }
+    const user = await ctx.models.User.findByPk(session.userId, { transaction: t });
+    if (!user || user.releasedAt) throw sessionEnded();
+    user.lastSeenAt = new Date();
+    await user.save({ transaction: t });
+    return issueTokens(ctx, user, session.id, parsed.generation + 1);
+  }).then((result) => {
+    // Thrown outside the transaction so that the revocation above commits.
+    if (!result) throw new AppError('UNAUTHORIZED', 'This refresh token was already used; the session is revoked');
+    return result;
+  });
+}
+
+/** POST /api/auth/logout: ends the session named by the access token and/or the refresh token. */
+export async function logout(
+  ctx: AppContext,
+  accessSessionId: string | null,
+  accessUserId: number | null,
+  refreshToken: string | undefined,
+): Promise<void> {
+  const parsed = refreshToken ? parseRefreshToken(ctx.config.jwtSecret, refreshToken) : null;
+  if (!accessSessionId && !parsed) throw new AppError('UNAUTHORIZED', 'Nothing to sign out of');
+  await inTx(ctx, async (t, after) => {
+    const ids = new Set<string>();
+    if (accessSessionId && accessUserId !== null) {
+      for (const id of await revokeSessions(ctx, t, { userId: accessUserId, id: accessSessionId }, 'logout')) ids.add(id);
+    }
+    if (parsed) {
+      const s = await ctx.models.Session.findByPk(parsed.sessionId, { transaction: t });
+      // A refresh token of someone else's session (with another user's access token) is not ours to end.
+      if (s && (accessUserId === null || s.userId === accessUserId)) {
+        for (const id of await revokeSessions(ctx, t, { userId: s.userId, id: s.id }, 'logout')) ids.add(id);
+      }
+    }
+    after(() => ctx.rt.endSessions([...ids], 'logout'));
+  });
+}
+
+/** POST /api/users/me/password: every other session of the user is revoked. */
+export async function changePassword(
+  ctx: AppContext,
+  user: User,
+  sessionId: string,
+  body: { currentPassword: string; newPassword: string },
+): Promise<void> {
+  const failureKey = `password:${user.id}`;
+  const blocked = await ctx.limits.blockedFor(failureKey, ctx.config.loginMaxFailures, LOGIN_FAILURE_WINDOW_SEC);
+  if (blocked) throw new AppError('RATE_LIMITED', 'Too many wrong passwords; try again later', undefined, blocked);
+  if (!user.passwordHash || !(await ctx.passwords.verify(user.passwordHash, body.currentPassword))) {
+    await ctx.limits.recordFailure(failureKey, LOGIN_FAILURE_WINDOW_SEC);
+    throw new AppError('INVALID_CREDENTIALS', 'The current password is wrong');
+  }
+  const passwordHash = await ctx.passwords.hash(body.newPassword);
+  await inTx(ctx, async (t, after) => {
+    await ctx.models.User.update({ passwordHash }, { where: { id: user.id }, transaction: t });
+    const ids = await revokeSessions(ctx, t, { userId: user.id, id: { [Op.ne]: sessionId } }, 'password_changed');
+    after(() => ctx.rt.endSessions(ids, 'password_changed'));
+  });
+}

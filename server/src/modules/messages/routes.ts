@@ -1,0 +1,23 @@
+import { routes } from '@parley/protocol';
+import type { Router } from 'express';
+import type { AppContext } from '../../context.js';
+import { mount, pathId } from '../../http/route.js';
+import * as messages from './service.js';
+
+export function messageRoutes(router: Router, ctx: AppContext): void {
+  mount(router, ctx, routes.listMessages, async ({ actor, params, query }) =>
+    messages.history(ctx, actor.user, pathId(params.id), query),
+  );
+  mount(router, ctx, routes.sendMessage, async ({ actor, params, body, res }) => {
+    const { message, replayed } = await messages.send(ctx, actor.user, pathId(params.id), body);
+    // A retried send answers as the first one did; the header tells the two apart.
+    if (replayed) res.setHeader('Idempotent-Replayed', 'true');
+    return message;
+  });
+  mount(router, ctx, routes.editMessage, async ({ actor, params, body }) =>
+    messages.edit(ctx, actor.user, pathId(params.id), body.text),
+  );
+  mount(router, ctx, routes.deleteMessage, async ({ actor, params }) =>
+    messages.remove(ctx, actor.user, pathId(params.id)),
+  );
+}

@@ -1,0 +1,34 @@
+import type { Room as RoomDto } from '@parley/protocol';
+import type { Room, User } from '../../db/models.js';
+import { iso, sid } from '../../http/present.js';
+import { presentUser } from '../users/presenter.js';
+
+/** The parts of a Room that depend on who is looking. */
+export interface RoomView {
+  isMember: boolean;
+  unreadCount: number;
+  /** Direct rooms: the other participant (the viewer themself in a note-to-self DM). */
+  peer?: User;
+}
+
+/**
+ * Allowlist of what clients see of a room. A direct room is named after the peer, as every chat app shows it.
+ * Broadcast copies carry `unreadCount: 0`: each client keeps its own counter from `message:new`.
+ */
+export function presentRoom(room: Room, view: RoomView): RoomDto {
+  const dto: RoomDto = {
+    id: sid(room.id),
+    name: room.kind === 'direct' && view.peer ? view.peer.username : room.name,
+    description: room.description,
+    kind: room.kind,
+    ownerId: room.ownerId === null ? null : sid(room.ownerId),
+    memberCount: room.memberCount,
+    isMember: view.isMember,
+    createdAt: iso(room.createdAt),
+    updatedAt: iso(room.updatedAt),
+    lastMessageAt: iso(room.lastMessageAt),
+    unreadCount: view.unreadCount,
+  };
+  if (room.kind === 'direct' && view.peer) dto.peer = presentUser(view.peer);
+  return dto;
+}

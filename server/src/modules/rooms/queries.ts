@@ -1,0 +1,79 @@
+import { Op, QueryTypes, type Transaction } from 'sequelize';
+import type { AppContext } from '../../context.js';
+import type { Membership, Room, User } from '../../db/models.js';
+import { notFound } from '../../errors.js';
+import { findMembership } from './membership.js';
+import { canSee } from './policy.js';
+import { presentRoom } from './presenter.js';
+
+/**
+ * A room the user may see, with their membership. Invisible and missing rooms answer alike (404), so a private
+ * room's existence does not leak.
+ */
+export async function loadVisibleRoom(
+  ctx: AppContext,
+  user: User,
+  roomId: number,
+  t?: Transaction,
+): Promise<{ room: Room; membership: Membership | null }> {
+  const room = await ctx.models.Room.findByPk(roomId, { transaction: t });
+  if (!room) throw notFound('Room not found');
+  const membership = await findMembership(ctx, room.id, user.id, t);
+  if (!canSee(room, membership)) throw notFound('Room not found');
+  return { room, membership };
+}
+
+/**
+ * Unread messages per room for `userId`: messages after their read marker that others wrote (system messages
+ * and deleted ones do not count). One grouped query over the `(roomId, id)` index.
+ */
+export async function unreadCounts(ctx: AppContext, userId: number, roomIds?: number[]): Promise<Map<number, number>> {
+  if (roomIds && roomIds.length === 0) return new Map();
+  const rows = await ctx.db.sequelize.query<{ roomId: number | string; n: number | string }>(
+    `SELECT m."roomId" AS "roomId", COUNT(msg.id) AS "n"
+       FROM memberships m
+       JOIN messages msg ON msg."roomId" = m."roomId" AND msg.id > m."lastReadMessageId"
+      WHERE m."userId" = :userId
+        ${roomIds ? 'AND m."roomId" IN (:roomIds)' : ''}
+        AND msg.kind <> 'system' AND msg."deletedAt" IS NULL
+        AND (msg."authorId" IS NULL OR msg."authorId" <> :userId)
+      GROUP BY m."roomId"`,
+    { replacements: { userId, roomIds: roomIds ?? [] }, type: QueryTypes.SELECT },
+  );
+  return new Map(rows.map((r) => [Number(r.roomId), Number(r.n)]));
+}
+
+/** The other participant of each direct room (the viewer themself for a note-to-self). */
+export async function peersOf(ctx: AppContext, rooms: Room[], viewerId: number): Promise<Map<number, User>> {
+  const direct = rooms.filter((r) => r.kind === 'direct');
+  if (!direct.length) return new Map();
+  const memberships = await ctx.models.Membership.findAll({ where: { roomId: direct.map((r) => r.id) } });
+  const peerIdByRoom = new Map<number, number>();
+  for (const m of memberships) {
+    if (m.userId !== viewerId || !peerIdByRoom.has(m.roomId)) peerIdByRoom.set(m.roomId, m.userId);
+  }
+  const users = await ctx.models.User.findAll({ where: { id: [...new Set(peerIdByRoom.values())] } });
+  const byId = new Map(users.map((u) => [u.id, u]));
+  const out = new Map<number, User>();
+  for (const [roomId, peerId] of peerIdByRoom) {
+    const u = byId.get(peerId);
+    if (u) out.set(roomId, u);
+  }
+  return out;
+}
+
+/** Presents rooms as `viewer` sees them: membership, unread count, DM peer. */
+export async function presentRoomsFor(ctx: AppContext, viewer: User, rooms: Room[]) {
+  const ids = rooms.map((r) => r.id);
+  const [memberships, unread, peers] = await Promise.all([
+    ids.length
+      ? ctx.models.Membership.findAll({ where: { userId: viewer.id, roomId: { [Op.in]: ids } }, attributes: ['roomId'] })
+      : [],
+    unreadCounts(ctx, viewer.id, ids),
+    peersOf(ctx, rooms, viewer.id),
+  ]);
+  const memberOf = new Set(memberships.map((m) => m.roomId));
+  return rooms.map((r) =>
+    presentRoom(r, { isMember: memberOf.has(r.id), unreadCount: unread.get(r.id) ?? 0, peer: peers.get(r.id) }),
+  );
+}

@@ -1,0 +1,225 @@
+import type { Member, Room as RoomDto } from '@parley/protocol';
+import { Op, UniqueConstraintError } from 'sequelize';
+import type { AppContext } from '../../context.js';
+import type { Room, User } from '../../db/models.js';
+import { inTx, type After } from '../../db/unit-of-work.js';
+import { AppError, forbidden, notFound } from '../../errors.js';
+import { iso } from '../../http/present.js';
+import { appendMessage } from '../messages/store.js';
+import { presentMessage } from '../messages/presenter.js';
+import { presentUser } from '../users/presenter.js';
+import { addMembership, findMembership, removeMembership } from './membership.js';
+import { canLeave, canManage, canSelfJoin } from './policy.js';
+import { presentRoom } from './presenter.js';
+import { loadVisibleRoom, presentRoomsFor } from './queries.js';
+
+const roomNameKey = (name: string) => name.normalize('NFKC').trim().toLowerCase();
+const nameTaken = () => new AppError('ROOM_NAME_TAKEN', 'A room with that name already exists');
+
+async function assertNameFree(ctx: AppContext, name: string, exceptId?: number): Promise<void> {
+  const clash = await ctx.models.Room.findOne({ where: { nameKey: roomNameKey(name) }, attributes: ['id'] });
+  if (clash && clash.id !== exceptId) throw nameTaken();
+}
+
+/**
+ * Tells clients a non-direct room appeared or changed: members get it as members; for a public room everyone
+ * else gets it too (isMember false). A room that turned private disappears for non-members.
+ */
+function announceRoom(ctx: AppContext, room: Room, event: 'room:created' | 'room:updated', wasPublic: boolean): void {
+  ctx.rt.toRoom(room.id, event, presentRoom(room, { isMember: true, unreadCount: 0 }));
+  if (room.kind === 'public') {
+    const outsiderEvent = wasPublic ? event : 'room:created';
+    ctx.rt.toAllButRoom(room.id, outsiderEvent, presentRoom(room, { isMember: false, unreadCount: 0 }));
+  } else if (wasPublic) {
+    ctx.rt.toAllButRoom(room.id, 'room:deleted', { roomId: String(room.id) });
+  }
+}
+
+/** GET /api/chatrooms: every public room and the private rooms the caller is in. */
+export async function listRooms(ctx: AppContext, user: User): Promise<RoomDto[]> {
+  const mine = await ctx.models.Membership.findAll({ where: { userId: user.id }, attributes: ['roomId'] });
+  const rooms = await ctx.models.Room.findAll({
+    where: { [Op.or]: [{ kind: 'public' }, { kind: 'private', id: mine.map((m) => m.roomId) }] },
+    order: [['nameKey', 'ASC']],
+  });
+  return presentRoomsFor(ctx, user, rooms);
+}
+
+/** GET /api/chatrooms/:id */
+export async function getRoom(ctx: AppContext, user: User, roomId: number): Promise<RoomDto> {
+  const { room } = await loadVisibleRoom(ctx, user, roomId);
+  return (await presentRoomsFor(ctx, user, [room]))[0]!;
+}
+
+/** POST /api/chatrooms: the creator owns the room and is its first member. */
+export async function createRoom(
+  ctx: AppContext,
+  user: User,
+  body: { name: string; description?: string; kind?: 'public' | 'private' },
+): Promise<RoomDto> {
+  await assertNameFree(ctx, body.name);
+  try {
+    const room = await inTx(ctx, async (t, after) => {
+      const room = await ctx.models.Room.create(
+        {
+          name: body.name,
+          nameKey: roomNameKey(body.name),
+          description: body.description ?? '',
+          kind: body.kind ?? 'public',
+          ownerId: user.id,
+          directKey: null,
+          memberCount: 0,
+          lastMessageId: null,
+          lastMessageAt: null,
+        },
+        { transaction: t },
+      );
+      await addMembership(ctx, t, after, room, user, { role: 'owner' });
+      after(() => announceRoom(ctx, room, 'room:created', room.kind === 'public'));
+      return room;
+    });
+    return presentRoom(room, { isMember: true, unreadCount: 0 });
+  } catch (err) {
+    if (err instanceof UniqueConstraintError) throw nameTaken();
+    throw err;
+  }
+}
+
+/** Loads a room the caller must manage: 404 if they cannot see it, 403 if they can but do not own it. */
+async function loadManagedRoom(ctx: AppContext, user: User, roomId: number): Promise<Room> {
+  const { room } = await loadVisibleRoom(ctx, user, roomId);
+  if (!canManage(room, user)) throw forbidden('Only the room owner may do that');
+  return room;
+}
+
+/** PATCH /api/chatrooms/:id (owner). A rename is logged in the room's history. */
+export async function updateRoom(
+  ctx: AppContext,
+  user: User,
+  roomId: number,
+  body: { name?: string; description?: string; kind?: 'public' | 'private' },
+): Promise<RoomDto> {
+  const room = await loadManagedRoom(ctx, user, roomId);
+  const renamed = body.name !== undefined && body.name !== room.name;
+  if (renamed && roomNameKey(body.name!) !== room.nameKey) await assertNameFree(ctx, body.name!, room.id);
+  const wasPublic = room.kind === 'public';
+  try {
+    await inTx(ctx, async (t, after) => {
+      if (renamed) {
+        room.name = body.name!;
+        room.nameKey = roomNameKey(body.name!);
+      }
+      if (body.description !== undefined) room.description = body.description;
+      if (body.kind !== undefined) room.kind = body.kind;
+      room.changed('updatedAt', true);
+      await room.save({ transaction: t });
+      if (renamed) {
+        const m = await appendMessage(ctx, t, room, {
+          authorId: user.id,
+          kind: 'system',
+          event: 'room_renamed',
+          text: `renamed the room to "${room.name}"`,
+        });
+        after(() => ctx.rt.toRoom(room.id, 'message:new', presentMessage(m, user, null)));
+      }
+      after(() => announceRoom(ctx, room, 'room:updated', wasPublic));
+    });
+  } catch (err) {
+    if (err instanceof UniqueConstraintError) throw nameTaken();
+    throw err;
+  }
+  return (await presentRoomsFor(ctx, user, [room]))[0]!;
+}
+
+/** DELETE /api/chatrooms/:id (owner): messages and memberships go with it. */
+export async function deleteRoom(ctx: AppContext, user: User, roomId: number): Promise<void> {
+  const room = await loadManagedRoom(ctx, user, roomId);
+  await inTx(ctx, async (t, after) => {
+    await ctx.models.Attachment.update({ roomId: null }, { where: { roomId: room.id }, transaction: t });
+    await ctx.models.Message.destroy({ where: { roomId: room.id }, transaction: t });
+    await ctx.models.Membership.destroy({ where: { roomId: room.id }, transaction: t });
+    await room.destroy({ transaction: t });
+    after(() => {
+      const payload = { roomId: String(room.id) };
+      ctx.rt.toRoom(room.id, 'room:deleted', payload);
+      if (room.kind === 'public') ctx.rt.toAllButRoom(room.id, 'room:deleted', payload);
+      ctx.rt.closeRoom(room.id);
+    });
+  });
+}
+
+/** GET /api/chatrooms/:id/members: owner first, then by join time. */
+export async function listMembers(ctx: AppContext, user: User, roomId: number): Promise<Member[]> {
+  const { room } = await loadVisibleRoom(ctx, user, roomId);
+  const memberships = await ctx.models.Membership.findAll({
+    where: { roomId: room.id },
+    order: [['joinedAt', 'ASC']],
+  });
+  const users = await ctx.models.User.findAll({ where: { id: memberships.map((m) => m.userId) } });
+  const byId = new Map(users.map((u) => [u.id, u]));
+  const online = await ctx.presence.filterOnline(users.map((u) => String(u.id)));
+  return memberships
+    .filter((m) => byId.has(m.userId))
+    .sort((a, b) => (a.role === b.role ? 0 : a.role === 'owner' ? -1 : 1))
+    .map((m) => ({
+      user: presentUser(byId.get(m.userId)!),
+      role: m.role,
+      joinedAt: iso(m.joinedAt),
+      online: online.has(String(m.userId)),
+    }));
+}
+
+/**
+ * POST /api/chatrooms/:id/members. With no `userId` the caller joins (public rooms); with one, the owner adds
+ * that user. Joining a room one is already in changes nothing.
+ */
+export async function addMember(
+  ctx: AppContext,
+  user: User,
+  roomId: number,
+  targetId: number | undefined,
+): Promise<RoomDto> {
+  const { room, membership } = await loadVisibleRoom(ctx, user, roomId);
+  if (room.kind === 'direct') throw forbidden('Direct conversations have exactly two members');
+  const self = targetId === undefined || targetId === user.id;
+  let target = user;
+  if (self) {
+    if (!membership && !canSelfJoin(room)) throw notFound('Room not found');
+  } else {
+    if (!canManage(room, user)) throw forbidden('Only the room owner may add members');
+    const found = await ctx.models.User.findByPk(targetId);
+    if (!found || found.releasedAt) throw notFound('User not found');
+    target = found;
+  }
+  await joinRoomAs(ctx, room, target, self ? undefined : user);
+  return (await presentRoomsFor(ctx, user, [room]))[0]!;
+}
+
+/** Adds `target` unless already a member; shared with the socket `room:join`. */
+export async function joinRoomAs(ctx: AppContext, room: Room, target: User, by?: User): Promise<void> {
+  await inTx(ctx, async (t, after: After) => {
+    if (await findMembership(ctx, room.id, target.id, t)) return;
+    await room.reload({ transaction: t });
+    await addMembership(ctx, t, after, room, target, { role: 'member', by });
+  });
+}
+
+/** DELETE /api/chatrooms/:id/members/:userId: leave (yourself) or kick (owner). */
+export async function removeMember(ctx: AppContext, user: User, roomId: number, targetId: number): Promise<void> {
+  const { room, membership } = await loadVisibleRoom(ctx, user, roomId);
+  const self = targetId === user.id;
+  if (self) {
+    if (!membership) throw notFound('You are not a member of this room');
+    if (!canLeave(room)) throw forbidden(room.kind === 'direct' ? 'Direct conversations cannot be left' : 'Everyone stays in general');
+  } else if (!canManage(room, user)) {
+    throw forbidden('Only the room owner may remove members');
+  }
+  const target = self ? user : await ctx.models.User.findByPk(targetId);
+  if (!target) throw notFound('User not found');
+  await inTx(ctx, async (t, after) => {
+    const current = await findMembership(ctx, room.id, target.id, t);
+    if (!current) throw notFound('That user is not a member of this room');
+    await room.reload({ transaction: t });
+    await removeMembership(ctx, t, after, room, current, target, self ? 'left' : 'kicked', self ? undefined : user);
+  });
+}

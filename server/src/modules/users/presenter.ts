@@ -1,0 +1,21 @@
+import type { Me, User as UserDto } from '@parley/protocol';
+import type { User } from '../../db/models.js';
+import { iso, sid } from '../../http/present.js';
+import { attachmentUrl } from '../uploads/presenter.js';
+
+/** Allowlist of what anyone may see of a user. */
+export function presentUser(u: User): UserDto {
+  return {
+    id: sid(u.id),
+    username: u.username,
+    displayName: u.displayName,
+    avatarUrl: u.avatarAttachmentId ? attachmentUrl(u.avatarAttachmentId) : null,
+    isGuest: u.isGuest,
+    createdAt: iso(u.createdAt),
+  };
+}
+
+/** What the user sees of themself. */
+export function presentMe(u: User): Me {
+  return { ...presentUser(u), email: u.email };
+}

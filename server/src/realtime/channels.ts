@@ -1,0 +1,73 @@
+import type { ClientToServerEvents, ServerToClientEvents, SocketData } from '@parley/protocol';
+import type { Server } from 'socket.io';
+
+export type IoServer = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+
+/** The one place Socket.IO room names are made. */
+export const channel = {
+  room: (roomId: string | number) => `room:${roomId}`,
+  user: (userId: string | number) => `user:${userId}`,
+  session: (sessionId: string) => `session:${sessionId}`,
+};
+
+type Emit = ServerToClientEvents;
+
+/**
+ * What services use to reach connected clients. Services call it only after their transaction committed, so
+ * nobody hears of a change that was rolled back.
+ */
+export class Broadcaster {
+  constructor(private io: IoServer) {}
+
+  toRoom<E extends keyof Emit>(roomId: string | number, event: E, ...args: Parameters<Emit[E]>): void {
+    this.io.to(channel.room(roomId)).emit(event, ...args);
+  }
+
+  toUsers<E extends keyof Emit>(userIds: (string | number)[], event: E, ...args: Parameters<Emit[E]>): void {
+    if (userIds.length) this.io.to(userIds.map(channel.user)).emit(event, ...args);
+  }
+
+  /** To the room and to some users who may have just left it; each socket gets it once. */
+  toRoomAndUsers<E extends keyof Emit>(
+    roomId: string | number,
+    userIds: (string | number)[],
+    event: E,
+    ...args: Parameters<Emit[E]>
+  ): void {
+    this.io.to([channel.room(roomId), ...userIds.map(channel.user)]).emit(event, ...args);
+  }
+
+  toAll<E extends keyof Emit>(event: E, ...args: Parameters<Emit[E]>): void {
+    this.io.emit(event, ...args);
+  }
+
+  /** To every socket that is not subscribed to the room (the room's non-members). */
+  toAllButRoom<E extends keyof Emit>(roomId: string | number, event: E, ...args: Parameters<Emit[E]>): void {
+    this.io.except(channel.room(roomId)).emit(event, ...args);
+  }
+
+  /** Subscribes every socket of the user, on every node, to the room. */
+  subscribe(userId: string | number, roomId: string | number): void {
+    this.io.in(channel.user(userId)).socketsJoin(channel.room(roomId));
+  }
+
+  unsubscribe(userId: string | number, roomId: string | number): void {
+    this.io.in(channel.user(userId)).socketsLeave(channel.room(roomId));
+  }
+
+  /** Every socket leaves the room (it was deleted). */
+  closeRoom(roomId: string | number): void {
+    this.io.in(channel.room(roomId)).socketsLeave(channel.room(roomId));
+  }
+
+  /** Tells the session's sockets it ended, then disconnects them. */
+  endSession(sessionId: string, reason: string): void {
+    const ch = channel.session(sessionId);
+    this.io.to(ch).emit('session:ended', { reason });
+    this.io.in(ch).disconnectSockets(true);
+  }
+
+  endSessions(sessionIds: string[], reason: string): void {
+    for (const id of sessionIds) this.endSession(id, reason);
+  }
+}

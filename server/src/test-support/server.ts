@@ -1,0 +1,141 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Session } from '@parley/protocol';
+import pg from 'pg';
+import { createApp, type ParleyApp } from '../app.js';
+import type { Config } from '../config.js';
+import { createLogger } from '../logger.js';
+
+/**
+ * Real servers for tests: a fresh SQLite file in a temp dir, or, when TEST_DATABASE_URL points at a PostgreSQL
+ * server, a fresh database created on it for this server and dropped afterwards.
+ */
+
+export const PG_URL = process.env.TEST_DATABASE_URL;
+export const DIALECT = PG_URL ? 'postgres' : 'sqlite';
+
+/** A config fit for tests: generous limits (tests that need tight ones pass overrides). */
+export function testConfig(dataDir: string, overrides: Partial<Config> = {}): Config {
+  return {
+    env: 'test',
+    port: 0,
+    host: '127.0.0.1',
+    dataDir,
+    databaseUrl: `sqlite:${path.join(dataDir, 'parley.db')}`,
+    redisUrl: null,
+    jwtSecret: randomBytes(32).toString('hex'),
+    accessTokenTtlSec: 900,
+    refreshTokenTtlSec: 30 * 86400,
+    allowGuests: true,
+    corsOrigins: [],
+    uploadMaxBytes: 5 * 1024 * 1024,
+    uploadTtlHours: 168,
+    rateLimitAuthPerMin: 100_000,
+    loginMaxFailures: 10,
+    messageRatePerSec: 10_000,
+    messageBurst: 10_000,
+    tls: null,
+    logLevel: (process.env.LOG_LEVEL as Config['logLevel']) ?? 'silent',
+    trustProxy: '',
+    sqliteDriver: (process.env.SQLITE_DRIVER as Config['sqliteDriver']) ?? 'appthreat',
+    passwordHashMemoryKib: 8192,
+    ...overrides,
+  };
+}
+
+async function freshPostgresDatabase(adminUrl: string): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = `parley_t_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      const c = new pg.Client({ connectionString: adminUrl });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
+export interface TestServer {
+  parley: ParleyApp;
+  url: string;
+  config: Config;
+  close(): Promise<void>;
+}
+
+/** Starts a real Parley on 127.0.0.1 with a random port and its own database. */
+export async function startTestServer(overrides: Partial<Config> = {}): Promise<TestServer> {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'parley-test-'));
+  const pgDb = PG_URL ? await freshPostgresDatabase(PG_URL) : null;
+  const config = testConfig(dataDir, { ...(pgDb ? { databaseUrl: pgDb.url } : {}), ...overrides });
+  const parley = await createApp(config, { logger: createLogger(config.logLevel) });
+  const port = await parley.listen(0, '127.0.0.1');
+  return {
+    parley,
+    url: `http://127.0.0.1:${port}`,
+    config,
+    close: async () => {
+      await parley.close();
+      await pgDb?.drop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface Res<T = any> {
+  status: number;
+  body: T;
+  headers: Headers;
+}
+
+/** A tiny JSON client for one server. `token` adds the bearer header; `raw` sends a body as is. */
+export function client(baseUrl: string) {
+  return async function call<T = any>(
+    method: string,
+    path: string,
+    opts: { token?: string; body?: unknown; raw?: string; headers?: Record<string, string> } = {},
+  ): Promise<Res<T>> {
+    const headers: Record<string, string> = { ...opts.headers };
+    if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+    let body: string | undefined;
+    if (opts.raw !== undefined) {
+      body = opts.raw;
+      headers['content-type'] ??= 'application/json';
+    } else if (opts.body !== undefined) {
+      body = JSON.stringify(opts.body);
+      headers['content-type'] = 'application/json';
+    }
+    const res = await fetch(baseUrl + path, { method, headers, body });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      // not JSON: leave the text
+    }
+    return { status: res.status, body: parsed as T, headers: res.headers };
+  };
+}
+
+export type Call = ReturnType<typeof client>;
+
+let counter = 0;
+/** A unique valid username for this test process. */
+export const uniqueName = (prefix = 'u') => `${prefix}${process.pid % 10000}x${++counter}`;
+
+/** Registers a user and returns its session. */
+export async function register(call: Call, name = uniqueName(), password = 'correct-horse-9'): Promise<Session> {
+  const res = await call<Session>('POST', '/api/auth/register', {
+    body: { username: name, email: `${name}@example.com`, password },
+  });
+  if (res.status !== 201) throw new Error(`register ${name} failed: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body;
+}
