@@ -56,7 +56,10 @@ export async function createApp(config: Config, opts: { logger?: Logger } = {}):
 
   const app = express();
   const server = config.tls
-    ? https.createServer({ cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) }, app)
+    ? https.createServer(
+        { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) },
+        app,
+      )
     : http.createServer(app);
   const io: IoServer = new Server(server, {
     maxHttpBufferSize: LIMITS.socketPacketMaxBytes,
@@ -101,11 +104,20 @@ export async function createApp(config: Config, opts: { logger?: Logger } = {}):
       credentials: true,
     }),
   );
-  app.use('/api', express.json({ limit: LIMITS.jsonBodyMaxBytes, type: ['application/json', 'application/*+json'] }));
+  app.use(
+    '/api',
+    express.json({ limit: LIMITS.jsonBodyMaxBytes, type: ['application/json', 'application/*+json'] }),
+  );
   app.use('/api', (req: Request, _res: Response, next: NextFunction) => {
     // A body we cannot read is refused rather than silently treated as empty.
     const type = req.headers['content-type'];
-    if (req.method !== 'GET' && req.method !== 'DELETE' && type && !/json|multipart\/form-data/i.test(type) && Number(req.headers['content-length'] ?? 1) > 0) {
+    if (
+      req.method !== 'GET' &&
+      req.method !== 'DELETE' &&
+      type &&
+      !/json|multipart\/form-data/i.test(type) &&
+      Number(req.headers['content-length'] ?? 1) > 0
+    ) {
       return next(new AppError('UNSUPPORTED_MEDIA_TYPE', 'Send JSON (Content-Type: application/json)'));
     }
     next();
@@ -170,6 +182,8 @@ function serveWebClient(app: Express): void {
     res
       .status(200)
       .type('text')
-      .send('Parley is running. The web client is not built yet: run `npm run build` (npm start does it for you).');
+      .send(
+        'Parley is running. The web client is not built yet: run `npm run build` (npm start does it for you).',
+      );
   });
 }

@@ -23,7 +23,9 @@ const duration = z.string().transform((v, ctx) => {
   }
   return seconds;
 });
-const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => ['true', '1', 'yes'].includes(v));
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => ['true', '1', 'yes'].includes(v));
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
 
 const EnvSchema = z.object({
@@ -35,7 +37,10 @@ const EnvSchema = z.object({
     .string()
     .regex(/^(sqlite:|postgres:\/\/|postgresql:\/\/)/, 'must start with sqlite: or postgres://')
     .optional(),
-  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must start with redis://').optional(),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must start with redis://')
+    .optional(),
   JWT_SECRET: z.string().optional(),
   ACCESS_TOKEN_TTL: duration.prefault('15m'),
   REFRESH_TOKEN_TTL: duration.prefault('30d'),
@@ -134,7 +139,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 function resolveJwtSecret(given: string | undefined, nodeEnv: Env['NODE_ENV'], dataDir: string): string {
   if (given !== undefined) {
     if (Buffer.byteLength(given) < MIN_SECRET_BYTES) {
-      throw new ConfigError(`Invalid configuration:\n  JWT_SECRET: must be at least ${MIN_SECRET_BYTES} bytes`);
+      throw new ConfigError(
+        `Invalid configuration:\n  JWT_SECRET: must be at least ${MIN_SECRET_BYTES} bytes`,
+      );
     }
     return given;
   }

@@ -16,7 +16,10 @@ try {
 const logger = createLogger(config.logLevel);
 const parley = await createApp(config, { logger });
 const port = await parley.listen();
-logger.info({ port, host: config.host, database: config.databaseUrl.split(':')[0] }, `Parley listening on port ${port}`);
+logger.info(
+  { port, host: config.host, database: config.databaseUrl.split(':')[0] },
+  `Parley listening on port ${port}`,
+);
 
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.once(signal, () => {

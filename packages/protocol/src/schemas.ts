@@ -9,7 +9,8 @@ import { LIMITS } from './limits.js';
 
 const nfkc = (s: string) => s.normalize('NFKC');
 /** Bidi overrides/isolates and C0/C1 controls: never useful in a name, a classic spoofing trick. */
-const SPOOF_CHARS = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069\u200b\u200c\u200e\u200f\u2060\ufeff]/u;
+const SPOOF_CHARS =
+  /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069\u200b\u200c\u200e\u200f\u2060\ufeff]/u;
 
 /** A resource id: opaque to clients, a decimal string on the wire. */
 export const IdSchema = z
@@ -21,7 +22,9 @@ export const AttachmentIdSchema = z
   .string()
   .regex(/^[A-Za-z0-9_-]{16,64}$/, 'must be an attachment id')
   .meta({ description: 'Opaque attachment id', example: 'q3Z9k1Xx0aB7cD2eF4gH6i' });
-export const TimestampSchema = z.string().meta({ description: 'ISO-8601 UTC', example: '2026-11-21T12:00:00.000Z' });
+export const TimestampSchema = z
+  .string()
+  .meta({ description: 'ISO-8601 UTC', example: '2026-11-21T12:00:00.000Z' });
 
 export const UsernameSchema = z
   .string()
@@ -31,7 +34,11 @@ export const UsernameSchema = z
   .max(LIMITS.usernameMax)
   .regex(LIMITS.usernamePattern, 'may contain only letters, digits, "_", "." and "-"')
   .meta({ example: 'ana' });
-export const PasswordSchema = z.string().min(LIMITS.passwordMin).max(LIMITS.passwordMax).meta({ example: 'correct-horse-9' });
+export const PasswordSchema = z
+  .string()
+  .min(LIMITS.passwordMin)
+  .max(LIMITS.passwordMax)
+  .meta({ example: 'correct-horse-9' });
 export const EmailSchema = z
   .string()
   .trim()
@@ -55,14 +62,21 @@ export const RoomNameSchema = z
   .max(LIMITS.roomNameMax)
   .refine((s) => !SPOOF_CHARS.test(s), 'may not contain control or bidi-override characters')
   .meta({ example: 'design' });
-export const DescriptionSchema = z.string().trim().max(LIMITS.descriptionMax).meta({ example: 'Design reviews' });
+export const DescriptionSchema = z
+  .string()
+  .trim()
+  .max(LIMITS.descriptionMax)
+  .meta({ example: 'Design reviews' });
 export const MessageTextSchema = z.string().trim().max(LIMITS.messageTextMax).meta({ example: 'Hello!' });
 export const ClientIdSchema = z
   .string()
   .min(1)
   .max(LIMITS.clientIdMax)
   .regex(/^[A-Za-z0-9_.:-]+$/, 'must be a UUID or similar token')
-  .meta({ description: 'Idempotency key made by the client (a UUID)', example: '6f1c1f4e-1b7a-4c52-9d3e-0c2b8f0b6a11' });
+  .meta({
+    description: 'Idempotency key made by the client (a UUID)',
+    example: '6f1c1f4e-1b7a-4c52-9d3e-0c2b8f0b6a11',
+  });
 export const RoomKindSchema = z.enum(['public', 'private', 'direct']);
 export const CreatableRoomKindSchema = z.enum(['public', 'private']);
 
@@ -176,7 +190,11 @@ export const RegisterBodySchema = z
 
 export const LoginBodySchema = z
   .strictObject({
-    username: z.string().max(LIMITS.emailMax).optional().meta({ description: 'Username, or the email address' }),
+    username: z
+      .string()
+      .max(LIMITS.emailMax)
+      .optional()
+      .meta({ description: 'Username, or the email address' }),
     email: z.string().max(LIMITS.emailMax).optional(),
     password: z.string().max(LIMITS.passwordMax),
   })
@@ -242,7 +260,8 @@ const messageContent = {
   text: MessageTextSchema.optional(),
   attachmentId: AttachmentIdSchema.optional(),
 };
-const needsContent = (b: { text?: string; attachmentId?: string }) => Boolean(b.text) || Boolean(b.attachmentId);
+const needsContent = (b: { text?: string; attachmentId?: string }) =>
+  Boolean(b.text) || Boolean(b.attachmentId);
 const needsContentMessage = { message: 'a message needs text or an attachment', path: ['text'] };
 
 export const SendMessageBodySchema = z

@@ -40,7 +40,9 @@ function operation(id: string, r: RouteDef) {
     summary: r.summary,
     ...(r.audience === 'anyone' ? {} : { security: [{ bearerAuth: [] }] }),
     requestParams: {
-      ...(pathParams.length ? { path: z.object(Object.fromEntries(pathParams.map((p) => [p, z.string()]))) } : {}),
+      ...(pathParams.length
+        ? { path: z.object(Object.fromEntries(pathParams.map((p) => [p, z.string()]))) }
+        : {}),
       ...(r.query ? { query: r.query as z.ZodObject } : {}),
     },
     ...(r.body ? { requestBody: { content: { 'application/json': { schema: r.body } } } } : {}),

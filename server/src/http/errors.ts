@@ -17,7 +17,8 @@ function normalise(err: unknown): unknown {
   if (e.type === 'encoding.unsupported' || e.type === 'charset.unsupported')
     return new AppError('UNSUPPORTED_MEDIA_TYPE', 'Send UTF-8 JSON');
   const status = e.status ?? e.statusCode;
-  if (status && status >= 400 && status < 500) return new AppError('VALIDATION_ERROR', 'The request is not valid');
+  if (status && status >= 400 && status < 500)
+    return new AppError('VALIDATION_ERROR', 'The request is not valid');
   return err;
 }
 

@@ -25,12 +25,18 @@ export type Handler<R extends RouteDef> = (input: HandlerInput<R>) => Promise<Re
  * Mounts one contract route: authenticate → validate → handler → answer with the route's status.
  * Errors go to the one error handler (`http/errors.ts`), so handlers never catch.
  */
-export function mount<R extends RouteDef>(router: Router, ctx: AppContext, def: R, handler: Handler<R>): void {
+export function mount<R extends RouteDef>(
+  router: Router,
+  ctx: AppContext,
+  def: R,
+  handler: Handler<R>,
+): void {
   router[def.method](def.path, async (req: Request, res: Response, next: NextFunction) => {
     try {
       const actor = await authenticateBearer(ctx, req.headers.authorization);
       if (def.audience !== 'anyone' && !actor) throw unauthorized();
-      if (def.audience === 'registered' && actor?.user.isGuest) throw forbidden('Guests cannot do that; register first');
+      if (def.audience === 'registered' && actor?.user.isGuest)
+        throw forbidden('Guests cannot do that; register first');
       const body = def.body ? parse(def.body, req.body ?? {}, 'body') : undefined;
       const query = def.query ? parse(def.query, req.query, 'query') : undefined;
       const result = await handler({

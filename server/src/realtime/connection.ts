@@ -25,15 +25,24 @@ export function attachConnectionHandling(io: IoServer, ctx: AppContext): void {
 
   io.on('connection', async (socket) => {
     const { userId, sessionId } = socket.data;
-    const memberships = await ctx.models.Membership.findAll({ where: { userId: Number(userId) }, attributes: ['roomId'] });
-    socket.join([channel.user(userId), channel.session(sessionId), ...memberships.map((m) => channel.room(m.roomId))]);
+    const memberships = await ctx.models.Membership.findAll({
+      where: { userId: Number(userId) },
+      attributes: ['roomId'],
+    });
+    socket.join([
+      channel.user(userId),
+      channel.session(sessionId),
+      ...memberships.map((m) => channel.room(m.roomId)),
+    ]);
     if (await ctx.presence.add(userId, socket.id)) {
       const user = await ctx.models.User.findByPk(Number(userId));
       if (user) io.emit('presence:online', { user: presentUser(user), at: new Date().toISOString() });
     }
     socket.on('disconnect', async () => {
       if (await ctx.presence.remove(userId, socket.id)) {
-        await ctx.models.User.update({ lastSeenAt: new Date() }, { where: { id: Number(userId) } }).catch(() => undefined);
+        await ctx.models.User.update({ lastSeenAt: new Date() }, { where: { id: Number(userId) } }).catch(
+          () => undefined,
+        );
         io.emit('presence:offline', { userId, at: new Date().toISOString() });
       }
     });

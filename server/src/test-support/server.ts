@@ -132,10 +132,15 @@ let counter = 0;
 export const uniqueName = (prefix = 'u') => `${prefix}${process.pid % 10000}x${++counter}`;
 
 /** Registers a user and returns its session. */
-export async function register(call: Call, name = uniqueName(), password = 'correct-horse-9'): Promise<Session> {
+export async function register(
+  call: Call,
+  name = uniqueName(),
+  password = 'correct-horse-9',
+): Promise<Session> {
   const res = await call<Session>('POST', '/api/auth/register', {
     body: { username: name, email: `${name}@example.com`, password },
   });
-  if (res.status !== 201) throw new Error(`register ${name} failed: ${res.status} ${JSON.stringify(res.body)}`);
+  if (res.status !== 201)
+    throw new Error(`register ${name} failed: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body;
 }

@@ -88,7 +88,11 @@ export async function up({ context: qi }: { context: QueryInterface }): Promise<
     text: { type: DataTypes.TEXT, allowNull: false, defaultValue: '' },
     event: str(16, true),
     clientId: str(64, true),
-    attachmentId: { type: DataTypes.STRING(64), allowNull: true, references: { model: 'attachments', key: 'id' } },
+    attachmentId: {
+      type: DataTypes.STRING(64),
+      allowNull: true,
+      references: { model: 'attachments', key: 'id' },
+    },
     editedAt: date(),
     deletedAt: date(),
     createdAt: date(false),

@@ -24,7 +24,12 @@ export async function authenticateBearer(ctx: AppContext, header: string | undef
 export async function authenticateToken(ctx: AppContext, token: string): Promise<Actor> {
   const claims = verifyAccessToken(ctx.config, token);
   const session = await ctx.models.Session.findByPk(claims.sessionId);
-  if (!session || session.revokedAt || session.expiresAt.getTime() <= Date.now() || String(session.userId) !== claims.userId) {
+  if (
+    !session ||
+    session.revokedAt ||
+    session.expiresAt.getTime() <= Date.now() ||
+    String(session.userId) !== claims.userId
+  ) {
     throw new AppError('UNAUTHORIZED', 'This session has ended; sign in again');
   }
   const user = await ctx.models.User.findByPk(Number(claims.userId));

@@ -19,7 +19,12 @@ function cookieOptions(ctx: AppContext, req: Request): CookieOptions {
 }
 
 /** Sets the cookie for the web client; API clients use the body's refreshToken and may ignore it. */
-function withCookie<T extends { refreshToken: string }>(ctx: AppContext, req: Request, res: Response, session: T): T {
+function withCookie<T extends { refreshToken: string }>(
+  ctx: AppContext,
+  req: Request,
+  res: Response,
+  session: T,
+): T {
   res.cookie(REFRESH_COOKIE, session.refreshToken, cookieOptions(ctx, req));
   res.setHeader('Cache-Control', 'no-store');
   return session;
@@ -63,7 +68,8 @@ export function authRoutes(router: Router, ctx: AppContext): void {
     try {
       return withCookie(ctx, req, res, await auth.refresh(ctx, refreshTokenOf(ctx, req, body)));
     } catch (err) {
-      if (err instanceof AppError && err.code === 'UNAUTHORIZED') res.clearCookie(REFRESH_COOKIE, { path: '/api/auth' });
+      if (err instanceof AppError && err.code === 'UNAUTHORIZED')
+        res.clearCookie(REFRESH_COOKIE, { path: '/api/auth' });
       throw err;
     }
   });

@@ -14,7 +14,8 @@ const LOGIN_FAILURE_WINDOW_SEC = 15 * 60;
 /** A guest keeps its name this long after its last sign of life, so a reload does not lose it. */
 export const GUEST_NAME_HOLD_MS = 60_000;
 
-const taken = () => new AppError('USERNAME_TAKEN', 'That username is taken (or looks too much like one that is)');
+const taken = () =>
+  new AppError('USERNAME_TAKEN', 'That username is taken (or looks too much like one that is)');
 const invalidCredentials = () => new AppError('INVALID_CREDENTIALS', 'Wrong username or password');
 const sessionEnded = () => new AppError('UNAUTHORIZED', 'This session has ended; sign in again');
 
@@ -23,7 +24,12 @@ export interface ClientMeta {
 }
 
 /** A new refresh-token family for `user`, with its first access and refresh tokens. */
-async function startSession(ctx: AppContext, t: Transaction, user: User, meta: ClientMeta): Promise<SessionDto> {
+async function startSession(
+  ctx: AppContext,
+  t: Transaction,
+  user: User,
+  meta: ClientMeta,
+): Promise<SessionDto> {
   const session = await ctx.models.Session.create(
     {
       id: randomUUID(),
@@ -54,7 +60,9 @@ function issueTokens(ctx: AppContext, user: User, sessionId: string, generation:
  */
 async function claimUsername(ctx: AppContext, t: Transaction, after: After, username: string): Promise<void> {
   const holders = await ctx.models.User.findAll({
-    where: { [Op.or]: [{ usernameKey: usernameKey(username) }, { usernameSkeleton: usernameSkeleton(username) }] },
+    where: {
+      [Op.or]: [{ usernameKey: usernameKey(username) }, { usernameSkeleton: usernameSkeleton(username) }],
+    },
     transaction: t,
   });
   for (const holder of holders) {
@@ -100,7 +108,8 @@ export async function revokeSessions(
 function mapUnique(err: unknown): never {
   if (err instanceof UniqueConstraintError) {
     const fields = Object.keys(err.fields ?? {}).join(',');
-    if (fields.includes('email')) throw new AppError('EMAIL_TAKEN', 'That email address is already registered');
+    if (fields.includes('email'))
+      throw new AppError('EMAIL_TAKEN', 'That email address is already registered');
     throw taken();
   }
   throw err;
@@ -109,7 +118,13 @@ function mapUnique(err: unknown): never {
 async function createUser(
   ctx: AppContext,
   meta: ClientMeta,
-  fields: { username: string; displayName?: string; email: string | null; passwordHash: string | null; isGuest: boolean },
+  fields: {
+    username: string;
+    displayName?: string;
+    email: string | null;
+    passwordHash: string | null;
+    isGuest: boolean;
+  },
 ): Promise<SessionDto> {
   try {
     return await inTx(ctx, async (t, after) => {
@@ -151,7 +166,11 @@ export async function register(
 }
 
 /** POST /api/auth/guest */
-export async function guest(ctx: AppContext, body: { username: string }, meta: ClientMeta): Promise<SessionDto> {
+export async function guest(
+  ctx: AppContext,
+  body: { username: string },
+  meta: ClientMeta,
+): Promise<SessionDto> {
   if (!ctx.config.allowGuests) throw new AppError('FORBIDDEN', 'Guest access is disabled on this server');
   return createUser(ctx, meta, { username: body.username, email: null, passwordHash: null, isGuest: true });
 }
@@ -167,8 +186,13 @@ export async function login(
 ): Promise<SessionDto> {
   const ident = (body.username ?? body.email ?? '').normalize('NFKC').trim().toLowerCase();
   const failureKey = `login:${ident}`;
-  const blocked = await ctx.limits.blockedFor(failureKey, ctx.config.loginMaxFailures, LOGIN_FAILURE_WINDOW_SEC);
-  if (blocked) throw new AppError('RATE_LIMITED', 'Too many failed sign-ins; try again later', undefined, blocked);
+  const blocked = await ctx.limits.blockedFor(
+    failureKey,
+    ctx.config.loginMaxFailures,
+    LOGIN_FAILURE_WINDOW_SEC,
+  );
+  if (blocked)
+    throw new AppError('RATE_LIMITED', 'Too many failed sign-ins; try again later', undefined, blocked);
 
   const user = await ctx.models.User.findOne({
     where: ident.includes('@') ? { email: ident } : { usernameKey: ident },
@@ -220,7 +244,8 @@ export async function refresh(ctx: AppContext, token: string | undefined): Promi
     return issueTokens(ctx, user, session.id, parsed.generation + 1);
   }).then((result) => {
     // Thrown outside the transaction so that the revocation above commits.
-    if (!result) throw new AppError('UNAUTHORIZED', 'This refresh token was already used; the session is revoked');
+    if (!result)
+      throw new AppError('UNAUTHORIZED', 'This refresh token was already used; the session is revoked');
     return result;
   });
 }
@@ -237,7 +262,8 @@ export async function logout(
   await inTx(ctx, async (t, after) => {
     const ids = new Set<string>();
     if (accessSessionId && accessUserId !== null) {
-      for (const id of await revokeSessions(ctx, t, { userId: accessUserId, id: accessSessionId }, 'logout')) ids.add(id);
+      for (const id of await revokeSessions(ctx, t, { userId: accessUserId, id: accessSessionId }, 'logout'))
+        ids.add(id);
     }
     if (parsed) {
       const s = await ctx.models.Session.findByPk(parsed.sessionId, { transaction: t });
@@ -258,8 +284,13 @@ export async function changePassword(
   body: { currentPassword: string; newPassword: string },
 ): Promise<void> {
   const failureKey = `password:${user.id}`;
-  const blocked = await ctx.limits.blockedFor(failureKey, ctx.config.loginMaxFailures, LOGIN_FAILURE_WINDOW_SEC);
-  if (blocked) throw new AppError('RATE_LIMITED', 'Too many wrong passwords; try again later', undefined, blocked);
+  const blocked = await ctx.limits.blockedFor(
+    failureKey,
+    ctx.config.loginMaxFailures,
+    LOGIN_FAILURE_WINDOW_SEC,
+  );
+  if (blocked)
+    throw new AppError('RATE_LIMITED', 'Too many wrong passwords; try again later', undefined, blocked);
   if (!user.passwordHash || !(await ctx.passwords.verify(user.passwordHash, body.currentPassword))) {
     await ctx.limits.recordFailure(failureKey, LOGIN_FAILURE_WINDOW_SEC);
     throw new AppError('INVALID_CREDENTIALS', 'The current password is wrong');
@@ -267,7 +298,12 @@ export async function changePassword(
   const passwordHash = await ctx.passwords.hash(body.newPassword);
   await inTx(ctx, async (t, after) => {
     await ctx.models.User.update({ passwordHash }, { where: { id: user.id }, transaction: t });
-    const ids = await revokeSessions(ctx, t, { userId: user.id, id: { [Op.ne]: sessionId } }, 'password_changed');
+    const ids = await revokeSessions(
+      ctx,
+      t,
+      { userId: user.id, id: { [Op.ne]: sessionId } },
+      'password_changed',
+    );
     after(() => ctx.rt.endSessions(ids, 'password_changed'));
   });
 }

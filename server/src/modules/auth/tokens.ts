@@ -14,7 +14,10 @@ export interface AccessClaims {
 }
 
 /** A short-lived access token for `userId` within refresh-token family `sessionId`. */
-export function signAccessToken(config: Pick<Config, 'jwtSecret' | 'accessTokenTtlSec'>, c: AccessClaims): string {
+export function signAccessToken(
+  config: Pick<Config, 'jwtSecret' | 'accessTokenTtlSec'>,
+  c: AccessClaims,
+): string {
   return jwt.sign({ sid: c.sessionId }, config.jwtSecret, {
     algorithm: ALGORITHM,
     subject: c.userId,
@@ -34,7 +37,8 @@ export function verifyAccessToken(config: Pick<Config, 'jwtSecret'>, token: stri
       audience: TOKEN_AUDIENCE,
     });
   } catch (err) {
-    if (err instanceof jwt.TokenExpiredError) throw new AppError('TOKEN_EXPIRED', 'The access token has expired');
+    if (err instanceof jwt.TokenExpiredError)
+      throw new AppError('TOKEN_EXPIRED', 'The access token has expired');
     throw new AppError('UNAUTHORIZED', 'The access token is not valid');
   }
   if (typeof payload === 'string' || typeof payload.sub !== 'string' || typeof payload.sid !== 'string') {
@@ -55,7 +59,10 @@ export function makeRefreshToken(secret: string, sessionId: string, generation: 
 }
 
 /** The session and generation of an authentic refresh token, or null for anything else. */
-export function parseRefreshToken(secret: string, token: string): { sessionId: string; generation: number } | null {
+export function parseRefreshToken(
+  secret: string,
+  token: string,
+): { sessionId: string; generation: number } | null {
   const m = /^([0-9a-f-]{36})\.(\d{1,9})\.([A-Za-z0-9_-]{43})$/.exec(token);
   if (!m) return null;
   const [, sessionId, gen, mac] = m as unknown as [string, string, string, string];

@@ -25,12 +25,20 @@ export function presentMessage(m: Message, author: User | null, attachment: Atta
 }
 
 /** Presents a page of messages with two extra queries (authors, attachments) whatever the page size. */
-export async function presentMessages(ctx: AppContext, rows: Message[], t?: Transaction): Promise<MessageDto[]> {
+export async function presentMessages(
+  ctx: AppContext,
+  rows: Message[],
+  t?: Transaction,
+): Promise<MessageDto[]> {
   const authorIds = [...new Set(rows.map((m) => m.authorId).filter((id): id is number => id !== null))];
-  const attachmentIds = [...new Set(rows.map((m) => m.attachmentId).filter((id): id is string => id !== null))];
+  const attachmentIds = [
+    ...new Set(rows.map((m) => m.attachmentId).filter((id): id is string => id !== null)),
+  ];
   const [authors, attachments] = await Promise.all([
     authorIds.length ? ctx.models.User.findAll({ where: { id: authorIds }, transaction: t }) : [],
-    attachmentIds.length ? ctx.models.Attachment.findAll({ where: { id: attachmentIds }, transaction: t }) : [],
+    attachmentIds.length
+      ? ctx.models.Attachment.findAll({ where: { id: attachmentIds }, transaction: t })
+      : [],
   ]);
   const userById = new Map(authors.map((u) => [u.id, u]));
   const attById = new Map(attachments.map((a) => [a.id, a]));

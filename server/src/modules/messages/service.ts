@@ -21,7 +21,12 @@ export interface HistoryQuery {
  * A page of a room's history, oldest first. Keyset paging on `(roomId, id)`: `before` walks back from a message,
  * `after` forward from one (catch-up), neither gives the newest page. Cost does not grow with the room's size.
  */
-export async function history(ctx: AppContext, user: User, roomId: number, q: HistoryQuery): Promise<MessagePage> {
+export async function history(
+  ctx: AppContext,
+  user: User,
+  roomId: number,
+  q: HistoryQuery,
+): Promise<MessagePage> {
   const { room } = await loadVisibleRoom(ctx, user, roomId);
   const limit = q.limit ?? LIMITS.historyDefault;
   const idRange: Record<symbol, number> = {};
@@ -64,7 +69,11 @@ export async function send(
   }
   const { room, membership } = await loadVisibleRoom(ctx, user, roomId);
   if (!canPost(room, membership)) throw forbidden('Join the room before posting');
-  const limited = await ctx.limits.take(`msg:${user.id}`, ctx.config.messageBurst, ctx.config.messageRatePerSec);
+  const limited = await ctx.limits.take(
+    `msg:${user.id}`,
+    ctx.config.messageBurst,
+    ctx.config.messageRatePerSec,
+  );
   if (!limited.ok) {
     throw new AppError('RATE_LIMITED', 'You are sending messages too fast', undefined, limited.retryAfterSec);
   }
@@ -73,8 +82,10 @@ export async function send(
       let attachment = null;
       if (input.attachmentId) {
         attachment = await ctx.models.Attachment.findByPk(input.attachmentId, { transaction: t });
-        if (!attachment || attachment.ownerId !== user.id || attachment.expiredAt) throw notFound('Upload not found');
-        if (attachment.messageId !== null) throw new AppError('CONFLICT', 'That upload is already attached to a message');
+        if (!attachment || attachment.ownerId !== user.id || attachment.expiredAt)
+          throw notFound('Upload not found');
+        if (attachment.messageId !== null)
+          throw new AppError('CONFLICT', 'That upload is already attached to a message');
       }
       const message = await appendMessage(ctx, t, room, {
         authorId: user.id,
@@ -124,7 +135,12 @@ async function loadVisibleMessage(ctx: AppContext, user: User, messageId: number
 }
 
 /** PATCH /api/messages/:id: the author edits. */
-export async function edit(ctx: AppContext, user: User, messageId: number, text: string): Promise<MessageDto> {
+export async function edit(
+  ctx: AppContext,
+  user: User,
+  messageId: number,
+  text: string,
+): Promise<MessageDto> {
   const { message, room } = await loadVisibleMessage(ctx, user, messageId);
   if (message.deletedAt) throw notFound('Message not found');
   if (!canEditMessage(message, user)) throw forbidden('Only the author may edit a message');
@@ -139,7 +155,8 @@ export async function edit(ctx: AppContext, user: User, messageId: number, text:
 /** DELETE /api/messages/:id: the author or the room's owner. Deleting twice is not an error. */
 export async function remove(ctx: AppContext, user: User, messageId: number): Promise<void> {
   const { message, room } = await loadVisibleMessage(ctx, user, messageId);
-  if (!canDeleteMessage(message, room, user)) throw forbidden('Only the author or the room owner may delete it');
+  if (!canDeleteMessage(message, room, user))
+    throw forbidden('Only the author or the room owner may delete it');
   if (message.deletedAt) return;
   await inTx(ctx, async (t, after) => {
     await message.update({ deletedAt: new Date(), text: '' }, { transaction: t });
@@ -148,7 +165,12 @@ export async function remove(ctx: AppContext, user: User, messageId: number): Pr
 }
 
 /** Moves the member's read marker forward (never back) and answers the room's unread count. */
-export async function markRead(ctx: AppContext, user: User, roomId: number, messageId: number): Promise<number> {
+export async function markRead(
+  ctx: AppContext,
+  user: User,
+  roomId: number,
+  messageId: number,
+): Promise<number> {
   const { room } = await loadVisibleRoom(ctx, user, roomId);
   const membership = await findMembership(ctx, room.id, user.id);
   if (!membership) throw forbidden('Join the room first');
@@ -157,7 +179,10 @@ export async function markRead(ctx: AppContext, user: User, roomId: number, mess
     await inTx(ctx, (t) =>
       ctx.models.Membership.update(
         { lastReadMessageId: target },
-        { where: { roomId: room.id, userId: user.id, lastReadMessageId: { [Op.lt]: target } }, transaction: t },
+        {
+          where: { roomId: room.id, userId: user.id, lastReadMessageId: { [Op.lt]: target } },
+          transaction: t,
+        },
       ),
     );
   }

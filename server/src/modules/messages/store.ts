@@ -12,7 +12,12 @@ export interface NewMessage {
 }
 
 /** Appends a message to a room's history and moves the room's "last message" along with it. */
-export async function appendMessage(ctx: AppContext, t: Transaction, room: Room, m: NewMessage): Promise<Message> {
+export async function appendMessage(
+  ctx: AppContext,
+  t: Transaction,
+  room: Room,
+  m: NewMessage,
+): Promise<Message> {
   const now = new Date();
   const message = await ctx.models.Message.create(
     {

@@ -62,5 +62,6 @@ export async function openDm(ctx: AppContext, user: User, peerId: number): Promi
 
 function announceDm(ctx: AppContext, room: Room, a: User, b: User): void {
   ctx.rt.toUsers([a.id], 'room:created', presentRoom(room, { isMember: true, unreadCount: 0, peer: b }));
-  if (a.id !== b.id) ctx.rt.toUsers([b.id], 'room:created', presentRoom(room, { isMember: true, unreadCount: 0, peer: a }));
+  if (a.id !== b.id)
+    ctx.rt.toUsers([b.id], 'room:created', presentRoom(room, { isMember: true, unreadCount: 0, peer: a }));
 }

@@ -79,7 +79,13 @@ export async function addMembership(
 ): Promise<Membership> {
   const joinedAt = new Date();
   const membership = await ctx.models.Membership.create(
-    { roomId: room.id, userId: user.id, role: opts.role, joinedAt, lastReadMessageId: room.lastMessageId ?? 0 },
+    {
+      roomId: room.id,
+      userId: user.id,
+      role: opts.role,
+      joinedAt,
+      lastReadMessageId: room.lastMessageId ?? 0,
+    },
     { transaction: t },
   );
   await room.increment('memberCount', { transaction: t });
@@ -98,7 +104,11 @@ export async function addMembership(
   after(() => {
     ctx.rt.subscribe(user.id, room.id);
     if (opts.silent) return;
-    ctx.rt.toRoom(room.id, 'room:member-joined', { roomId: sid(room.id), user: presentUser(user), at: iso(joinedAt) });
+    ctx.rt.toRoom(room.id, 'room:member-joined', {
+      roomId: sid(room.id),
+      user: presentUser(user),
+      at: iso(joinedAt),
+    });
     if (system) ctx.rt.toRoom(room.id, 'message:new', presentMessage(system, user, null));
   });
   return membership;
@@ -146,6 +156,7 @@ export async function removeMembership(
     });
     ctx.rt.unsubscribe(user.id, room.id);
     ctx.rt.toRoom(room.id, 'message:new', presentMessage(system, user, null));
-    if (handedOver) ctx.rt.toRoom(room.id, 'room:updated', presentRoom(room, { isMember: true, unreadCount: 0 }));
+    if (handedOver)
+      ctx.rt.toRoom(room.id, 'room:updated', presentRoom(room, { isMember: true, unreadCount: 0 }));
   });
 }

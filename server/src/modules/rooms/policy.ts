@@ -9,7 +9,8 @@ type RoomLike = Pick<Room, 'kind' | 'ownerId' | 'name' | 'nameKey'>;
 type MemberLike = Pick<Membership, 'role'> | null;
 
 /** Public rooms are readable by every signed-in user; private rooms and DMs only by their members. */
-export const canSee = (room: RoomLike, membership: MemberLike): boolean => room.kind === 'public' || membership !== null;
+export const canSee = (room: RoomLike, membership: MemberLike): boolean =>
+  room.kind === 'public' || membership !== null;
 
 /** Posting needs membership, even in a public room (join first, as in Slack). */
 export const canPost = (_room: RoomLike, membership: MemberLike): boolean => membership !== null;
@@ -25,8 +26,10 @@ export const canSelfJoin = (room: RoomLike): boolean => room.kind === 'public';
 export const canLeave = (room: RoomLike): boolean => room.kind !== 'direct' && room.nameKey !== 'general';
 
 /** Only the author edits, and never a system message or a deleted one. */
-export const canEditMessage = (message: Pick<Message, 'authorId' | 'kind' | 'deletedAt'>, user: Pick<User, 'id'>) =>
-  message.kind !== 'system' && message.deletedAt === null && message.authorId === user.id;
+export const canEditMessage = (
+  message: Pick<Message, 'authorId' | 'kind' | 'deletedAt'>,
+  user: Pick<User, 'id'>,
+) => message.kind !== 'system' && message.deletedAt === null && message.authorId === user.id;
 
 /** The author or the room's owner deletes. */
 export const canDeleteMessage = (

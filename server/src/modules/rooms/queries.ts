@@ -27,7 +27,11 @@ export async function loadVisibleRoom(
  * Unread messages per room for `userId`: messages after their read marker that others wrote (system messages
  * and deleted ones do not count). One grouped query over the `(roomId, id)` index.
  */
-export async function unreadCounts(ctx: AppContext, userId: number, roomIds?: number[]): Promise<Map<number, number>> {
+export async function unreadCounts(
+  ctx: AppContext,
+  userId: number,
+  roomIds?: number[],
+): Promise<Map<number, number>> {
   if (roomIds && roomIds.length === 0) return new Map();
   const rows = await ctx.db.sequelize.query<{ roomId: number | string; n: number | string }>(
     `SELECT m."roomId" AS "roomId", COUNT(msg.id) AS "n"
@@ -67,13 +71,20 @@ export async function presentRoomsFor(ctx: AppContext, viewer: User, rooms: Room
   const ids = rooms.map((r) => r.id);
   const [memberships, unread, peers] = await Promise.all([
     ids.length
-      ? ctx.models.Membership.findAll({ where: { userId: viewer.id, roomId: { [Op.in]: ids } }, attributes: ['roomId'] })
+      ? ctx.models.Membership.findAll({
+          where: { userId: viewer.id, roomId: { [Op.in]: ids } },
+          attributes: ['roomId'],
+        })
       : [],
     unreadCounts(ctx, viewer.id, ids),
     peersOf(ctx, rooms, viewer.id),
   ]);
   const memberOf = new Set(memberships.map((m) => m.roomId));
   return rooms.map((r) =>
-    presentRoom(r, { isMember: memberOf.has(r.id), unreadCount: unread.get(r.id) ?? 0, peer: peers.get(r.id) }),
+    presentRoom(r, {
+      isMember: memberOf.has(r.id),
+      unreadCount: unread.get(r.id) ?? 0,
+      peer: peers.get(r.id),
+    }),
   );
 }

@@ -6,9 +6,13 @@ import * as dms from './dms.js';
 import * as rooms from './service.js';
 
 export function roomRoutes(router: Router, ctx: AppContext): void {
-  mount(router, ctx, routes.listRooms, async ({ actor }) => ({ rooms: await rooms.listRooms(ctx, actor.user) }));
+  mount(router, ctx, routes.listRooms, async ({ actor }) => ({
+    rooms: await rooms.listRooms(ctx, actor.user),
+  }));
   mount(router, ctx, routes.createRoom, async ({ actor, body }) => rooms.createRoom(ctx, actor.user, body));
-  mount(router, ctx, routes.getRoom, async ({ actor, params }) => rooms.getRoom(ctx, actor.user, pathId(params.id)));
+  mount(router, ctx, routes.getRoom, async ({ actor, params }) =>
+    rooms.getRoom(ctx, actor.user, pathId(params.id)),
+  );
   mount(router, ctx, routes.updateRoom, async ({ actor, params, body }) =>
     rooms.updateRoom(ctx, actor.user, pathId(params.id), body),
   );
@@ -19,11 +23,18 @@ export function roomRoutes(router: Router, ctx: AppContext): void {
     members: await rooms.listMembers(ctx, actor.user, pathId(params.id)),
   }));
   mount(router, ctx, routes.addMember, async ({ actor, params, body }) =>
-    rooms.addMember(ctx, actor.user, pathId(params.id), body.userId === undefined ? undefined : Number(body.userId)),
+    rooms.addMember(
+      ctx,
+      actor.user,
+      pathId(params.id),
+      body.userId === undefined ? undefined : Number(body.userId),
+    ),
   );
   mount(router, ctx, routes.removeMember, async ({ actor, params }) =>
     rooms.removeMember(ctx, actor.user, pathId(params.id), pathId(params.userId)),
   );
   mount(router, ctx, routes.listDms, async ({ actor }) => ({ rooms: await dms.listDms(ctx, actor.user) }));
-  mount(router, ctx, routes.openDm, async ({ actor, body }) => dms.openDm(ctx, actor.user, Number(body.userId)));
+  mount(router, ctx, routes.openDm, async ({ actor, body }) =>
+    dms.openDm(ctx, actor.user, Number(body.userId)),
+  );
 }

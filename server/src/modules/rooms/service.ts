@@ -25,7 +25,12 @@ async function assertNameFree(ctx: AppContext, name: string, exceptId?: number):
  * Tells clients a non-direct room appeared or changed: members get it as members; for a public room everyone
  * else gets it too (isMember false). A room that turned private disappears for non-members.
  */
-function announceRoom(ctx: AppContext, room: Room, event: 'room:created' | 'room:updated', wasPublic: boolean): void {
+function announceRoom(
+  ctx: AppContext,
+  room: Room,
+  event: 'room:created' | 'room:updated',
+  wasPublic: boolean,
+): void {
   ctx.rt.toRoom(room.id, event, presentRoom(room, { isMember: true, unreadCount: 0 }));
   if (room.kind === 'public') {
     const outsiderEvent = wasPublic ? event : 'room:created';
@@ -205,12 +210,20 @@ export async function joinRoomAs(ctx: AppContext, room: Room, target: User, by?:
 }
 
 /** DELETE /api/chatrooms/:id/members/:userId: leave (yourself) or kick (owner). */
-export async function removeMember(ctx: AppContext, user: User, roomId: number, targetId: number): Promise<void> {
+export async function removeMember(
+  ctx: AppContext,
+  user: User,
+  roomId: number,
+  targetId: number,
+): Promise<void> {
   const { room, membership } = await loadVisibleRoom(ctx, user, roomId);
   const self = targetId === user.id;
   if (self) {
     if (!membership) throw notFound('You are not a member of this room');
-    if (!canLeave(room)) throw forbidden(room.kind === 'direct' ? 'Direct conversations cannot be left' : 'Everyone stays in general');
+    if (!canLeave(room))
+      throw forbidden(
+        room.kind === 'direct' ? 'Direct conversations cannot be left' : 'Everyone stays in general',
+      );
   } else if (!canManage(room, user)) {
     throw forbidden('Only the room owner may remove members');
   }
@@ -220,6 +233,15 @@ export async function removeMember(ctx: AppContext, user: User, roomId: number, 
     const current = await findMembership(ctx, room.id, target.id, t);
     if (!current) throw notFound('That user is not a member of this room');
     await room.reload({ transaction: t });
-    await removeMembership(ctx, t, after, room, current, target, self ? 'left' : 'kicked', self ? undefined : user);
+    await removeMembership(
+      ctx,
+      t,
+      after,
+      room,
+      current,
+      target,
+      self ? 'left' : 'kicked',
+      self ? undefined : user,
+    );
   });
 }

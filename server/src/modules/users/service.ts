@@ -17,7 +17,8 @@ export async function updateMe(
   body: { displayName?: string; email?: string; avatarAttachmentId?: string | null },
 ): Promise<Me> {
   if (body.email !== undefined && body.email !== user.email) {
-    if (await ctx.models.User.count({ where: { email: body.email, id: { [Op.ne]: user.id } } })) throw emailTaken();
+    if (await ctx.models.User.count({ where: { email: body.email, id: { [Op.ne]: user.id } } }))
+      throw emailTaken();
   }
   if (body.avatarAttachmentId) {
     const att = await ctx.models.Attachment.findByPk(body.avatarAttachmentId);
