@@ -10,6 +10,7 @@ import { LIMITS } from './limits.js';
 const nfkc = (s: string) => s.normalize('NFKC');
 /** Bidi overrides/isolates and C0/C1 controls: never useful in a name, a classic spoofing trick. */
 const SPOOF_CHARS =
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
   /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069\u200b\u200c\u200e\u200f\u2060\ufeff]/u;
 
 /** A resource id: opaque to clients, a decimal string on the wire. */
