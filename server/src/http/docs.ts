@@ -88,7 +88,7 @@ export function docsRouter(): Router {
   const doc = buildOpenApi();
   const require = createRequire(import.meta.url);
   const swaggerDir = path.dirname(require.resolve('swagger-ui-dist/package.json'));
-  router.use((_req, res, next) => {
+  router.use('/docs', (_req, res, next) => {
     // Swagger UI sets inline styles; scripts stay same-origin only.
     res.setHeader(
       'Content-Security-Policy',
