@@ -28,7 +28,7 @@ import { ensureGeneralRoom } from './modules/rooms/membership.js';
 import { roomRoutes } from './modules/rooms/routes.js';
 import { userRoutes } from './modules/users/routes.js';
 import { Broadcaster, type IoServer } from './realtime/channels.js';
-import { attachConnectionHandling } from './realtime/connection.js';
+import { attachRealtime, originAllowed } from './realtime/connection.js';
 
 export interface ParleyApp {
   app: Express;
@@ -65,6 +65,8 @@ export async function createApp(config: Config, opts: { logger?: Logger } = {}):
     maxHttpBufferSize: LIMITS.socketPacketMaxBytes,
     perMessageDeflate: false,
     cors: config.corsOrigins.length ? { origin: config.corsOrigins, credentials: true } : undefined,
+    // Checked before any Socket.IO work: a foreign page cannot open a socket with a user's credentials.
+    allowRequest: (req, cb) => cb(null, originAllowed(ctx, req)),
   });
   const limits = new MemoryRateLimitStore();
   const ctx: AppContext = {
@@ -78,7 +80,7 @@ export async function createApp(config: Config, opts: { logger?: Logger } = {}):
     passwords: createArgon2Hasher(config.passwordHashMemoryKib),
   };
   await ensureGeneralRoom(ctx);
-  attachConnectionHandling(io, ctx);
+  const realtime = attachRealtime(io, ctx);
 
   if (config.trustProxy) app.set('trust proxy', config.trustProxy);
   app.disable('x-powered-by');
@@ -163,6 +165,7 @@ export async function createApp(config: Config, opts: { logger?: Logger } = {}):
   let closing: Promise<void> | null = null;
   const close = () =>
     (closing ??= (async () => {
+      realtime.close();
       io.disconnectSockets(true);
       await new Promise<void>((resolve) => io.close(() => resolve()));
       if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));

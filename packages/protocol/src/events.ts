@@ -48,33 +48,66 @@ export type ClientToServerEvents = {
   [E in ClientEventName]: (payload: ClientPayload<E>, ack?: AckFn<ClientAckData[E]>) => void;
 };
 
-export interface MemberJoinedEvent {
-  roomId: string;
-  user: s.User;
-  at: string;
-}
-export interface MemberLeftEvent {
-  roomId: string;
-  userId: string;
-  at: string;
-  reason: 'left' | 'kicked';
-}
+/** Server → client payloads, one schema each (the AsyncAPI document is generated from these). */
+export const serverEventSchemas = {
+  'message:new': s.MessageSchema,
+  'message:updated': s.MessageSchema,
+  'message:deleted': z.object({ id: s.IdSchema, roomId: s.IdSchema }),
+  'room:member-joined': z.object({ roomId: s.IdSchema, user: s.UserSchema, at: s.TimestampSchema }),
+  'room:member-left': z.object({
+    roomId: s.IdSchema,
+    userId: s.IdSchema,
+    at: s.TimestampSchema,
+    reason: z.enum(['left', 'kicked']),
+  }),
+  'room:created': s.RoomSchema,
+  'room:updated': s.RoomSchema,
+  'room:deleted': z.object({ roomId: s.IdSchema }),
+  'presence:online': z.object({ user: s.UserSchema, at: s.TimestampSchema }),
+  'presence:offline': z.object({ userId: s.IdSchema, at: s.TimestampSchema }),
+  typing: z.object({ roomId: s.IdSchema, user: s.UserSchema, isTyping: z.boolean() }),
+  'session:ended': z.object({
+    reason: z.string().meta({ description: 'logout, reuse, password_changed, released, token_expired' }),
+  }),
+  error: s.ErrorSchema,
+} as const;
 
-export interface ServerToClientEvents {
-  'message:new': (m: s.Message) => void;
-  'message:updated': (m: s.Message) => void;
-  'message:deleted': (e: { id: string; roomId: string }) => void;
-  'room:member-joined': (e: MemberJoinedEvent) => void;
-  'room:member-left': (e: MemberLeftEvent) => void;
-  'room:created': (r: s.Room) => void;
-  'room:updated': (r: s.Room) => void;
-  'room:deleted': (e: { roomId: string }) => void;
-  'presence:online': (e: { user: s.User; at: string }) => void;
-  'presence:offline': (e: { userId: string; at: string }) => void;
-  typing: (e: { roomId: string; user: s.User; isTyping: boolean }) => void;
-  'session:ended': (e: { reason: string }) => void;
-  error: (e: ErrorBody) => void;
-}
+export type ServerEventName = keyof typeof serverEventSchemas;
+export type ServerPayload<E extends ServerEventName> = z.infer<(typeof serverEventSchemas)[E]>;
+export type MemberJoinedEvent = ServerPayload<'room:member-joined'>;
+export type MemberLeftEvent = ServerPayload<'room:member-left'>;
+
+export type ServerToClientEvents = {
+  [E in ServerEventName]: (payload: ServerPayload<E>) => void;
+};
+
+/** Human descriptions of every event, for the AsyncAPI document. */
+export const eventDocs: Record<ClientEventName | ServerEventName, string> = {
+  'room:join':
+    'Join a public room (or one you belong to); subscribes all your sockets. Acks room, latest 50 messages, online members.',
+  'room:leave': 'End your membership; all your sockets leave the room.',
+  'message:send': 'Send a message. Acked only after it is stored; idempotent by clientId.',
+  'message:edit': 'Edit your message.',
+  'message:delete': 'Delete a message (author or room owner).',
+  'messages:fetch': 'History page; `after` fills the gap after a reconnect.',
+  typing:
+    'Client → server: you are (not) typing. Server → client: someone in the room is (not) typing; expires after 5 s.',
+  'room:read': "Move your read marker; acks the room's unread count.",
+  'presence:list': 'Everyone connected now.',
+  'message:new': 'A message was stored in one of your rooms (your own included).',
+  'message:updated': 'A message was edited.',
+  'message:deleted': 'A message was deleted.',
+  'room:member-joined': 'Someone joined the room (also stored as a system message).',
+  'room:member-left': 'Someone left or was kicked (sent to the room and to that user).',
+  'room:created': 'A room appeared: public rooms to everyone, private rooms and DMs to their members.',
+  'room:updated': 'A room changed.',
+  'room:deleted': 'A room was deleted (or became private and so invisible to you).',
+  'presence:online': "A user's first socket connected.",
+  'presence:offline': "A user's last socket went away.",
+  'session:ended':
+    'Your session was logged out, revoked or expired; refresh and reconnect, or sign in again.',
+  error: 'A rule was broken by an event sent without an acknowledgement callback.',
+};
 
 /** What the server keeps on each socket (`socket.data`). */
 export interface SocketData {

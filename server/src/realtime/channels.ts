@@ -1,7 +1,8 @@
 import type { ClientToServerEvents, ServerToClientEvents, SocketData } from '@parley/protocol';
-import type { Server } from 'socket.io';
+import type { Server, Socket } from 'socket.io';
 
 export type IoServer = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+export type IoSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
 
 /** The one place Socket.IO room names are made. */
 export const channel = {

@@ -1,14 +1,81 @@
+import type { IncomingMessage } from 'node:http';
+import { clientEventSchemas } from '@parley/protocol';
+import jwt from 'jsonwebtoken';
 import type { AppContext } from '../context.js';
 import { AppError } from '../errors.js';
 import { authenticateToken } from '../modules/auth/authenticate.js';
+import { registerMessageEvents } from '../modules/messages/socket.js';
+import { registerPresenceEvents } from '../modules/presence/socket.js';
+import { TypingRelay } from '../modules/presence/typing.js';
+import { registerRoomEvents } from '../modules/rooms/socket.js';
 import { presentUser } from '../modules/users/presenter.js';
-import { channel, type IoServer } from './channels.js';
+import { channel, type IoServer, type IoSocket } from './channels.js';
+import type { EventGuard } from './with-ack.js';
+
+/** Events per socket: a burst of this many, refilled at EVENT_RATE per second. */
+const EVENT_BURST = 60;
+const EVENT_RATE = 30;
+/** A socket refused this many times within STRIKE_WINDOW_MS is disconnected: it is flooding, not chatting. */
+const MAX_STRIKES = 40;
+const STRIKE_WINDOW_MS = 10_000;
+
+const KNOWN_EVENTS = new Set(Object.keys(clientEventSchemas));
+
+/** Counters the metrics endpoint (scale-out issue) and tests read. */
+export const socketStats = { unknownEvents: 0, floodDisconnects: 0 };
 
 /**
- * Handshake authentication and per-socket subscriptions: the socket joins its user's and session's channels and
- * every room the user belongs to, so broadcasts reach all of a user's tabs.
+ * Browsers always send Origin on the handshake: it must be our own host or a configured origin. Clients without
+ * one (native apps, tests) are not browsers and cannot be driven cross-site.
  */
-export function attachConnectionHandling(io: IoServer, ctx: AppContext): void {
+export function originAllowed(ctx: AppContext, req: IncomingMessage): boolean {
+  const origin = req.headers.origin;
+  if (!origin) return true;
+  const o = origin.replace(/\/$/, '');
+  if (ctx.config.corsOrigins.includes(o)) return true;
+  const host = req.headers.host;
+  return host !== undefined && (o === `http://${host}` || o === `https://${host}`);
+}
+
+/** Token bucket and strike count per socket; kept on the socket object, so it dies with it. */
+function createGuard(ctx: AppContext): EventGuard {
+  const state = new WeakMap<IoSocket, { tokens: number; at: number; strikes: number[] }>();
+  const strike = (socket: IoSocket) => {
+    const s = state.get(socket)!;
+    const now = Date.now();
+    s.strikes = s.strikes.filter((t) => t > now - STRIKE_WINDOW_MS);
+    s.strikes.push(now);
+    if (s.strikes.length >= MAX_STRIKES && socket.connected) {
+      socketStats.floodDisconnects++;
+      ctx.logger.warn({ userId: socket.data.userId }, 'socket disconnected for flooding');
+      socket.emit('error', { error: { code: 'RATE_LIMITED', message: 'Too many events; disconnected' } });
+      socket.disconnect(true);
+    }
+  };
+  return {
+    admit(socket) {
+      const now = Date.now();
+      let s = state.get(socket);
+      if (!s) state.set(socket, (s = { tokens: EVENT_BURST, at: now, strikes: [] }));
+      s.tokens = Math.min(EVENT_BURST, s.tokens + ((now - s.at) / 1000) * EVENT_RATE);
+      s.at = now;
+      if (s.tokens < 1) throw new AppError('RATE_LIMITED', 'Too many events; slow down', undefined, 1);
+      s.tokens -= 1;
+    },
+    onError(socket, err) {
+      if (err instanceof AppError && err.code === 'RATE_LIMITED') strike(socket);
+    },
+  };
+}
+
+/**
+ * Handshake authentication, subscriptions, presence and the event handlers. A socket joins its user's and
+ * session's channels and every room the user belongs to, so broadcasts reach all of a user's tabs.
+ */
+export function attachRealtime(io: IoServer, ctx: AppContext): { close(): void } {
+  const typing = new TypingRelay(io);
+  const guard = createGuard(ctx);
+
   io.use(async (socket, next) => {
     try {
       const token = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
@@ -16,6 +83,19 @@ export function attachConnectionHandling(io: IoServer, ctx: AppContext): void {
       const actor = await authenticateToken(ctx, token);
       socket.data.userId = String(actor.user.id);
       socket.data.sessionId = actor.sessionId;
+      // When the access token expires the socket is told and closed; the client refreshes and reconnects.
+      const exp = (jwt.decode(token) as { exp?: number } | null)?.exp;
+      if (exp) {
+        const timer = setTimeout(
+          () => {
+            socket.emit('session:ended', { reason: 'token_expired' });
+            socket.disconnect(true);
+          },
+          Math.max(0, exp * 1000 - Date.now()),
+        );
+        timer.unref();
+        socket.once('disconnect', () => clearTimeout(timer));
+      }
       next();
     } catch (err) {
       const code = err instanceof AppError && err.code === 'TOKEN_EXPIRED' ? 'TOKEN_EXPIRED' : 'UNAUTHORIZED';
@@ -25,26 +105,47 @@ export function attachConnectionHandling(io: IoServer, ctx: AppContext): void {
 
   io.on('connection', async (socket) => {
     const { userId, sessionId } = socket.data;
-    const memberships = await ctx.models.Membership.findAll({
-      where: { userId: Number(userId) },
-      attributes: ['roomId'],
+    registerMessageEvents(ctx, socket, guard);
+    registerRoomEvents(ctx, socket, guard);
+    registerPresenceEvents(ctx, socket, guard, typing);
+    socket.onAny((event: string) => {
+      if (!KNOWN_EVENTS.has(event)) socketStats.unknownEvents++;
     });
-    socket.join([
-      channel.user(userId),
-      channel.session(sessionId),
-      ...memberships.map((m) => channel.room(m.roomId)),
-    ]);
-    if (await ctx.presence.add(userId, socket.id)) {
-      const user = await ctx.models.User.findByPk(Number(userId));
-      if (user) io.emit('presence:online', { user: presentUser(user), at: new Date().toISOString() });
-    }
     socket.on('disconnect', async () => {
-      if (await ctx.presence.remove(userId, socket.id)) {
-        await ctx.models.User.update({ lastSeenAt: new Date() }, { where: { id: Number(userId) } }).catch(
-          () => undefined,
-        );
+      try {
+        if (!(await ctx.presence.remove(userId, socket.id))) return;
+        const user = await ctx.models.User.findByPk(Number(userId));
+        if (user) {
+          typing.clearUser(presentUser(user));
+          await user.update({ lastSeenAt: new Date() });
+        }
         io.emit('presence:offline', { userId, at: new Date().toISOString() });
+      } catch (err) {
+        ctx.logger.error({ err }, 'disconnect bookkeeping failed');
       }
     });
+    try {
+      const memberships = await ctx.models.Membership.findAll({
+        where: { userId: Number(userId) },
+        attributes: ['roomId'],
+      });
+      socket.join([
+        channel.user(userId),
+        channel.session(sessionId),
+        ...memberships.map((m) => channel.room(m.roomId)),
+      ]);
+      if (socket.disconnected) return;
+      if (await ctx.presence.add(userId, socket.id)) {
+        const user = await ctx.models.User.findByPk(Number(userId));
+        if (user) io.emit('presence:online', { user: presentUser(user), at: new Date().toISOString() });
+      }
+      // It may have gone while we were adding it.
+      if (socket.disconnected) await ctx.presence.remove(userId, socket.id);
+    } catch (err) {
+      ctx.logger.error({ err }, 'socket setup failed');
+      socket.disconnect(true);
+    }
   });
+
+  return { close: () => typing.close() };
 }

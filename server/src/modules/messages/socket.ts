@@ -1,0 +1,30 @@
+import type { AppContext } from '../../context.js';
+import type { EventGuard } from '../../realtime/with-ack.js';
+import { withAck } from '../../realtime/with-ack.js';
+import type { IoSocket } from '../../realtime/channels.js';
+import * as messages from './service.js';
+
+/** message:send/edit/delete, messages:fetch and room:read: thin adapters over the services REST uses too. */
+export function registerMessageEvents(ctx: AppContext, socket: IoSocket, guard: EventGuard): void {
+  withAck(ctx, socket, guard, 'message:send', async (p, { user }) => {
+    const { message } = await messages.send(ctx, user, Number(p.roomId), {
+      text: p.text,
+      attachmentId: p.attachmentId,
+      clientId: p.clientId,
+    });
+    return { message };
+  });
+  withAck(ctx, socket, guard, 'message:edit', async (p, { user }) => ({
+    message: await messages.edit(ctx, user, Number(p.messageId), p.text),
+  }));
+  withAck(ctx, socket, guard, 'message:delete', async (p, { user }) => {
+    await messages.remove(ctx, user, Number(p.messageId));
+    return {};
+  });
+  withAck(ctx, socket, guard, 'messages:fetch', async (p, { user }) =>
+    messages.history(ctx, user, Number(p.roomId), { before: p.before, after: p.after, limit: p.limit }),
+  );
+  withAck(ctx, socket, guard, 'room:read', async (p, { user }) => ({
+    unreadCount: await messages.markRead(ctx, user, Number(p.roomId), Number(p.messageId)),
+  }));
+}

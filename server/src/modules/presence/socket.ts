@@ -1,0 +1,24 @@
+import type { AppContext } from '../../context.js';
+import { notFound } from '../../errors.js';
+import type { IoSocket } from '../../realtime/channels.js';
+import { channel } from '../../realtime/channels.js';
+import { withAck, type EventGuard } from '../../realtime/with-ack.js';
+import { presentUser } from '../users/presenter.js';
+import { onlineUsers } from './service.js';
+import type { TypingRelay } from './typing.js';
+
+/** presence:list and typing. */
+export function registerPresenceEvents(
+  ctx: AppContext,
+  socket: IoSocket,
+  guard: EventGuard,
+  typing: TypingRelay,
+): void {
+  withAck(ctx, socket, guard, 'presence:list', async () => ({ users: await onlineUsers(ctx) }));
+  withAck(ctx, socket, guard, 'typing', async (p, { user }) => {
+    // A socket listens to exactly the rooms its user belongs to, so this is the membership check, without a query.
+    if (!socket.rooms.has(channel.room(p.roomId))) throw notFound('Room not found');
+    typing.set(p.roomId, presentUser(user), p.isTyping);
+    return {};
+  });
+}

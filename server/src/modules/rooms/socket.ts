@@ -1,0 +1,33 @@
+import type { AppContext } from '../../context.js';
+import { notFound } from '../../errors.js';
+import type { IoSocket } from '../../realtime/channels.js';
+import { channel } from '../../realtime/channels.js';
+import { withAck, type EventGuard } from '../../realtime/with-ack.js';
+import { history } from '../messages/service.js';
+import { onlineMembers } from '../presence/service.js';
+import { canSelfJoin } from './policy.js';
+import { loadVisibleRoom, presentRoomsFor } from './queries.js';
+import { joinRoomAs, removeMember } from './service.js';
+
+/** room:join and room:leave. */
+export function registerRoomEvents(ctx: AppContext, socket: IoSocket, guard: EventGuard): void {
+  withAck(ctx, socket, guard, 'room:join', async (p, { user }) => {
+    const { room, membership } = await loadVisibleRoom(ctx, user, Number(p.roomId));
+    if (!membership) {
+      if (!canSelfJoin(room)) throw notFound('Room not found');
+      await joinRoomAs(ctx, room, user);
+    }
+    // Already a member: make sure this socket listens (it may have connected before the membership began).
+    socket.join(channel.room(room.id));
+    const [dto, page, online] = await Promise.all([
+      presentRoomsFor(ctx, user, [room]).then((r) => r[0]!),
+      history(ctx, user, room.id, {}),
+      onlineMembers(ctx, room.id),
+    ]);
+    return { room: dto, messages: page.messages, online };
+  });
+  withAck(ctx, socket, guard, 'room:leave', async (p, { user }) => {
+    await removeMember(ctx, user, Number(p.roomId), user.id);
+    return {};
+  });
+}
