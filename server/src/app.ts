@@ -15,6 +15,7 @@ import { initModels } from './db/models.js';
 import { migrate } from './db/migrate.js';
 import { openDb } from './db/sequelize.js';
 import { AppError } from './errors.js';
+import { asyncApiRouter } from './http/asyncapi.js';
 import { docsRouter } from './http/docs.js';
 import { apiNotFound, errorHandler } from './http/errors.js';
 import { MemoryRateLimitStore } from './http/rate-limit.js';
@@ -149,6 +150,7 @@ export async function createApp(config: Config, opts: { logger?: Logger } = {}):
   app.use(api);
   app.use('/api', apiNotFound);
   app.use(docsRouter());
+  app.use(asyncApiRouter());
   serveWebClient(app);
   app.use(errorHandler(logger));
 

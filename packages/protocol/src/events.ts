@@ -8,41 +8,60 @@ export type AckFn<T> = (res: Ack<T>) => void;
 
 const { messageContent, needsContent, needsContentMessage } = s.sendMessageContent;
 
+/** Names a schema so that generated documents (AsyncAPI) refer to it as a component. */
+const named = <T extends z.ZodType>(id: string, schema: T): T => schema.meta({ id });
+
 /** Client → server payloads, one schema each. */
 export const clientEventSchemas = {
-  'room:join': z.strictObject({ roomId: s.IdSchema }),
-  'room:leave': z.strictObject({ roomId: s.IdSchema }),
-  'message:send': z
-    .strictObject({ roomId: s.IdSchema, ...messageContent, clientId: s.ClientIdSchema })
-    .refine(needsContent, needsContentMessage),
-  'message:edit': z.strictObject({ messageId: s.IdSchema, text: s.MessageTextSchema.min(1) }),
-  'message:delete': z.strictObject({ messageId: s.IdSchema }),
-  'messages:fetch': z.strictObject({
-    roomId: s.IdSchema,
-    before: s.IdSchema.optional(),
-    after: s.IdSchema.optional(),
-    limit: z.number().int().min(1).max(100).optional(),
-  }),
-  typing: z.strictObject({ roomId: s.IdSchema, isTyping: z.boolean() }),
-  'room:read': z.strictObject({ roomId: s.IdSchema, messageId: s.IdSchema }),
-  'presence:list': z.strictObject({}),
+  'room:join': named('RoomJoinPayload', z.strictObject({ roomId: s.IdSchema })),
+  'room:leave': named('RoomLeavePayload', z.strictObject({ roomId: s.IdSchema })),
+  'message:send': named(
+    'MessageSendPayload',
+    z
+      .strictObject({ roomId: s.IdSchema, ...messageContent, clientId: s.ClientIdSchema })
+      .refine(needsContent, needsContentMessage),
+  ),
+  'message:edit': named(
+    'MessageEditPayload',
+    z.strictObject({ messageId: s.IdSchema, text: s.MessageTextSchema.min(1) }),
+  ),
+  'message:delete': named('MessageDeletePayload', z.strictObject({ messageId: s.IdSchema })),
+  'messages:fetch': named(
+    'MessagesFetchPayload',
+    z.strictObject({
+      roomId: s.IdSchema,
+      before: s.IdSchema.optional(),
+      after: s.IdSchema.optional(),
+      limit: z.number().int().min(1).max(100).optional(),
+    }),
+  ),
+  typing: named('TypingPayload', z.strictObject({ roomId: s.IdSchema, isTyping: z.boolean() })),
+  'room:read': named('RoomReadPayload', z.strictObject({ roomId: s.IdSchema, messageId: s.IdSchema })),
+  'presence:list': named('PresenceListPayload', z.strictObject({})),
+} as const;
+
+const emptyAck = named('EmptyAck', z.strictObject({}));
+const messageAck = named('MessageAck', z.object({ message: s.MessageSchema }));
+/** What each client event acknowledges with (the `data` of `{ok: true, data}`). */
+export const clientAckSchemas = {
+  'room:join': named(
+    'RoomJoinAck',
+    z.object({ room: s.RoomSchema, messages: z.array(s.MessageSchema), online: z.array(s.UserSchema) }),
+  ),
+  'room:leave': emptyAck,
+  'message:send': messageAck,
+  'message:edit': messageAck,
+  'message:delete': emptyAck,
+  'messages:fetch': s.MessagePageSchema,
+  typing: emptyAck,
+  'room:read': named('RoomReadAck', z.object({ unreadCount: z.number().int() })),
+  'presence:list': s.UserListSchema,
 } as const;
 
 export type ClientEventName = keyof typeof clientEventSchemas;
 export type ClientPayload<E extends ClientEventName> = z.infer<(typeof clientEventSchemas)[E]>;
 
-/** What each client event acknowledges with. */
-export interface ClientAckData {
-  'room:join': { room: s.Room; messages: s.Message[]; online: s.User[] };
-  'room:leave': Record<string, never>;
-  'message:send': { message: s.Message };
-  'message:edit': { message: s.Message };
-  'message:delete': Record<string, never>;
-  'messages:fetch': s.MessagePage;
-  typing: Record<string, never>;
-  'room:read': { unreadCount: number };
-  'presence:list': { users: s.User[] };
-}
+export type ClientAckData = { [E in ClientEventName]: z.infer<(typeof clientAckSchemas)[E]> };
 
 export type ClientToServerEvents = {
   [E in ClientEventName]: (payload: ClientPayload<E>, ack?: AckFn<ClientAckData[E]>) => void;
@@ -52,23 +71,32 @@ export type ClientToServerEvents = {
 export const serverEventSchemas = {
   'message:new': s.MessageSchema,
   'message:updated': s.MessageSchema,
-  'message:deleted': z.object({ id: s.IdSchema, roomId: s.IdSchema }),
-  'room:member-joined': z.object({ roomId: s.IdSchema, user: s.UserSchema, at: s.TimestampSchema }),
-  'room:member-left': z.object({
-    roomId: s.IdSchema,
-    userId: s.IdSchema,
-    at: s.TimestampSchema,
-    reason: z.enum(['left', 'kicked']),
-  }),
+  'message:deleted': named('MessageDeletedEvent', z.object({ id: s.IdSchema, roomId: s.IdSchema })),
+  'room:member-joined': named(
+    'MemberJoinedEvent',
+    z.object({ roomId: s.IdSchema, user: s.UserSchema, at: s.TimestampSchema }),
+  ),
+  'room:member-left': named(
+    'MemberLeftEvent',
+    z.object({
+      roomId: s.IdSchema,
+      userId: s.IdSchema,
+      at: s.TimestampSchema,
+      reason: z.enum(['left', 'kicked']),
+    }),
+  ),
   'room:created': s.RoomSchema,
   'room:updated': s.RoomSchema,
-  'room:deleted': z.object({ roomId: s.IdSchema }),
-  'presence:online': z.object({ user: s.UserSchema, at: s.TimestampSchema }),
-  'presence:offline': z.object({ userId: s.IdSchema, at: s.TimestampSchema }),
-  typing: z.object({ roomId: s.IdSchema, user: s.UserSchema, isTyping: z.boolean() }),
-  'session:ended': z.object({
-    reason: z.string().meta({ description: 'logout, reuse, password_changed, released, token_expired' }),
-  }),
+  'room:deleted': named('RoomDeletedEvent', z.object({ roomId: s.IdSchema })),
+  'presence:online': named('PresenceOnlineEvent', z.object({ user: s.UserSchema, at: s.TimestampSchema })),
+  'presence:offline': named('PresenceOfflineEvent', z.object({ userId: s.IdSchema, at: s.TimestampSchema })),
+  typing: named('TypingEvent', z.object({ roomId: s.IdSchema, user: s.UserSchema, isTyping: z.boolean() })),
+  'session:ended': named(
+    'SessionEndedEvent',
+    z.object({
+      reason: z.string().meta({ description: 'logout, reuse, password_changed, released, token_expired' }),
+    }),
+  ),
   error: s.ErrorSchema,
 } as const;
 
