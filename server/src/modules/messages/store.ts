@@ -18,6 +18,11 @@ export async function appendMessage(
   room: Room,
   m: NewMessage,
 ): Promise<Message> {
+  // PostgreSQL: lock the room first so ids are handed out in commit order within a room, and members receive
+  // messages in id order. SQLite needs nothing: its writes are already serialised.
+  if (ctx.db.dialect === 'postgres') {
+    await ctx.models.Room.findByPk(room.id, { attributes: ['id'], transaction: t, lock: t.LOCK.UPDATE });
+  }
   const now = new Date();
   const message = await ctx.models.Message.create(
     {

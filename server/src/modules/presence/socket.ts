@@ -1,5 +1,6 @@
 import type { AppContext } from '../../context.js';
-import { notFound } from '../../errors.js';
+import { forbidden } from '../../errors.js';
+import { loadVisibleRoom } from '../rooms/queries.js';
 import type { IoSocket } from '../../realtime/channels.js';
 import { channel } from '../../realtime/channels.js';
 import { withAck, type EventGuard } from '../../realtime/with-ack.js';
@@ -17,7 +18,10 @@ export function registerPresenceEvents(
   withAck(ctx, socket, guard, 'presence:list', async () => ({ users: await onlineUsers(ctx) }));
   withAck(ctx, socket, guard, 'typing', async (p, { user }) => {
     // A socket listens to exactly the rooms its user belongs to, so this is the membership check, without a query.
-    if (!socket.rooms.has(channel.room(p.roomId))) throw notFound('Room not found');
+    if (!socket.rooms.has(channel.room(p.roomId))) {
+      await loadVisibleRoom(ctx, user, Number(p.roomId)); // 404 for what the user may not see
+      throw forbidden('Join the room first');
+    }
     typing.set(p.roomId, presentUser(user), p.isTyping);
     return {};
   });
