@@ -27,6 +27,10 @@ import { messageRoutes } from './modules/messages/routes.js';
 import { MemoryPresenceStore } from './modules/presence/store.js';
 import { ensureGeneralRoom } from './modules/rooms/membership.js';
 import { roomRoutes } from './modules/rooms/routes.js';
+import { uploadRoutes } from './modules/uploads/routes.js';
+import { sweepExpired } from './modules/uploads/service.js';
+import { FsBlobStore } from './modules/uploads/storage.js';
+import { UploadUrls } from './modules/uploads/urls.js';
 import { userRoutes } from './modules/users/routes.js';
 import { Broadcaster, type IoServer } from './realtime/channels.js';
 import { attachRealtime, originAllowed } from './realtime/connection.js';
@@ -70,6 +74,8 @@ export async function createApp(config: Config, opts: { logger?: Logger } = {}):
     allowRequest: (req, cb) => cb(null, originAllowed(ctx, req)),
   });
   const limits = new MemoryRateLimitStore();
+  const store = new FsBlobStore(path.join(config.dataDir, 'uploads'));
+  await store.init();
   const ctx: AppContext = {
     config,
     logger,
@@ -79,9 +85,11 @@ export async function createApp(config: Config, opts: { logger?: Logger } = {}):
     limits,
     rt: new Broadcaster(io),
     passwords: createArgon2Hasher(config.passwordHashMemoryKib),
+    uploads: { store, urls: new UploadUrls(config.jwtSecret) },
   };
   await ensureGeneralRoom(ctx);
   const realtime = attachRealtime(io, ctx);
+  const sweeper = startSweeper(ctx);
 
   if (config.trustProxy) app.set('trust proxy', config.trustProxy);
   app.disable('x-powered-by');
@@ -138,6 +146,7 @@ export async function createApp(config: Config, opts: { logger?: Logger } = {}):
   userRoutes(api, ctx);
   roomRoutes(api, ctx);
   messageRoutes(api, ctx);
+  uploadRoutes(api, ctx);
   mount(api, ctx, routes.health, async ({ res }) => {
     const database = await db.sequelize
       .query('SELECT 1')
@@ -167,6 +176,7 @@ export async function createApp(config: Config, opts: { logger?: Logger } = {}):
   let closing: Promise<void> | null = null;
   const close = () =>
     (closing ??= (async () => {
+      clearInterval(sweeper);
       realtime.close();
       io.disconnectSockets(true);
       await new Promise<void>((resolve) => io.close(() => resolve()));
@@ -176,6 +186,16 @@ export async function createApp(config: Config, opts: { logger?: Logger } = {}):
     })());
 
   return { app, io, server, ctx, listen, close };
+}
+
+/** Sweeps expired uploads now and every 10 minutes; a failed sweep is logged and retried next time. */
+function startSweeper(ctx: AppContext): NodeJS.Timeout {
+  const run = () =>
+    sweepExpired(ctx).catch((err: unknown) => ctx.logger.error({ err }, 'upload sweep failed'));
+  void run();
+  const timer = setInterval(run, 10 * 60_000);
+  timer.unref();
+  return timer;
 }
 
 /** Serves the built web client with a SPA fallback; before the first build, a page saying how to build it. */

@@ -5,6 +5,7 @@ import type { RateLimitStore } from './http/rate-limit.js';
 import type { Logger } from './logger.js';
 import type { PresenceStore } from './modules/presence/store.js';
 import type { PasswordHasher } from './modules/auth/passwords.js';
+import type { Uploads } from './modules/uploads/service.js';
 import type { Broadcaster } from './realtime/channels.js';
 
 /** Everything a service needs, built once by `createApp` and passed down explicitly. */
@@ -17,4 +18,5 @@ export interface AppContext {
   limits: RateLimitStore;
   rt: Broadcaster;
   passwords: PasswordHasher;
+  uploads: Uploads;
 }

@@ -14,6 +14,8 @@ export const ERROR_STATUS = {
   UNSUPPORTED_MEDIA_TYPE: 415,
   RATE_LIMITED: 429,
   INTERNAL: 500,
+  /** Extension: the server's upload storage is full. */
+  STORAGE_FULL: 507,
   UNAVAILABLE: 503,
 } as const;
 

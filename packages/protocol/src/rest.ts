@@ -14,6 +14,8 @@ export interface RouteDef {
   summary: string;
   audience: Audience;
   body?: z.ZodType;
+  /** A multipart upload instead of a JSON body: the name of the file field. */
+  multipart?: { field: string };
   query?: z.ZodType;
   status: 200 | 201 | 204;
   response?: z.ZodType;
@@ -274,6 +276,18 @@ export const routes = {
     status: 200,
     response: s.RoomSchema,
     errors: ['NOT_FOUND'],
+  }),
+  upload: def({
+    method: 'post',
+    path: '/api/uploads',
+    tag: 'uploads',
+    summary:
+      'Upload an image (multipart/form-data, field `file`); JPEG, PNG, GIF or WebP, decided by its bytes',
+    audience: 'user',
+    multipart: { field: 'file' },
+    status: 201,
+    response: s.AttachmentSchema,
+    errors: ['PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE', 'RATE_LIMITED', 'STORAGE_FULL'],
   }),
   health: def({
     method: 'get',

@@ -122,6 +122,9 @@ export const AttachmentSchema = z
     width: z.number().int(),
     height: z.number().int(),
     expiresAt: TimestampSchema.nullable(),
+    expired: z
+      .boolean()
+      .meta({ description: 'Extension: the image is past its retention and no longer served' }),
   })
   .meta({ id: 'Attachment' });
 

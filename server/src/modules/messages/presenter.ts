@@ -1,13 +1,17 @@
-import type { Message as MessageDto } from '@parley/protocol';
+import type { Attachment as AttachmentDto, Message as MessageDto } from '@parley/protocol';
 import type { Transaction } from 'sequelize';
 import type { AppContext } from '../../context.js';
-import type { Attachment, Message, User } from '../../db/models.js';
+import type { Message, User } from '../../db/models.js';
 import { iso, sid } from '../../http/present.js';
 import { presentAttachment } from '../uploads/presenter.js';
 import { presentUser } from '../users/presenter.js';
 
 /** Allowlist of what clients see of a message. A deleted message keeps its place but loses its content. */
-export function presentMessage(m: Message, author: User | null, attachment: Attachment | null): MessageDto {
+export function presentMessage(
+  m: Message,
+  author: User | null,
+  attachment: AttachmentDto | null,
+): MessageDto {
   const deleted = m.deletedAt !== null;
   return {
     id: sid(m.id),
@@ -15,7 +19,7 @@ export function presentMessage(m: Message, author: User | null, attachment: Atta
     kind: m.kind,
     author: author ? presentUser(author) : null,
     text: deleted ? '' : m.text,
-    attachment: deleted || !attachment ? null : presentAttachment(attachment),
+    attachment: deleted ? null : attachment,
     event: m.event,
     clientId: m.clientId,
     createdAt: iso(m.createdAt),
@@ -46,7 +50,9 @@ export async function presentMessages(
     presentMessage(
       m,
       m.authorId === null ? null : (userById.get(m.authorId) ?? null),
-      m.attachmentId === null ? null : (attById.get(m.attachmentId) ?? null),
+      m.attachmentId !== null && attById.has(m.attachmentId)
+        ? presentAttachment(attById.get(m.attachmentId)!, ctx.uploads.urls)
+        : null,
     ),
   );
 }

@@ -8,6 +8,7 @@ import { sid } from '../../http/present.js';
 import { findMembership } from '../rooms/membership.js';
 import { canDeleteMessage, canEditMessage, canPost } from '../rooms/policy.js';
 import { loadVisibleRoom, unreadCounts } from '../rooms/queries.js';
+import { presentAttachment } from '../uploads/presenter.js';
 import { presentMessage, presentMessages } from './presenter.js';
 import { appendMessage } from './store.js';
 
@@ -100,7 +101,11 @@ export async function send(
         { lastReadMessageId: message.id },
         { where: { roomId: room.id, userId: user.id }, transaction: t },
       );
-      const dto = presentMessage(message, user, attachment);
+      const dto = presentMessage(
+        message,
+        user,
+        attachment && presentAttachment(attachment, ctx.uploads.urls),
+      );
       after(() => ctx.rt.toRoom(room.id, 'message:new', dto));
       return { message: dto, replayed: false };
     });

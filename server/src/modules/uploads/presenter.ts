@@ -1,21 +1,27 @@
 import type { Attachment as AttachmentDto } from '@parley/protocol';
 import type { Attachment } from '../../db/models.js';
 import { iso } from '../../http/present.js';
+import type { UploadUrls } from './urls.js';
 
-/** Where an attachment's bytes are served; the id is random, so the URL cannot be guessed. */
+/** Avatars do not expire; they carry this date instead of a real expiry. */
+export const NEVER_EXPIRES = new Date('9999-12-31T00:00:00.000Z');
+
+/** Where an avatar is served: avatars are public to signed-in users, so their URL needs no signature. */
 export const attachmentUrl = (id: string) => `/api/uploads/${id}`;
-export const thumbnailUrl = (id: string) => `/api/uploads/${id}/thumbnail`;
 
-/** Allowlist of what clients see of an attachment. */
-export function presentAttachment(a: Attachment): AttachmentDto {
+/** Allowlist of what clients see of an attachment, with signed URLs. */
+export function presentAttachment(a: Attachment, urls: UploadUrls): AttachmentDto {
+  const q = urls.query(a.id);
+  const never = a.expiresAt.getTime() >= NEVER_EXPIRES.getTime();
   return {
     id: a.id,
-    url: attachmentUrl(a.id),
-    thumbnailUrl: thumbnailUrl(a.id),
+    url: `/api/uploads/${a.id}?${q}`,
+    thumbnailUrl: `/api/uploads/${a.id}/thumbnail?${q}`,
     mime: a.mime,
     size: a.size,
     width: a.width,
     height: a.height,
-    expiresAt: iso(a.expiresAt),
+    expiresAt: never ? null : iso(a.expiresAt),
+    expired: a.expiredAt !== null || (!never && a.expiresAt.getTime() <= Date.now()),
   };
 }

@@ -1,0 +1,87 @@
+import { fileTypeFromFile } from 'file-type';
+import sharp, { type Metadata, type Sharp } from 'sharp';
+import { AppError } from '../../errors.js';
+
+/** The only types we accept, decided by the bytes. SVG (scriptable) and everything else are refused. */
+export const ACCEPTED_MIME = ['image/jpeg', 'image/png', 'image/gif', 'image/webp'] as const;
+export type ImageMime = (typeof ACCEPTED_MIME)[number];
+
+/** Decompression-bomb guard: images above this many pixels are refused before they are decoded. */
+export const MAX_INPUT_PIXELS = 50_000_000;
+export const THUMBNAIL_SIZE = 320;
+
+export interface ProcessedImage {
+  mime: ImageMime;
+  width: number;
+  height: number;
+}
+
+/** Sniffs the real type from the first bytes; the filename and the client's Content-Type are ignored. */
+export async function sniff(file: string): Promise<ImageMime> {
+  const type = await fileTypeFromFile(file).catch(() => undefined);
+  if (!type || !(ACCEPTED_MIME as readonly string[]).includes(type.mime)) {
+    throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'Only JPEG, PNG, GIF and WebP images can be uploaded');
+  }
+  return type.mime as ImageMime;
+}
+
+function encoder(img: Sharp, mime: ImageMime): Sharp {
+  switch (mime) {
+    case 'image/jpeg':
+      return img.jpeg({ quality: 85, mozjpeg: true });
+    case 'image/png':
+      return img.png();
+    case 'image/gif':
+      return img.gif();
+    case 'image/webp':
+      return img.webp({ quality: 85 });
+  }
+}
+
+/**
+ * Decodes and re-encodes the image: anything appended to it (a polyglot's payload) and all metadata (EXIF GPS,
+ * camera serials) are dropped, orientation is applied to the pixels, and a bomb or a corrupt file is refused.
+ * Writes the cleaned image to `out` and a WebP thumbnail to `thumbOut`.
+ */
+export async function processImage(
+  input: string,
+  mime: ImageMime,
+  out: string,
+  thumbOut: string,
+): Promise<ProcessedImage> {
+  const animated = mime === 'image/gif' || mime === 'image/webp';
+  const open = () => sharp(input, { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'truncated', animated });
+  let meta: Metadata;
+  try {
+    meta = await open().metadata();
+  } catch (err) {
+    throw decodeError(err);
+  }
+  const frameHeight = meta.pageHeight ?? meta.height ?? 0;
+  if (!meta.width || !frameHeight) throw corrupt();
+  if (meta.width * frameHeight * (meta.pages ?? 1) > MAX_INPUT_PIXELS) throw tooManyPixels();
+  try {
+    const info = await encoder(open().rotate(), mime).toFile(out);
+    await open()
+      .rotate()
+      .resize(THUMBNAIL_SIZE, THUMBNAIL_SIZE, { fit: 'inside', withoutEnlargement: true })
+      .webp({ quality: 75 })
+      .toFile(thumbOut);
+    return { mime, width: info.width, height: info.pageHeight ?? info.height };
+  } catch (err) {
+    throw decodeError(err);
+  }
+}
+
+const corrupt = () => new AppError('UNSUPPORTED_MEDIA_TYPE', 'The image is corrupt or truncated');
+const tooManyPixels = () =>
+  new AppError(
+    'PAYLOAD_TOO_LARGE',
+    `The image has too many pixels (at most ${MAX_INPUT_PIXELS / 1e6} megapixels)`,
+  );
+
+function decodeError(err: unknown): AppError {
+  const message = err instanceof Error ? err.message : '';
+  if (/pixel limit|exceeds pixel/i.test(message)) return tooManyPixels();
+  return corrupt();
+}

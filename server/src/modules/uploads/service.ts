@@ -1,0 +1,215 @@
+import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { Attachment as AttachmentDto } from '@parley/protocol';
+import busboy from 'busboy';
+import type { Request } from 'express';
+import { Op } from 'sequelize';
+import type { AppContext } from '../../context.js';
+import type { Attachment, User } from '../../db/models.js';
+import { inTx } from '../../db/unit-of-work.js';
+import { AppError, notFound } from '../../errors.js';
+import { processImage, sniff } from './images.js';
+import { NEVER_EXPIRES, presentAttachment } from './presenter.js';
+import type { BlobStore } from './storage.js';
+import type { UploadUrls } from './urls.js';
+
+/** What the uploads module needs at run time, built once by createApp. */
+export interface Uploads {
+  store: BlobStore;
+  urls: UploadUrls;
+}
+
+/** Random, URL-safe, 128-bit: upload URLs cannot be guessed. */
+const newId = () => randomBytes(16).toString('base64url');
+const MULTIPART_OVERHEAD = 64 * 1024;
+
+function storageError(err: unknown): unknown {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  if (code === 'ENOSPC' || code === 'EDQUOT')
+    return new AppError('STORAGE_FULL', 'The server has no room for uploads right now');
+  return err;
+}
+
+/**
+ * Streams the `file` part of a multipart request to a temp file, enforcing the size limit while reading, so
+ * memory stays flat whatever is sent. Resolves with the temp file's path; leaves nothing behind on failure.
+ */
+function receiveFile(ctx: AppContext, req: Request, tmp: string): Promise<number> {
+  const max = ctx.config.uploadMaxBytes;
+  return new Promise<number>((resolve, reject) => {
+    let settled = false;
+    let received = 0;
+    let fileSeen = false;
+    let writing: Promise<void> | null = null;
+    const fail = (err: unknown) => {
+      if (settled) return;
+      settled = true;
+      req.unpipe();
+      req.resume(); // drain what is left so the answer can be read
+      reject(err);
+    };
+    let bb: busboy.Busboy;
+    try {
+      bb = busboy({ headers: req.headers, limits: { fileSize: max, files: 1, fields: 4, parts: 5 } });
+    } catch {
+      return reject(
+        new AppError('VALIDATION_ERROR', 'Send multipart/form-data with the image in a field named "file"'),
+      );
+    }
+    bb.on('file', (name, stream) => {
+      if (name !== 'file' || fileSeen) return void stream.resume();
+      fileSeen = true;
+      stream.on('data', (chunk: Buffer) => (received += chunk.length));
+      stream.on('limit', () =>
+        fail(
+          new AppError('PAYLOAD_TOO_LARGE', `The file is larger than ${Math.floor(max / 1024 / 1024)} MiB`),
+        ),
+      );
+      writing = pipeline(stream, createWriteStream(tmp, { flags: 'wx' })).catch((err) => {
+        fail(storageError(err));
+      });
+    });
+    bb.on('error', () => fail(new AppError('VALIDATION_ERROR', 'The upload is not valid multipart data')));
+    bb.on('close', async () => {
+      await writing;
+      if (settled) return;
+      if (!fileSeen) return fail(new AppError('VALIDATION_ERROR', 'Send the image in a field named "file"'));
+      if (received === 0) return fail(new AppError('VALIDATION_ERROR', 'The file is empty'));
+      settled = true;
+      resolve(received);
+    });
+    req.on('close', () => {
+      if (!req.complete) fail(new AppError('VALIDATION_ERROR', 'The upload was interrupted'));
+    });
+    req.pipe(bb);
+  });
+}
+
+/** POST /api/uploads: receive, check by bytes, clean and store an image; 201 with its Attachment. */
+export async function upload(ctx: AppContext, user: User, req: Request): Promise<AttachmentDto> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > ctx.config.uploadMaxBytes + MULTIPART_OVERHEAD) {
+    throw new AppError(
+      'PAYLOAD_TOO_LARGE',
+      `The file is larger than ${Math.floor(ctx.config.uploadMaxBytes / 1024 / 1024)} MiB`,
+    );
+  }
+  if (!/^multipart\/form-data/i.test(req.headers['content-type'] ?? '')) {
+    throw new AppError(
+      'UNSUPPORTED_MEDIA_TYPE',
+      'Send multipart/form-data with the image in a field named "file"',
+    );
+  }
+  const limited = await ctx.limits.take(`upload:${user.id}`, 30, 0.5);
+  if (!limited.ok)
+    throw new AppError('RATE_LIMITED', 'Too many uploads; wait a little', undefined, limited.retryAfterSec);
+
+  const id = newId();
+  const base = path.join(ctx.uploads.store.tempDir(), id);
+  const [raw, image, thumb] = [`${base}.upload`, `${base}.image`, `${base}.thumb`];
+  try {
+    await receiveFile(ctx, req, raw);
+    const mime = await sniff(raw);
+    const processed = await processImage(raw, mime, image, thumb).catch((err) => {
+      throw storageError(err);
+    });
+    const { size } = await stat(image);
+    await ctx.uploads.store.putFile(id, image).catch((err) => {
+      throw storageError(err);
+    });
+    await ctx.uploads.store.putFile(`${id}.thumb`, thumb).catch((err) => {
+      throw storageError(err);
+    });
+    const attachment = await inTx(ctx, (t) =>
+      ctx.models.Attachment.create(
+        {
+          id,
+          ownerId: user.id,
+          messageId: null,
+          roomId: null,
+          mime: processed.mime,
+          size,
+          width: processed.width,
+          height: processed.height,
+          storageKey: id,
+          thumbnailKey: `${id}.thumb`,
+          expiresAt: new Date(Date.now() + ctx.config.uploadTtlHours * 3600_000),
+          expiredAt: null,
+        },
+        { transaction: t },
+      ),
+    );
+    return presentAttachment(attachment, ctx.uploads.urls);
+  } catch (err) {
+    await Promise.all([ctx.uploads.store.delete(id), ctx.uploads.store.delete(`${id}.thumb`)]).catch(
+      () => undefined,
+    );
+    throw err;
+  } finally {
+    await Promise.all([raw, image, thumb].map((f) => rm(f, { force: true })));
+  }
+}
+
+/** An attachment that is (still) retrievable, or null. Avatars never expire. */
+export async function findLive(ctx: AppContext, id: string): Promise<Attachment | null> {
+  if (!/^[A-Za-z0-9_-]{16,64}$/.test(id)) return null;
+  const a = await ctx.models.Attachment.findByPk(id);
+  if (!a || a.expiredAt || a.expiresAt.getTime() <= Date.now()) return null;
+  return a;
+}
+
+/**
+ * May this request see the attachment? A valid signature (from a message the caller was shown), its owner or a
+ * member of its room by bearer token, or anyone signed in for an avatar.
+ */
+export async function canView(
+  ctx: AppContext,
+  a: Attachment,
+  signedFor: number,
+  viewer: User | null,
+): Promise<boolean> {
+  if (signedFor > 0) return true;
+  if (a.expiresAt.getTime() >= NEVER_EXPIRES.getTime()) return true;
+  if (!viewer) return false;
+  if (viewer.id === a.ownerId) return true;
+  if (a.roomId === null) return false;
+  const room = await ctx.models.Room.findByPk(a.roomId);
+  if (room?.kind === 'public') return true;
+  return (await ctx.models.Membership.count({ where: { roomId: a.roomId, userId: viewer.id } })) > 0;
+}
+
+/** Makes an upload the user's avatar: it stops expiring. */
+export async function adoptAsAvatar(ctx: AppContext, user: User, id: string): Promise<void> {
+  const a = await findLive(ctx, id);
+  if (!a || a.ownerId !== user.id) throw notFound('Upload not found');
+  await inTx(ctx, (t) => a.update({ expiresAt: NEVER_EXPIRES }, { transaction: t }));
+}
+
+/**
+ * Removes expired uploads: marks each expired with a conditional update first, so that when several nodes sweep
+ * at once exactly one deletes each file. Messages keep their text and show the image as expired.
+ */
+export async function sweepExpired(ctx: AppContext, now = new Date(), batch = 200): Promise<number> {
+  const due = await ctx.models.Attachment.findAll({
+    where: { expiresAt: { [Op.lte]: now }, expiredAt: null },
+    limit: batch,
+    attributes: ['id', 'storageKey', 'thumbnailKey'],
+  });
+  let removed = 0;
+  for (const a of due) {
+    const [claimed] = await inTx(ctx, (t) =>
+      ctx.models.Attachment.update(
+        { expiredAt: now },
+        { where: { id: a.id, expiredAt: null }, transaction: t },
+      ),
+    );
+    if (claimed !== 1) continue;
+    await ctx.uploads.store.delete(a.storageKey);
+    await ctx.uploads.store.delete(a.thumbnailKey);
+    removed++;
+  }
+  return removed;
+}
