@@ -113,8 +113,24 @@ const bigId = { type: DataTypes.BIGINT, autoIncrement: true, primaryKey: true };
 const date = (allowNull = true) => ({ type: DataTypes.DATE, allowNull });
 const str = (len: number, allowNull = false) => ({ type: DataTypes.STRING(len), allowNull });
 
+// Names for the base classes, so that initModels can declare per-connection subclasses with the same names.
+const UserModel = User;
+const SessionModel = Session;
+const RoomModel = Room;
+const MembershipModel = Membership;
+const MessageModel = Message;
+const AttachmentModel = Attachment;
+
 /** Maps the models onto `sequelize`. Call once per connection. */
 export function initModels(sequelize: Sequelize): Models {
+  // Model.init binds a class to one Sequelize instance, so each connection gets subclasses of its own: two apps in
+  // one process (a test with a second server) would otherwise share, and close, each other's connection.
+  const User = class User extends UserModel {};
+  const Session = class Session extends SessionModel {};
+  const Room = class Room extends RoomModel {};
+  const Membership = class Membership extends MembershipModel {};
+  const Message = class Message extends MessageModel {};
+  const Attachment = class Attachment extends AttachmentModel {};
   User.init(
     {
       id,

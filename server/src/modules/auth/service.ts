@@ -78,6 +78,8 @@ async function guestHoldsName(ctx: AppContext, guest: User): Promise<boolean> {
 
 async function releaseGuest(ctx: AppContext, t: Transaction, after: After, guest: User): Promise<void> {
   guest.usernameKey = guest.usernameSkeleton = `~${guest.id}`;
+  // A released guest holds nothing: an email it set (PATCH /users/me) must not block a later registration.
+  guest.email = null;
   guest.releasedAt = new Date();
   await guest.save({ transaction: t });
   const ids = await revokeSessions(ctx, t, { userId: guest.id }, 'released');
@@ -177,7 +179,7 @@ export async function guest(
 
 /**
  * POST /api/auth/login. Unknown user and wrong password answer alike and take alike long; failures are counted
- * per account name, so guessing one account's password is slowed down wherever it comes from.
+ * per account, so guessing one account's password is slowed down wherever it comes from.
  */
 export async function login(
   ctx: AppContext,
@@ -185,7 +187,12 @@ export async function login(
   meta: ClientMeta,
 ): Promise<SessionDto> {
   const ident = (body.username ?? body.email ?? '').normalize('NFKC').trim().toLowerCase();
-  const failureKey = `login:${ident}`;
+  const user = await ctx.models.User.findOne({
+    where: ident.includes('@') ? { email: ident } : { usernameKey: ident },
+  });
+  // Keyed by the account, not by what was typed: otherwise username, email and their spellings would each get
+  // their own allowance. A name that matches no account gets a bucket of its own, so it answers just the same.
+  const failureKey = user ? `login:user:${user.id}` : `login:name:${ident}`;
   const blocked = await ctx.limits.blockedFor(
     failureKey,
     ctx.config.loginMaxFailures,
@@ -194,9 +201,6 @@ export async function login(
   if (blocked)
     throw new AppError('RATE_LIMITED', 'Too many failed sign-ins; try again later', undefined, blocked);
 
-  const user = await ctx.models.User.findOne({
-    where: ident.includes('@') ? { email: ident } : { usernameKey: ident },
-  });
   const ok = user?.passwordHash ? await ctx.passwords.verify(user.passwordHash, body.password) : false;
   if (!user?.passwordHash) await ctx.passwords.burn(body.password);
   if (!ok || !user || user.releasedAt) {
