@@ -124,16 +124,14 @@ export function attachRealtime(io: IoServer, ctx: AppContext): { close(): void }
         ctx.logger.error({ err }, 'disconnect bookkeeping failed');
       }
     });
+    // Before any await: a logout or a room subscription that lands during setup must already find this socket.
+    socket.join([channel.user(userId), channel.session(sessionId)]);
     try {
       const memberships = await ctx.models.Membership.findAll({
         where: { userId: Number(userId) },
         attributes: ['roomId'],
       });
-      socket.join([
-        channel.user(userId),
-        channel.session(sessionId),
-        ...memberships.map((m) => channel.room(m.roomId)),
-      ]);
+      socket.join(memberships.map((m) => channel.room(m.roomId)));
       if (socket.disconnected) return;
       if (await ctx.presence.add(userId, socket.id)) {
         const user = await ctx.models.User.findByPk(Number(userId));
