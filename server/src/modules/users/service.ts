@@ -6,6 +6,7 @@ import type { User } from '../../db/models.js';
 import { inTx } from '../../db/unit-of-work.js';
 import { AppError, notFound } from '../../errors.js';
 import { usernameKey } from '../auth/usernames.js';
+import { adoptAsAvatar } from '../uploads/service.js';
 import { presentMe, presentUser } from './presenter.js';
 
 const emailTaken = () => new AppError('EMAIL_TAKEN', 'That email address is already registered');
@@ -20,10 +21,8 @@ export async function updateMe(
     if (await ctx.models.User.count({ where: { email: body.email, id: { [Op.ne]: user.id } } }))
       throw emailTaken();
   }
-  if (body.avatarAttachmentId) {
-    const att = await ctx.models.Attachment.findByPk(body.avatarAttachmentId);
-    if (!att || att.ownerId !== user.id || att.expiredAt) throw notFound('Upload not found');
-  }
+  // An avatar is an upload of the user's own that stops expiring once adopted.
+  if (body.avatarAttachmentId) await adoptAsAvatar(ctx, user, body.avatarAttachmentId);
   try {
     await inTx(ctx, async (t) => {
       if (body.displayName !== undefined) user.displayName = body.displayName;
