@@ -200,7 +200,8 @@ const SWAGGER_PAGE = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Parley API</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <link rel="stylesheet" href="/docs/assets/swagger-ui.css"></head>
-<body><div id="swagger-ui"></div>
+<body><nav aria-label="Parley documentation" class="parley-docs-nav"><a href="/docs/events">Socket.IO events (readable page)</a> · <a href="/docs/asyncapi.yaml">AsyncAPI 3 document</a> · <a href="/docs/openapi.json">OpenAPI 3.1 document</a></nav>
+<div id="swagger-ui"></div>
 <script src="/docs/assets/swagger-ui-bundle.js"></script>
 <script src="/docs/init.js"></script></body></html>`;
 const SWAGGER_INIT = `window.ui = SwaggerUIBundle({ url: '/docs/openapi.json', dom_id: '#swagger-ui', deepLinking: true });`;
