@@ -11,12 +11,17 @@ import { presentRoomsFor } from './queries.js';
 /** The same pair of users always maps to the same key, whoever opens the conversation. */
 const directKeyOf = (a: number, b: number) => (a < b ? `${a}:${b}` : `${b}:${a}`);
 
-/** GET /api/dms */
+/** GET /api/dms: the caller's direct rooms, most recently active first. */
 export async function listDms(ctx: AppContext, user: User): Promise<RoomDto[]> {
   const mine = await ctx.models.Membership.findAll({ where: { userId: user.id }, attributes: ['roomId'] });
   const rooms = await ctx.models.Room.findAll({
     where: { kind: 'direct', id: { [Op.in]: mine.map((m) => m.roomId) } },
-    order: [['lastMessageAt', 'DESC']],
+    // Most recently active first; a conversation with no message yet goes last on every database (PostgreSQL
+    // would put NULLs first), newest of those first.
+    order: [
+      ['lastMessageAt', 'DESC NULLS LAST'],
+      ['id', 'DESC'],
+    ],
   });
   return presentRoomsFor(ctx, user, rooms);
 }

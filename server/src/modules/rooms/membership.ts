@@ -17,6 +17,25 @@ import { presentRoom } from './presenter.js';
 
 export const GENERAL_ROOM = 'general';
 
+/**
+ * Tells clients a non-direct room appeared or changed: members get it as members; for a public room everyone
+ * else gets it too (isMember false). A room that turned private disappears for non-members.
+ */
+export function announceRoom(
+  ctx: AppContext,
+  room: Room,
+  event: 'room:created' | 'room:updated',
+  wasPublic: boolean,
+): void {
+  ctx.rt.toRoom(room.id, event, presentRoom(room, { isMember: true, unreadCount: 0 }));
+  if (room.kind === 'public') {
+    const outsiderEvent = wasPublic ? event : 'room:created';
+    ctx.rt.toAllButRoom(room.id, outsiderEvent, presentRoom(room, { isMember: false, unreadCount: 0 }));
+  } else if (wasPublic) {
+    ctx.rt.toAllButRoom(room.id, 'room:deleted', { roomId: String(room.id) });
+  }
+}
+
 /** Creates `general` on first start. Safe when several nodes start at once (the unique name key decides). */
 export async function ensureGeneralRoom(ctx: AppContext): Promise<Room> {
   const existing = await ctx.models.Room.findOne({ where: { nameKey: GENERAL_ROOM } });
@@ -60,6 +79,16 @@ export async function findMembership(
   return ctx.models.Membership.findOne({ where: { roomId, userId }, transaction: t });
 }
 
+/**
+ * Moves the stored member count by `by` and the loaded instance with it. The static form on purpose:
+ * `room.increment()` writes PostgreSQL's RETURNING row back into the instance (SQLite does not), so adding the
+ * change locally as well counted it twice there, and a later `room.save()` stored the wrong count.
+ */
+async function bumpMemberCount(ctx: AppContext, t: Transaction, room: Room, by: 1 | -1): Promise<void> {
+  await ctx.models.Room.increment('memberCount', { by, where: { id: room.id }, transaction: t });
+  room.setDataValue('memberCount', room.memberCount + by);
+}
+
 interface AddOptions {
   role: 'owner' | 'member';
   /** Who added the user, when it was not the user themself. */
@@ -88,8 +117,7 @@ export async function addMembership(
     },
     { transaction: t },
   );
-  await room.increment('memberCount', { transaction: t });
-  room.memberCount += 1;
+  await bumpMemberCount(ctx, t, room, +1);
   const system = opts.silent
     ? null
     : await appendMessage(ctx, t, room, {
@@ -126,8 +154,7 @@ export async function removeMembership(
   by?: User,
 ): Promise<void> {
   await membership.destroy({ transaction: t });
-  await room.decrement('memberCount', { transaction: t });
-  room.memberCount -= 1;
+  await bumpMemberCount(ctx, t, room, -1);
   const at = new Date();
   const system = await appendMessage(ctx, t, room, {
     authorId: user.id,
@@ -156,7 +183,6 @@ export async function removeMembership(
     });
     ctx.rt.unsubscribe(user.id, room.id);
     ctx.rt.toRoom(room.id, 'message:new', presentMessage(system, user, null));
-    if (handedOver)
-      ctx.rt.toRoom(room.id, 'room:updated', presentRoom(room, { isMember: true, unreadCount: 0 }));
+    if (handedOver) announceRoom(ctx, room, 'room:updated', room.kind === 'public');
   });
 }

@@ -8,7 +8,7 @@ import { iso } from '../../http/present.js';
 import { appendMessage } from '../messages/store.js';
 import { presentMessage } from '../messages/presenter.js';
 import { presentUser } from '../users/presenter.js';
-import { addMembership, findMembership, removeMembership } from './membership.js';
+import { addMembership, announceRoom, findMembership, removeMembership } from './membership.js';
 import { canLeave, canManage, canSelfJoin } from './policy.js';
 import { presentRoom } from './presenter.js';
 import { loadVisibleRoom, presentRoomsFor } from './queries.js';
@@ -19,25 +19,6 @@ const nameTaken = () => new AppError('ROOM_NAME_TAKEN', 'A room with that name a
 async function assertNameFree(ctx: AppContext, name: string, exceptId?: number): Promise<void> {
   const clash = await ctx.models.Room.findOne({ where: { nameKey: roomNameKey(name) }, attributes: ['id'] });
   if (clash && clash.id !== exceptId) throw nameTaken();
-}
-
-/**
- * Tells clients a non-direct room appeared or changed: members get it as members; for a public room everyone
- * else gets it too (isMember false). A room that turned private disappears for non-members.
- */
-function announceRoom(
-  ctx: AppContext,
-  room: Room,
-  event: 'room:created' | 'room:updated',
-  wasPublic: boolean,
-): void {
-  ctx.rt.toRoom(room.id, event, presentRoom(room, { isMember: true, unreadCount: 0 }));
-  if (room.kind === 'public') {
-    const outsiderEvent = wasPublic ? event : 'room:created';
-    ctx.rt.toAllButRoom(room.id, outsiderEvent, presentRoom(room, { isMember: false, unreadCount: 0 }));
-  } else if (wasPublic) {
-    ctx.rt.toAllButRoom(room.id, 'room:deleted', { roomId: String(room.id) });
-  }
 }
 
 /** GET /api/chatrooms: every public room and the private rooms the caller is in. */
@@ -79,8 +60,12 @@ export async function createRoom(
         },
         { transaction: t },
       );
+      // Announced before the creator's join is logged, so clients know the room before its first message.
+      after(() => {
+        ctx.rt.subscribe(user.id, room.id);
+        announceRoom(ctx, room, 'room:created', room.kind === 'public');
+      });
       await addMembership(ctx, t, after, room, user, { role: 'owner' });
-      after(() => announceRoom(ctx, room, 'room:created', room.kind === 'public'));
       return room;
     });
     return presentRoom(room, { isMember: true, unreadCount: 0 });
@@ -200,11 +185,19 @@ export async function addMember(
   return (await presentRoomsFor(ctx, user, [room]))[0]!;
 }
 
-/** Adds `target` unless already a member; shared with the socket `room:join`. */
+/**
+ * Adds `target` unless already a member; shared with the socket `room:join`. Someone added to a private room
+ * learns of it by `room:created` (before the join is logged): until then it was invisible to them.
+ */
 export async function joinRoomAs(ctx: AppContext, room: Room, target: User, by?: User): Promise<void> {
   await inTx(ctx, async (t, after: After) => {
     if (await findMembership(ctx, room.id, target.id, t)) return;
     await room.reload({ transaction: t });
+    if (room.kind === 'private') {
+      after(() =>
+        ctx.rt.toUsers([target.id], 'room:created', presentRoom(room, { isMember: true, unreadCount: 0 })),
+      );
+    }
     await addMembership(ctx, t, after, room, target, { role: 'member', by });
   });
 }

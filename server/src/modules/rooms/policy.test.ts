@@ -1,0 +1,125 @@
+import { describe, expect, it } from 'vitest';
+import {
+  canDeleteMessage,
+  canEditMessage,
+  canLeave,
+  canManage,
+  canPost,
+  canSee,
+  canSelfJoin,
+} from './policy.js';
+
+/* The room policy as tables: each row is one situation and the answer the contract asks for. */
+
+type Kind = 'public' | 'private' | 'direct';
+const room = (kind: Kind, ownerId: number | null = 1, name = 'design') => ({
+  kind,
+  ownerId,
+  name,
+  nameKey: kind === 'direct' ? null : name.toLowerCase(),
+});
+const general = room('public', null, 'general');
+const member = { role: 'member' as const };
+const owner = { role: 'owner' as const };
+const alice = { id: 1 };
+const bob = { id: 2 };
+
+describe('canSee', () => {
+  it.each([
+    ['public, outsider', room('public'), null, true],
+    ['public, member', room('public'), member, true],
+    ['private, outsider', room('private'), null, false],
+    ['private, member', room('private'), member, true],
+    ['private, owner', room('private'), owner, true],
+    ['direct, outsider', room('direct', null), null, false],
+    ['direct, participant', room('direct', null), member, true],
+    ['general, outsider', general, null, true],
+  ])('%s → %s', (_label, r, m, expected) => {
+    expect(canSee(r, m)).toBe(expected);
+  });
+});
+
+describe('canPost', () => {
+  it.each([
+    ['public, not joined', room('public'), null, false],
+    ['public, member', room('public'), member, true],
+    ['private, outsider', room('private'), null, false],
+    ['private, member', room('private'), member, true],
+    ['direct, participant', room('direct', null), member, true],
+    ['direct, outsider', room('direct', null), null, false],
+  ])('%s → %s', (_label, r, m, expected) => {
+    expect(canPost(r, m)).toBe(expected);
+  });
+});
+
+describe('canManage', () => {
+  it.each([
+    ['owner of a public room', room('public', 1), alice, true],
+    ['owner of a private room', room('private', 1), alice, true],
+    ['someone else', room('public', 1), bob, false],
+    ['anyone in an ownerless room (general)', general, alice, false],
+    ['a participant of a direct room', room('direct', null), alice, false],
+    ['a direct room that somehow has an owner', room('direct', 1), alice, false],
+  ])('%s → %s', (_label, r, u, expected) => {
+    expect(canManage(r, u)).toBe(expected);
+  });
+});
+
+describe('canSelfJoin', () => {
+  it.each([
+    ['public', room('public'), true],
+    ['general', general, true],
+    ['private', room('private'), false],
+    ['direct', room('direct', null), false],
+  ])('%s → %s', (_label, r, expected) => {
+    expect(canSelfJoin(r)).toBe(expected);
+  });
+});
+
+describe('canLeave', () => {
+  it.each([
+    ['public', room('public'), true],
+    ['private', room('private'), true],
+    ['general', general, false],
+    ['a public room named General', { ...general, name: 'General' }, false],
+    ['direct', room('direct', null), false],
+  ])('%s → %s', (_label, r, expected) => {
+    expect(canLeave(r)).toBe(expected);
+  });
+});
+
+const text = (authorId: number | null, deletedAt: Date | null = null) => ({
+  authorId,
+  kind: 'text' as const,
+  deletedAt,
+});
+const system = (authorId: number | null) => ({ authorId, kind: 'system' as const, deletedAt: null });
+
+describe('canEditMessage', () => {
+  it.each([
+    ['author, text', text(1), alice, true],
+    ['author, image', { ...text(1), kind: 'image' as const }, alice, true],
+    ['someone else', text(1), bob, false],
+    ['author, deleted', text(1, new Date()), alice, false],
+    ['author of a system message', system(1), alice, false],
+    ['a message without author', text(null), alice, false],
+  ])('%s → %s', (_label, m, u, expected) => {
+    expect(canEditMessage(m, u)).toBe(expected);
+  });
+});
+
+describe('canDeleteMessage', () => {
+  it.each([
+    ['author', text(2), room('public', 1), bob, true],
+    ['room owner, someone else’s message', text(2), room('public', 1), alice, true],
+    ['room owner of a private room', text(2), room('private', 1), alice, true],
+    ['neither author nor owner', text(1), room('public', 3), bob, false],
+    ['someone in general (no owner)', text(1), general, bob, false],
+    ['author in general', text(2), general, bob, true],
+    ['the subject of a system message', system(2), room('public', 1), bob, false],
+    ['a participant of a direct room, peer’s message', text(1), room('direct', null), bob, false],
+    ['a participant of a direct room, own message', text(2), room('direct', null), bob, true],
+  ])('%s → %s', (_label, m, r, u, expected) => {
+    expect(canDeleteMessage(m, r, u)).toBe(expected);
+  });
+});
