@@ -1,9 +1,9 @@
-import { ConfigError, loadConfig } from './config.js';
-import { createApp } from './app.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { createApp, type ParleyApp } from './app.js';
 import { createLogger } from './logger.js';
 
 /** Reads the environment, starts Parley, and shuts down cleanly on SIGTERM/SIGINT. */
-let config;
+let config: Config;
 try {
   config = loadConfig();
 } catch (err) {
@@ -14,22 +14,23 @@ try {
   throw err;
 }
 const logger = createLogger(config.logLevel);
-const parley = await createApp(config, { logger });
-const port = await parley.listen();
-logger.info(
-  { port, host: config.host, database: config.databaseUrl.split(':')[0] },
-  `Parley listening on port ${port}`,
-);
 
+// Registered before start-up: a SIGTERM during migrations waits for start-up to finish, then closes cleanly.
+let starting: Promise<ParleyApp> | null = null;
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.once(signal, () => {
     logger.info({ signal }, 'shutting down');
-    parley
-      .close()
+    (starting ?? Promise.reject(new Error('not started')))
+      .then((parley) => parley.close())
       .then(() => process.exit(0))
-      .catch((err) => {
+      .catch((err: unknown) => {
         logger.error({ err }, 'shutdown failed');
         process.exit(1);
       });
   });
 }
+
+starting = createApp(config, { logger });
+const parley = await starting;
+const port = await parley.listen();
+logger.info({ port, host: config.host, database: config.databaseUrl.split(':')[0] }, `Parley listening on port ${port}`);

@@ -1,12 +1,10 @@
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { spawnParley } from '../src/test-support/process.js';
 import { ConfigError, loadConfig, parseDuration } from '../src/config.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const tmpDirs: string[] = [];
 function tmp(): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'parley-config-'));
@@ -251,22 +249,11 @@ describe('JWT_SECRET', () => {
 
 /** Runs the real entry point with `env` (on top of a clean environment) until it exits; bounded. */
 function runServer(env: Record<string, string>, timeoutMs = 30_000) {
-  const clean = Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => !CONFIG_VARIABLES.has(k) && !k.startsWith('TEST_')),
-  );
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', '--conditions=parley-source', 'server/src/index.ts'],
-    {
-      cwd: ROOT,
-      env: { ...clean, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  const child = spawnParley(env);
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   return new Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }>(
     (resolve, reject) => {
       const timer = setTimeout(() => {
@@ -282,32 +269,6 @@ function runServer(env: Record<string, string>, timeoutMs = 30_000) {
     },
   );
 }
-
-const CONFIG_VARIABLES = new Set([
-  'NODE_ENV',
-  'PORT',
-  'HOST',
-  'DATA_DIR',
-  'DATABASE_URL',
-  'REDIS_URL',
-  'JWT_SECRET',
-  'ACCESS_TOKEN_TTL',
-  'REFRESH_TOKEN_TTL',
-  'ALLOW_GUESTS',
-  'CORS_ORIGINS',
-  'UPLOAD_MAX_BYTES',
-  'UPLOAD_TTL_HOURS',
-  'RATE_LIMIT_AUTH_PER_MIN',
-  'LOGIN_MAX_FAILURES',
-  'MESSAGE_RATE_PER_SEC',
-  'MESSAGE_BURST',
-  'TLS_CERT_FILE',
-  'TLS_KEY_FILE',
-  'LOG_LEVEL',
-  'TRUST_PROXY',
-  'SQLITE_DRIVER',
-  'PASSWORD_HASH_MEMORY_KIB',
-]);
 
 describe('the server process with a bad environment', () => {
   it('exits 1 naming the variable, before touching the data directory', async () => {

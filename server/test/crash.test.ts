@@ -1,110 +1,21 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ChildServers } from '../src/test-support/process.js';
+import { PG_URL } from '../src/test-support/server.js';
 
 /*
  * "A message acknowledged to its sender is durable (it survives a crash of the server process)."
- * A real Parley process takes concurrent sends; it is SIGKILLed mid-stream; a new process on the same data must
+ * A real ParleyProcess process takes concurrent sends; it is SIGKILLed mid-stream; a new process on the same data must
  * have every acknowledged message, and resending the unacknowledged ones with their clientId stores each once.
  * With TEST_DATABASE_URL set, the processes share a fresh PostgreSQL database instead of a SQLite file.
  */
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const PG_ADMIN_URL = process.env.TEST_DATABASE_URL;
-const DIALECT = PG_ADMIN_URL ? 'postgres' : 'sqlite';
-
-/** Parley's own variables, never inherited from the environment the tests run in. */
-const PARLEY_ENV =
-  /^(NODE_ENV|PORT|HOST|DATA_DIR|DATABASE_URL|REDIS_URL|JWT_SECRET|ACCESS_TOKEN_TTL|REFRESH_TOKEN_TTL|ALLOW_GUESTS|CORS_ORIGINS|UPLOAD_.*|RATE_LIMIT_.*|LOGIN_MAX_FAILURES|MESSAGE_.*|TLS_.*|LOG_LEVEL|TRUST_PROXY|SQLITE_DRIVER|PASSWORD_HASH_MEMORY_KIB|TEST_.*)$/;
-
-interface Parley {
-  proc: ChildProcess;
-  url: string;
-  output(): string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-const children: ChildProcess[] = [];
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  // Only the processes this file started, by their pid.
-  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
-
-/** Starts `server/src/index.ts` in its own process and resolves once it logs the port it listens on. */
-async function startParley(env: Record<string, string>, timeoutMs = 45_000): Promise<Parley> {
-  const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !PARLEY_ENV.test(k)));
-  const proc = spawn(
-    process.execPath,
-    ['--import', 'tsx', '--conditions=parley-source', 'server/src/index.ts'],
-    {
-      cwd: ROOT,
-      env: { ...inherited, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  children.push(proc);
-  let out = '';
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    proc.on('exit', (code, signal) => resolve({ code, signal })),
-  );
-  const port = await new Promise<number>((resolve, reject) => {
-    let buffered = '';
-    const timer = setTimeout(
-      () => reject(new Error(`no "listening" line within ${timeoutMs} ms:\n${out}`)),
-      timeoutMs,
-    );
-    proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-    proc.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      buffered += d.toString();
-      let nl;
-      while ((nl = buffered.indexOf('\n')) >= 0) {
-        const line = buffered.slice(0, nl);
-        buffered = buffered.slice(nl + 1);
-        try {
-          const entry = JSON.parse(line) as { msg?: string; port?: unknown };
-          if (typeof entry.port === 'number' && /listening/i.test(entry.msg ?? '')) {
-            clearTimeout(timer);
-            resolve(entry.port);
-          }
-        } catch {
-          // not a JSON log line
-        }
-      }
-    });
-    void exited.then(({ code, signal }) => {
-      clearTimeout(timer);
-      reject(new Error(`the server exited (code ${code}, signal ${signal}) before listening:\n${out}`));
-    });
-  });
-  return { proc, url: `http://127.0.0.1:${port}`, output: () => out, exited };
-}
-
-/** A database for the child processes: a fresh PostgreSQL database, or (default) SQLite in DATA_DIR. */
-async function childDatabase(): Promise<Record<string, string>> {
-  if (!PG_ADMIN_URL) return {};
-  const name = `parley_crash_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  cleanups.push(async () => {
-    const c = new pg.Client({ connectionString: PG_ADMIN_URL });
-    await c.connect();
-    await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await c.end();
-  });
-  const url = new URL(PG_ADMIN_URL);
-  url.pathname = `/${name}`;
-  return { DATABASE_URL: url.toString() };
-}
+const servers = new ChildServers();
+afterEach(() => servers.cleanup());
+const DIALECT = PG_URL ? 'postgres' : 'sqlite';
 
 async function api(
   base: string,
@@ -144,18 +55,18 @@ async function wholeHistory(base: string, token: string, roomId: string): Promis
 describe(`crash safety (${DIALECT})`, () => {
   it('every acknowledged message survives SIGKILL; resends with the same clientId store each message once', async () => {
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'parley-crash-'));
-    cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
+    servers.onCleanup(() => rmSync(dataDir, { recursive: true, force: true }));
     const env = {
       DATA_DIR: dataDir,
       // Generous limits: this test is about durability, not rate limiting.
       MESSAGE_RATE_PER_SEC: '100000',
       MESSAGE_BURST: '100000',
       PASSWORD_HASH_MEMORY_KIB: '8192',
-      ...(await childDatabase()),
+      ...(await servers.database()),
     };
 
     // ---- first process: sign up, then send concurrently until it is killed ----
-    const first = await startParley(env);
+    const first = await servers.start(env);
     const username = `crash${process.pid % 100000}`;
     const reg = await api(first.url, 'POST', '/api/auth/register', {
       body: { username, email: `${username}@example.com`, password: 'correct-horse-9' },
@@ -223,7 +134,7 @@ describe(`crash safety (${DIALECT})`, () => {
     expect(unacked.length).toBeGreaterThan(0);
 
     // ---- second process on the same data: nothing acknowledged is missing ----
-    const second = await startParley(env);
+    const second = await servers.start(env);
     // The development JWT secret was kept in DATA_DIR, so the old access token still works.
     const history = await wholeHistory(second.url, token, roomId);
     const byClientId = new Map<string, any>();
