@@ -83,8 +83,8 @@ export async function send(
       let attachment = null;
       if (input.attachmentId) {
         attachment = await ctx.models.Attachment.findByPk(input.attachmentId, { transaction: t });
-        if (!attachment || attachment.ownerId !== user.id || attachment.expiredAt)
-          throw notFound('Upload not found');
+        const expired = attachment && (attachment.expiredAt || attachment.expiresAt.getTime() <= Date.now());
+        if (!attachment || attachment.ownerId !== user.id || expired) throw notFound('Upload not found');
         if (attachment.messageId !== null)
           throw new AppError('CONFLICT', 'That upload is already attached to a message');
       }
@@ -95,7 +95,17 @@ export async function send(
         clientId: input.clientId ?? null,
         attachmentId: attachment?.id ?? null,
       });
-      if (attachment) await attachment.update({ messageId: message.id, roomId: room.id }, { transaction: t });
+      if (attachment) {
+        // Claimed with a condition, so two sends racing for one upload cannot both attach it (PostgreSQL runs
+        // them concurrently; the check above only catches the common case early).
+        const [claimed] = await ctx.models.Attachment.update(
+          { messageId: message.id, roomId: room.id },
+          { where: { id: attachment.id, messageId: null }, transaction: t },
+        );
+        if (claimed !== 1) throw new AppError('CONFLICT', 'That upload is already attached to a message');
+        attachment.messageId = message.id;
+        attachment.roomId = room.id;
+      }
       // What you write yourself is read.
       await ctx.models.Membership.update(
         { lastReadMessageId: message.id },

@@ -83,5 +83,9 @@ const tooManyPixels = () =>
 function decodeError(err: unknown): AppError {
   const message = err instanceof Error ? err.message : '';
   if (/pixel limit|exceeds pixel/i.test(message)) return tooManyPixels();
+  // libvips reports a failed write (a full disk) as a plain message, without an errno code.
+  if (/no space left|ENOSPC|quota exceeded|EDQUOT/i.test(message)) {
+    return new AppError('STORAGE_FULL', 'The server has no room for uploads right now');
+  }
   return corrupt();
 }

@@ -1,3 +1,4 @@
+import { pipeline } from 'node:stream/promises';
 import { routes } from '@parley/protocol';
 import type { Request, Response, Router } from 'express';
 import type { AppContext } from '../../context.js';
@@ -43,8 +44,12 @@ async function serve(
   res.setHeader('Content-Disposition', 'inline');
   res.setHeader('Cache-Control', `private, max-age=${Math.max(0, maxAge)}, immutable`);
   res.setHeader('Cross-Origin-Resource-Policy', 'same-origin');
-  blob.stream.pipe(res);
-  await new Promise<void>((resolve) => res.on('close', resolve));
+  // pipeline, not pipe: a client that goes away mid-file destroys the file stream too (its descriptor is closed),
+  // and a read error ends the response instead of leaving it hanging.
+  await pipeline(blob.stream, res).catch(() => {
+    blob.stream.destroy();
+    res.destroy();
+  });
 }
 
 export function uploadRoutes(router: Router, ctx: AppContext): void {

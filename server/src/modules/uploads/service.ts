@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, type WriteStream } from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -35,7 +35,8 @@ function storageError(err: unknown): unknown {
 
 /**
  * Streams the `file` part of a multipart request to a temp file, enforcing the size limit while reading, so
- * memory stays flat whatever is sent. Resolves with the temp file's path; leaves nothing behind on failure.
+ * memory stays flat whatever is sent. Resolves with the number of bytes received. On failure it settles only once
+ * the temp file is closed, so that the caller's clean-up removes it for good and no descriptor is left open.
  */
 function receiveFile(ctx: AppContext, req: Request, tmp: string): Promise<number> {
   const max = ctx.config.uploadMaxBytes;
@@ -43,15 +44,22 @@ function receiveFile(ctx: AppContext, req: Request, tmp: string): Promise<number
     let settled = false;
     let received = 0;
     let fileSeen = false;
-    let writing: Promise<void> | null = null;
+    let out: WriteStream | null = null;
+    /** Settles once the temp file is written and closed, or abandoned and closed. */
+    let writing: Promise<unknown> = Promise.resolve();
     const fail = (err: unknown) => {
       if (settled) return;
       settled = true;
       req.unpipe();
       req.resume(); // drain what is left so the answer can be read
-      reject(err);
+      // Not synchronously: busboy may be inside its own write (emitting 'limit') and still use its part stream.
+      setImmediate(() => {
+        bb?.destroy();
+        out?.destroy(); // the pipeline then destroys the part's stream too
+        void writing.then(() => reject(err));
+      });
     };
-    let bb: busboy.Busboy;
+    let bb: busboy.Busboy | undefined;
     try {
       bb = busboy({ headers: req.headers, limits: { fileSize: max, files: 1, fields: 4, parts: 5 } });
     } catch {
@@ -60,7 +68,7 @@ function receiveFile(ctx: AppContext, req: Request, tmp: string): Promise<number
       );
     }
     bb.on('file', (name, stream) => {
-      if (name !== 'file' || fileSeen) return void stream.resume();
+      if (name !== 'file' || fileSeen || settled) return void stream.resume();
       fileSeen = true;
       stream.on('data', (chunk: Buffer) => (received += chunk.length));
       stream.on('limit', () =>
@@ -68,9 +76,21 @@ function receiveFile(ctx: AppContext, req: Request, tmp: string): Promise<number
           new AppError('PAYLOAD_TOO_LARGE', `The file is larger than ${Math.floor(max / 1024 / 1024)} MiB`),
         ),
       );
-      writing = pipeline(stream, createWriteStream(tmp, { flags: 'wx' })).catch((err) => {
-        fail(storageError(err));
-      });
+      const file = createWriteStream(tmp, { flags: 'wx' });
+      out = file;
+      const closed = new Promise<void>((done) => file.once('close', done));
+      writing = Promise.all([
+        pipeline(stream, file).catch((err: unknown) => {
+          // A system error (ENOSPC, EIO…) comes from the file system; the others from the multipart stream.
+          const code = (err as NodeJS.ErrnoException | null)?.code;
+          fail(
+            code && !code.startsWith('ERR_')
+              ? storageError(err)
+              : new AppError('VALIDATION_ERROR', 'The upload is not valid multipart data'),
+          );
+        }),
+        closed,
+      ]);
     });
     bb.on('error', () => fail(new AppError('VALIDATION_ERROR', 'The upload is not valid multipart data')));
     bb.on('close', async () => {
@@ -190,26 +210,36 @@ export async function adoptAsAvatar(ctx: AppContext, user: User, id: string): Pr
 
 /**
  * Removes expired uploads: marks each expired with a conditional update first, so that when several nodes sweep
- * at once exactly one deletes each file. Messages keep their text and show the image as expired.
+ * at once exactly one deletes each file. Messages keep their text and show the image as expired. Works through
+ * the backlog `batch` rows at a time (at most `maxBatches` of them per call, so one call stays bounded).
  */
-export async function sweepExpired(ctx: AppContext, now = new Date(), batch = 200): Promise<number> {
-  const due = await ctx.models.Attachment.findAll({
-    where: { expiresAt: { [Op.lte]: now }, expiredAt: null },
-    limit: batch,
-    attributes: ['id', 'storageKey', 'thumbnailKey'],
-  });
+export async function sweepExpired(
+  ctx: AppContext,
+  now = new Date(),
+  batch = 200,
+  maxBatches = 50,
+): Promise<number> {
   let removed = 0;
-  for (const a of due) {
-    const [claimed] = await inTx(ctx, (t) =>
-      ctx.models.Attachment.update(
-        { expiredAt: now },
-        { where: { id: a.id, expiredAt: null }, transaction: t },
-      ),
-    );
-    if (claimed !== 1) continue;
-    await ctx.uploads.store.delete(a.storageKey);
-    await ctx.uploads.store.delete(a.thumbnailKey);
-    removed++;
+  for (let round = 0; round < maxBatches; round++) {
+    const due = await ctx.models.Attachment.findAll({
+      where: { expiresAt: { [Op.lte]: now }, expiredAt: null },
+      order: [['expiresAt', 'ASC']],
+      limit: batch,
+      attributes: ['id', 'storageKey', 'thumbnailKey'],
+    });
+    for (const a of due) {
+      const [claimed] = await inTx(ctx, (t) =>
+        ctx.models.Attachment.update(
+          { expiredAt: now },
+          { where: { id: a.id, expiredAt: null }, transaction: t },
+        ),
+      );
+      if (claimed !== 1) continue; // another sweeper got it
+      await ctx.uploads.store.delete(a.storageKey);
+      await ctx.uploads.store.delete(a.thumbnailKey);
+      removed++;
+    }
+    if (due.length < batch) break;
   }
   return removed;
 }

@@ -1,5 +1,5 @@
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 
@@ -44,11 +44,19 @@ export class FsBlobStore implements BlobStore {
 
   async open(key: string): Promise<{ stream: Readable; size: number } | null> {
     const file = path.join(this.dir, safeKey(key));
+    // Open first, then stat the open file: a sweep deleting it in between cannot turn into a stream error.
+    let handle: FileHandle;
     try {
-      const { size } = await stat(file);
-      return { stream: createReadStream(file), size };
+      handle = await open(file, 'r');
     } catch {
       return null;
+    }
+    try {
+      const { size } = await handle.stat();
+      return { stream: handle.createReadStream(), size }; // closes the handle when it ends or is destroyed
+    } catch (err) {
+      await handle.close();
+      throw err;
     }
   }
 
