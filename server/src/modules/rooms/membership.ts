@@ -124,7 +124,7 @@ export async function addMembership(
         authorId: user.id,
         kind: 'system',
         event: 'joined',
-        text: opts.by && opts.by.id !== user.id ? `was added by ${opts.by.username}` : 'joined the room',
+        text: opts.by && opts.by.id !== user.id ? `was added by ${opts.by.displayName}` : 'joined the room',
       });
   // Their own join message is not unread for them.
   if (system) membership.lastReadMessageId = system.id;
@@ -160,7 +160,7 @@ export async function removeMembership(
     authorId: user.id,
     kind: 'system',
     event: reason,
-    text: reason === 'kicked' && by ? `was removed by ${by.username}` : 'left the room',
+    text: reason === 'kicked' && by ? `was removed by ${by.displayName}` : 'left the room',
   });
   let handedOver = false;
   if (room.ownerId === user.id) {

@@ -1,0 +1,158 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { expect, test, type Page } from '@playwright/test';
+import { timeline } from './support/app';
+import { apiUser, createRoomApi, joinRoomApi, say, uploadPng, type ApiUser } from './support/seed';
+
+const shots = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../docs/screenshots');
+mkdirSync(shots, { recursive: true });
+
+const VIEWPORTS = [
+  { name: 'desktop', width: 1280, height: 800 },
+  { name: 'tablet', width: 820, height: 1180 },
+  { name: 'phone', width: 390, height: 844 },
+] as const;
+
+/** Nothing sticks out sideways: the page does not scroll horizontally and no visible box crosses the edge. */
+async function expectNoHorizontalOverflow(page: Page): Promise<void> {
+  const result = await page.evaluate(() => {
+    const width = document.documentElement.clientWidth;
+    const offenders: string[] = [];
+    for (const el of document.querySelectorAll<HTMLElement>('body *')) {
+      const style = getComputedStyle(el);
+      if (style.visibility === 'hidden' || style.display === 'none' || el.closest('.sr-only')) continue;
+      const r = el.getBoundingClientRect();
+      if (r.width === 0 || r.height === 0) continue;
+      if (r.right > width + 1 || r.left < -1) {
+        offenders.push(
+          `${el.tagName.toLowerCase()}.${el.className} [${Math.round(r.left)}, ${Math.round(r.right)}]`,
+        );
+      }
+    }
+    return { scrollWidth: document.documentElement.scrollWidth, width, offenders: offenders.slice(0, 10) };
+  });
+  expect(result.offenders, 'elements crossing the viewport edge').toEqual([]);
+  expect(result.scrollWidth).toBeLessThanOrEqual(result.width);
+}
+
+test.describe('layouts', () => {
+  // One set of seeded users and messages for all of these: run them in order, in one worker.
+  test.describe.configure({ mode: 'default' });
+  let ana: ApiUser;
+  let roomName: string;
+
+  test.beforeAll(async ({ browser }) => {
+    ana = await apiUser(browser, 'ana', 'Ana Lima');
+    const bo = await apiUser(browser, 'bo', 'Bo Chen');
+    const cy = await apiUser(browser, 'cy', 'Cy Okafor');
+    roomName = `design-review-${Date.now().toString(36).slice(-4)}`;
+    const room = await createRoomApi(
+      ana,
+      roomName,
+      'Weekly design critique: mocks, contrast checks and decisions',
+    );
+    await joinRoomApi(bo, room.id);
+    await joinRoomApi(cy, room.id);
+    await say(bo, room.id, 'Morning! I pushed the new onboarding mocks.');
+    await say(
+      bo,
+      room.id,
+      'They are here: https://example.com/mocks/onboarding-v3 (step 2 changed the most)',
+    );
+    await say(
+      ana,
+      room.id,
+      'Nice, the spacing on step 2 feels much calmer. Can we check the button contrast too?',
+    );
+    await say(cy, room.id, 'Contrast check for the primary buttons:', await uploadPng(cy));
+    await say(cy, room.id, 'All of them pass AA now, the disabled state included.');
+    await say(
+      bo,
+      room.id,
+      'A_very_long_word_without_any_spaces_that_must_wrap_instead_of_pushing_the_layout_sideways_on_small_phones',
+    );
+    await say(ana, room.id, 'Great work, both of you. Let us ship it on Thursday.');
+    await bo.context.close();
+    await cy.context.close();
+  });
+
+  test.afterAll(async () => {
+    await ana?.context.close();
+  });
+
+  for (const vp of VIEWPORTS) {
+    test(`screenshots at ${vp.width}×${vp.height}`, async ({ browser }) => {
+      const page = ana.page;
+      await page.setViewportSize({ width: vp.width, height: vp.height });
+      await page.goto('/');
+      const nav = page.getByRole('navigation', { name: 'Rooms' });
+      if (vp.name === 'phone') await page.getByRole('button', { name: 'Open rooms' }).click();
+      await nav.getByRole('link', { name: roomName }).click();
+      await expect(timeline(page, roomName).getByRole('article').last()).toContainText('ship it');
+      await expect(page.getByRole('img', { name: /Image from Cy Okafor/ })).toBeVisible();
+      await page.waitForFunction(() =>
+        [...document.images].every((img) => img.complete && img.naturalWidth > 0),
+      );
+      await page.mouse.move(0, vp.height - 1);
+      await page.screenshot({ path: path.join(shots, `chat-${vp.name}.png`) });
+      if (vp.name === 'desktop') {
+        await page.emulateMedia({ colorScheme: 'dark' });
+        await page.screenshot({ path: path.join(shots, 'chat-desktop-dark.png') });
+        await page.emulateMedia({ colorScheme: 'light' });
+      }
+      if (vp.name !== 'desktop') {
+        await page.getByRole('button', { name: /^Members/ }).click();
+        await expect(page.getByRole('list', { name: 'Members' })).toBeVisible();
+        await page.screenshot({ path: path.join(shots, `members-${vp.name}.png`) });
+        await page.keyboard.press('Escape');
+      }
+      if (vp.name === 'phone') {
+        await page.getByRole('button', { name: 'Open rooms' }).click();
+        await expect(page.getByRole('list', { name: 'Online' })).toBeVisible();
+        await page.screenshot({ path: path.join(shots, `rooms-${vp.name}.png`) });
+        await page.keyboard.press('Escape');
+      }
+      // The sign-in page, in a fresh context (signed out).
+      const guestCtx = await browser.newContext({ viewport: { width: vp.width, height: vp.height } });
+      const login = await guestCtx.newPage();
+      await login.goto('/login');
+      await expect(login.getByRole('button', { name: 'Sign in' })).toBeVisible();
+      await login.screenshot({ path: path.join(shots, `sign-in-${vp.name}.png`) });
+      await guestCtx.close();
+    });
+  }
+
+  test('nothing overflows horizontally at 360 px', async ({ browser }) => {
+    const page = ana.page;
+    await page.setViewportSize({ width: 360, height: 740 });
+    await page.goto('/');
+    await page.getByRole('button', { name: 'Open rooms' }).click();
+    await page.getByRole('navigation', { name: 'Rooms' }).getByRole('link', { name: roomName }).click();
+    await expect(timeline(page, roomName).getByRole('article').last()).toContainText('ship it');
+    await expectNoHorizontalOverflow(page);
+
+    await page.getByRole('button', { name: 'Open rooms' }).click();
+    await expect(page.getByRole('list', { name: 'Online' })).toBeVisible();
+    await expectNoHorizontalOverflow(page);
+    await page.getByRole('button', { name: 'New room' }).click();
+    await expect(page.getByRole('dialog', { name: 'New room' })).toBeVisible();
+    await expectNoHorizontalOverflow(page);
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('Escape');
+
+    await page.getByRole('button', { name: /^Members/ }).click();
+    await expect(page.getByRole('list', { name: 'Members' })).toBeVisible();
+    await expectNoHorizontalOverflow(page);
+    await page.keyboard.press('Escape');
+
+    const ctx = await browser.newContext({ viewport: { width: 360, height: 740 } });
+    const signedOut = await ctx.newPage();
+    for (const url of ['/login', '/register']) {
+      await signedOut.goto(url);
+      await expect(signedOut.getByRole('heading', { level: 1 })).toBeVisible();
+      await expectNoHorizontalOverflow(signedOut);
+    }
+    await ctx.close();
+  });
+});

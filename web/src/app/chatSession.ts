@@ -1,0 +1,49 @@
+import { setNotice, chatStore, resetChat, lastStoredId } from '../store/chat';
+import { closeSocket, openSocket } from '../socket/connection';
+import { bindServerEvents } from '../socket/events';
+import { clearDrafts } from '../features/composer/Composer';
+import { flushPending } from '../features/composer/sendActions';
+import { refreshPresence, stopTyping } from '../features/presence/presenceActions';
+import { loadMembers, loadRooms } from '../features/rooms/roomActions';
+import { catchUpRoom } from '../features/timeline/timelineActions';
+import { describeError } from '../api/errors';
+
+/**
+ * Everything that lives while a user is signed in: the socket, its event bindings and the store. Returns the
+ * function that tears it all down (sign-out, or another user signing in).
+ */
+export function startChatSession(): () => void {
+  resetChat();
+  let connects = 0;
+  const socket = openSocket({
+    onConnect: () => void onConnected(++connects === 1),
+    onDisconnect: () => chatStore.set({ connection: 'reconnecting' }),
+  });
+  bindServerEvents(socket);
+  void loadRooms().catch((err: unknown) => setNotice(`Could not load your rooms. ${describeError(err)}`));
+  return () => {
+    stopTyping();
+    closeSocket();
+    resetChat();
+    clearDrafts();
+  };
+}
+
+/**
+ * (Re)connected: the server subscribed this socket to every room we belong to. Fill each open timeline from
+ * the last message we hold, noted before anything else can arrive on the new connection, so nothing that
+ * happened while we were away is missing; then send what waited.
+ */
+async function onConnected(first: boolean): Promise<void> {
+  const { timelines } = chatStore.get();
+  const from = Object.keys(timelines)
+    .filter((id) => timelines[id]!.loaded)
+    .map((id) => [id, lastStoredId(id)] as const);
+  chatStore.set({ connection: 'connected' });
+  void refreshPresence();
+  if (!first) await loadRooms().catch(() => undefined);
+  const { rooms, activeRoomId } = chatStore.get();
+  await Promise.all(from.filter(([id]) => rooms[id]?.isMember).map(([id, after]) => catchUpRoom(id, after)));
+  if (!first && activeRoomId) void loadMembers(activeRoomId);
+  flushPending();
+}

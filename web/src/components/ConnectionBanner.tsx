@@ -1,0 +1,27 @@
+import { useEffect, useState } from 'react';
+import { chatStore } from '../store/chat';
+import { useStore } from '../store/store';
+
+/** "Reconnecting…", shown once the connection has been gone for a moment (quick blips stay silent). */
+export function ConnectionBanner() {
+  const status = useStore(chatStore, (s) => s.connection);
+  const [show, setShow] = useState(false);
+  useEffect(() => {
+    if (status !== 'reconnecting') {
+      setShow(false);
+      return;
+    }
+    const t = setTimeout(() => setShow(true), 700);
+    return () => clearTimeout(t);
+  }, [status]);
+  return (
+    <div className="connection-banner" role="status" aria-live="polite">
+      {show && (
+        <p>
+          <span className="spinner" aria-hidden="true" /> Reconnecting… Messages you send will go out when the
+          connection is back.
+        </p>
+      )}
+    </div>
+  );
+}

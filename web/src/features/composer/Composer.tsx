@@ -1,0 +1,193 @@
+import { LIMITS } from '../../lib/limits';
+import {
+  useEffect,
+  useImperativeHandle,
+  useLayoutEffect,
+  useRef,
+  useState,
+  type ClipboardEvent,
+  type FormEvent,
+  type KeyboardEvent,
+  type Ref,
+} from 'react';
+import { IMAGE_TYPES } from '../../api/upload';
+import { Icon } from '../../components/Icon';
+import { stopTyping, typingActivity } from '../presence/presenceActions';
+import { sendMessage } from './sendActions';
+import { useImageUpload } from './useImageUpload';
+
+export interface ComposerHandle {
+  attach(files: File[]): void;
+}
+
+/** Drafts survive switching rooms (not signing out). */
+const drafts = new Map<string, string>();
+
+export function clearDrafts(): void {
+  drafts.clear();
+}
+const MAX_HEIGHT = 200;
+const WARN_AT = LIMITS.messageTextMax - 500;
+
+/**
+ * Writing a message: Enter sends, Shift+Enter starts a new line. An image comes by the button, by pasting or
+ * by dropping it on the room; it uploads with a progress bar and goes with the next message.
+ */
+export function Composer({
+  roomId,
+  placeholder,
+  ref,
+}: {
+  roomId: string;
+  placeholder: string;
+  ref?: Ref<ComposerHandle>;
+}) {
+  const [text, setText] = useState(() => drafts.get(roomId) ?? '');
+  const [error, setError] = useState<string | null>(null);
+  const input = useRef<HTMLTextAreaElement>(null);
+  const fileInput = useRef<HTMLInputElement>(null);
+  const { upload, problem, setProblem, attach, clear, take } = useImageUpload();
+
+  useImperativeHandle(ref, () => ({ attach }), [attach]);
+
+  useEffect(() => {
+    drafts.set(roomId, text);
+  }, [roomId, text]);
+
+  useEffect(() => () => stopTyping(), []);
+
+  useLayoutEffect(() => {
+    const ta = input.current;
+    if (!ta) return;
+    ta.style.height = 'auto';
+    ta.style.height = `${Math.min(ta.scrollHeight, MAX_HEIGHT)}px`;
+  }, [text]);
+
+  const length = text.trim().length;
+  const tooLong = length > LIMITS.messageTextMax;
+
+  const submit = (e?: FormEvent) => {
+    e?.preventDefault();
+    const body = text.trim();
+    if (upload?.status === 'uploading') {
+      setError('Wait for the image to finish uploading.');
+      return;
+    }
+    if (!body && upload?.status !== 'ready') return;
+    if (tooLong) {
+      setError(`Too long: ${length} characters, ${LIMITS.messageTextMax} at most.`);
+      return;
+    }
+    const image = take();
+    sendMessage(roomId, body, image?.attachment ?? null, image?.previewUrl ?? null);
+    setText('');
+    setError(null);
+    setProblem(null);
+    stopTyping();
+    input.current?.focus();
+  };
+
+  const onKeyDown = (e: KeyboardEvent<HTMLTextAreaElement>) => {
+    if (e.key === 'Enter' && !e.shiftKey && !e.nativeEvent.isComposing) {
+      e.preventDefault();
+      submit();
+    }
+  };
+
+  const onPaste = (e: ClipboardEvent<HTMLTextAreaElement>) => {
+    const files = [...e.clipboardData.files].filter((f) => f.type.startsWith('image/'));
+    if (files.length) {
+      e.preventDefault();
+      attach(files);
+    }
+  };
+
+  const shownError = error ?? problem;
+  return (
+    <form className="composer" onSubmit={submit}>
+      {upload && (
+        <div className="attachment-preview">
+          <img src={upload.previewUrl} alt="" width={56} height={56} />
+          <div className="attachment-info">
+            <span className="truncate">{upload.name}</span>
+            {upload.status === 'uploading' ? (
+              <progress
+                max={100}
+                value={Math.round(upload.progress * 100)}
+                aria-label={`Uploading ${upload.name}`}
+              />
+            ) : (
+              <span className="muted">Ready to send</span>
+            )}
+          </div>
+          <button
+            type="button"
+            className="icon-button small"
+            aria-label="Remove image"
+            onClick={() => clear()}
+          >
+            <Icon name="x" size={16} />
+          </button>
+        </div>
+      )}
+      <div className="composer-error" role="alert">
+        {shownError}
+      </div>
+      <div className="composer-row">
+        <button
+          type="button"
+          className="icon-button"
+          aria-label="Attach image"
+          title="Attach image (or paste or drop one)"
+          onClick={() => fileInput.current?.click()}
+        >
+          <Icon name="paperclip" />
+        </button>
+        <input
+          ref={fileInput}
+          type="file"
+          accept={IMAGE_TYPES.join(',')}
+          hidden
+          onChange={(e) => {
+            attach([...(e.target.files ?? [])]);
+            e.target.value = '';
+          }}
+        />
+        <textarea
+          ref={input}
+          id="composer-input"
+          className="composer-input"
+          aria-label="Message"
+          aria-invalid={tooLong || undefined}
+          placeholder={placeholder}
+          rows={1}
+          value={text}
+          onChange={(e) => {
+            setText(e.target.value);
+            if (error) setError(null);
+            if (e.target.value.trim()) typingActivity(roomId);
+            else stopTyping();
+          }}
+          onKeyDown={onKeyDown}
+          onPaste={onPaste}
+          onBlur={() => stopTyping()}
+          enterKeyHint="send"
+        />
+        <button
+          type="submit"
+          className="send-button"
+          aria-label="Send"
+          title="Send (Enter)"
+          disabled={(!text.trim() && upload?.status !== 'ready') || upload?.status === 'uploading'}
+        >
+          <Icon name="send" />
+        </button>
+      </div>
+      {length > WARN_AT && (
+        <p className={`char-count${tooLong ? ' over' : ''}`} aria-live="polite">
+          {length} / {LIMITS.messageTextMax}
+        </p>
+      )}
+    </form>
+  );
+}

@@ -1,0 +1,113 @@
+import type { Member } from '@parley/protocol';
+import { useMemo, useState } from 'react';
+import { describeError } from '../../api/errors';
+import { Avatar } from '../../components/Avatar';
+import { Icon } from '../../components/Icon';
+import { chatStore, roomTitle, setNotice } from '../../store/chat';
+import { useStore } from '../../store/store';
+import { useMe } from '../auth/me';
+import { AddPeopleDialog } from '../rooms/AddPeopleDialog';
+import { kickMember, openDm } from '../rooms/roomActions';
+
+/** The room's members, online first, with a dot for who is connected; owners can remove people. */
+export function MembersPanel({ roomId, open, onClose }: { roomId: string; open: boolean; onClose(): void }) {
+  const room = useStore(chatStore, (s) => s.rooms[roomId]);
+  const members = useStore(chatStore, (s) => s.members[roomId]);
+  const online = useStore(chatStore, (s) => s.online);
+  const me = useMe();
+  const [adding, setAdding] = useState(false);
+
+  const sorted = useMemo(() => {
+    const list = [...(members ?? [])];
+    const rank = (m: Member) => (online[m.user.id] ? 0 : 1);
+    return list.sort(
+      (a, b) =>
+        rank(a) - rank(b) ||
+        (a.role === b.role ? 0 : a.role === 'owner' ? -1 : 1) ||
+        a.user.displayName.localeCompare(b.user.displayName),
+    );
+  }, [members, online]);
+
+  if (!room || !me) return null;
+  const isOwner = room.kind !== 'direct' && room.ownerId === me.id;
+  const onlineCount = sorted.filter((m) => online[m.user.id]).length;
+  const title = room.kind === 'direct' ? 'Conversation' : `#${roomTitle(room)}`;
+
+  return (
+    <aside
+      id="members-panel"
+      className={`members-panel drawer-right${open ? ' open' : ''}`}
+      aria-labelledby="members-heading"
+    >
+      <div className="panel-head">
+        <h2 id="members-heading">
+          Members <span className="count">{members ? `${onlineCount} of ${sorted.length} here` : ''}</span>
+        </h2>
+        <span className="panel-head-actions">
+          {isOwner && (
+            <button
+              type="button"
+              className="icon-button"
+              aria-label="Add people"
+              title="Add people"
+              onClick={() => setAdding(true)}
+            >
+              <Icon name="plus" />
+            </button>
+          )}
+          <button type="button" className="icon-button drawer-close" aria-label="Close" onClick={onClose}>
+            <Icon name="x" />
+          </button>
+        </span>
+      </div>
+      <p className="sr-only">Members of {title}</p>
+      {!members && <p className="muted panel-pad">Loading members…</p>}
+      <ul className="people-list member-list" aria-label="Members">
+        {sorted.map((m) => {
+          const isOnline = Boolean(online[m.user.id]);
+          const self = m.user.id === me.id;
+          return (
+            <li key={m.user.id} className={`person-row${isOnline ? '' : ' away'}`}>
+              <span className="avatar-wrap">
+                <Avatar user={m.user} size="sm" />
+                <span className={`presence-dot${isOnline ? ' online' : ''}`} aria-hidden="true" />
+              </span>
+              {self ? (
+                <span className="person-names">
+                  <span className="truncate">{m.user.displayName} (you)</span>
+                </span>
+              ) : (
+                <button
+                  type="button"
+                  className="person-names link-like"
+                  title={`Direct conversation with ${m.user.displayName}`}
+                  onClick={() => void openDm(m.user.id)}
+                >
+                  <span className="truncate">{m.user.displayName}</span>
+                </button>
+              )}
+              <span className="sr-only">{isOnline ? ', online' : ', offline'}</span>
+              {m.role === 'owner' && <span className="tag">owner</span>}
+              {isOwner && !self && (
+                <button
+                  type="button"
+                  className="button tiny reveal"
+                  aria-label={`Remove ${m.user.displayName} from the room`}
+                  onClick={() => {
+                    if (!window.confirm(`Remove ${m.user.displayName} from ${title}?`)) return;
+                    kickMember(roomId, m.user.id).catch((err: unknown) =>
+                      setNotice(`Could not remove: ${describeError(err)}`),
+                    );
+                  }}
+                >
+                  Remove
+                </button>
+              )}
+            </li>
+          );
+        })}
+      </ul>
+      {adding && <AddPeopleDialog room={room} onClose={() => setAdding(false)} />}
+    </aside>
+  );
+}

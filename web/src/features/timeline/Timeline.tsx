@@ -1,0 +1,206 @@
+import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
+import type { Attachment } from '@parley/protocol';
+import { Icon } from '../../components/Icon';
+import { formatDay } from '../../lib/time';
+import { chatStore, emptyTimeline } from '../../store/chat';
+import { useStore } from '../../store/store';
+import { useMe } from '../auth/me';
+import { buildItems } from './group';
+import { ImageViewer } from './ImageViewer';
+import { MessageItem, PendingItem } from './MessageItem';
+import { loadOlder, markRead } from './timelineActions';
+import { setAtBottom } from './viewState';
+
+/** Closer than this to the end counts as "at the end" (new messages keep it pinned there). */
+const BOTTOM_SLACK = 48;
+/** Start fetching older messages this far from the top. */
+const TOP_PRELOAD = 400;
+const EMPTY = emptyTimeline();
+
+/**
+ * The room's history as a `log`: grouped messages, day headings, the "New messages" divider. It stays pinned to
+ * the end while you are there, loads older pages as you scroll up without moving what you are reading, and
+ * offers "Jump to latest" when you are not at the end.
+ */
+export function Timeline({ roomId, title }: { roomId: string; title: string }) {
+  const timeline = useStore(chatStore, (s) => s.timelines[roomId]) ?? EMPTY;
+  const room = useStore(chatStore, (s) => s.rooms[roomId]);
+  const me = useMe();
+  const items = useMemo(
+    () => buildItems(timeline.messages, timeline.pending, timeline.dividerId, me?.id ?? null),
+    [timeline.messages, timeline.pending, timeline.dividerId, me?.id],
+  );
+  const [viewing, setViewing] = useState<Attachment | null>(null);
+  const [showJump, setShowJump] = useState(false);
+  const scroller = useRef<HTMLDivElement>(null);
+  /** Geometry after the last render/scroll, to keep the view still when older messages are prepended. */
+  const geo = useRef({
+    height: 0,
+    top: 0,
+    firstId: '',
+    pinned: true,
+    positioned: false,
+    pendingCount: 0,
+    dividerId: null as string | null,
+  });
+
+  const isMember = room?.isMember ?? false;
+  const onSeen = useCallback(() => {
+    if (isMember && document.visibilityState === 'visible') markRead(roomId);
+  }, [roomId, isMember]);
+
+  const measure = useCallback(() => {
+    const el = scroller.current;
+    if (!el) return;
+    const atEnd = el.scrollHeight - el.scrollTop - el.clientHeight <= BOTTOM_SLACK;
+    geo.current.height = el.scrollHeight;
+    geo.current.top = el.scrollTop;
+    geo.current.pinned = atEnd;
+    setAtBottom(atEnd);
+    setShowJump(!atEnd);
+    return atEnd;
+  }, []);
+
+  const onScroll = () => {
+    const el = scroller.current;
+    if (!el) return;
+    if (measure()) onSeen();
+    if (el.scrollTop < TOP_PRELOAD && timeline.hasMoreBefore && !timeline.loadingOlder)
+      void loadOlder(roomId);
+  };
+
+  // Position after every change: first view, prepended history, or new messages while pinned to the end.
+  useLayoutEffect(() => {
+    const el = scroller.current;
+    if (!el || !timeline.loaded) return;
+    const g = geo.current;
+    const firstId = timeline.messages[0]?.id ?? '';
+    const sentOne = timeline.pending.length > g.pendingCount;
+    if (!g.positioned) {
+      const divider = el.querySelector<HTMLElement>('.new-divider');
+      if (divider) el.scrollTop = Math.max(0, divider.offsetTop - el.clientHeight / 3);
+      else el.scrollTop = el.scrollHeight;
+      g.positioned = true;
+    } else if (timeline.dividerId && timeline.dividerId !== g.dividerId && g.pinned) {
+      // The divider arrived after the first view (the room was already loaded): show it, if it is far up.
+      const divider = el.querySelector<HTMLElement>('.new-divider');
+      const top = divider ? divider.offsetTop - el.clientHeight / 3 : el.scrollHeight;
+      el.scrollTop = Math.min(el.scrollHeight, Math.max(0, top));
+    } else if (g.firstId && firstId !== g.firstId && g.height) {
+      el.scrollTop = g.top + (el.scrollHeight - g.height);
+    } else if (g.pinned || sentOne) {
+      el.scrollTop = el.scrollHeight;
+    }
+    g.firstId = firstId;
+    g.dividerId = timeline.dividerId;
+    g.pendingCount = timeline.pending.length;
+    if (measure()) onSeen();
+    // Not enough history to scroll yet: fetch more so the user can.
+    if (el.scrollHeight <= el.clientHeight && timeline.hasMoreBefore && !timeline.loadingOlder) {
+      void loadOlder(roomId);
+    }
+  }, [items, timeline.loaded, timeline.hasMoreBefore, timeline.loadingOlder, measure, onSeen, roomId]);
+
+  // Stay at the end when the viewport changes size (phone keyboard, window resize, composer growing).
+  useEffect(() => {
+    const el = scroller.current;
+    if (!el || typeof ResizeObserver === 'undefined') return;
+    const ro = new ResizeObserver(() => {
+      if (geo.current.pinned) el.scrollTop = el.scrollHeight;
+    });
+    ro.observe(el);
+    return () => ro.disconnect();
+  }, []);
+
+  useEffect(() => {
+    const onVisible = () => {
+      if (document.visibilityState === 'visible' && geo.current.pinned) onSeen();
+    };
+    document.addEventListener('visibilitychange', onVisible);
+    window.addEventListener('focus', onVisible);
+    return () => {
+      document.removeEventListener('visibilitychange', onVisible);
+      window.removeEventListener('focus', onVisible);
+    };
+  }, [onSeen]);
+
+  useEffect(() => () => setAtBottom(true), []);
+
+  const jumpToLatest = () => {
+    const el = scroller.current;
+    if (!el) return;
+    el.scrollTo({ top: el.scrollHeight, behavior: 'smooth' });
+    geo.current.pinned = true;
+    onSeen();
+  };
+
+  return (
+    <div className="timeline-wrap">
+      <div
+        ref={scroller}
+        className="timeline"
+        role="log"
+        aria-label={title}
+        aria-busy={!timeline.loaded || timeline.loadingOlder}
+        tabIndex={0}
+        onScroll={onScroll}
+      >
+        <div className="timeline-start">
+          {timeline.loaded && !timeline.hasMoreBefore && (
+            <p className="muted">
+              This is the beginning of{' '}
+              {room?.kind === 'direct' ? `your conversation with ${title}` : `#${title}`}.
+            </p>
+          )}
+          {!timeline.loaded && !timeline.error && <p className="muted">Loading messages…</p>}
+          {timeline.error && (
+            <p className="field-error" role="alert">
+              {timeline.error}
+            </p>
+          )}
+        </div>
+        {items.map((item) => {
+          switch (item.type) {
+            case 'day':
+              return (
+                <div key={item.key} className="day-separator" role="separator">
+                  <span>{formatDay(item.at)}</span>
+                </div>
+              );
+            case 'divider':
+              return (
+                <div key={item.key} className="new-divider" role="separator">
+                  <span>New messages</span>
+                </div>
+              );
+            case 'message':
+              return (
+                <MessageItem
+                  key={item.key}
+                  message={item.message}
+                  continued={item.continued}
+                  room={room}
+                  onOpenImage={setViewing}
+                />
+              );
+            case 'pending':
+              return <PendingItem key={item.key} pending={item.pending} continued={item.continued} />;
+          }
+        })}
+      </div>
+      {timeline.loadingOlder && (
+        // Outside the scroller, so that showing it does not move the messages being read.
+        <p className="loading-older" role="status">
+          Loading earlier messages…
+        </p>
+      )}
+      {showJump && timeline.loaded && (
+        <button type="button" className="jump-latest" onClick={jumpToLatest}>
+          <Icon name="down" size={16} /> Jump to latest
+          {room && room.unreadCount > 0 && <span className="badge">{room.unreadCount}</span>}
+        </button>
+      )}
+      {viewing && <ImageViewer attachment={viewing} onClose={() => setViewing(null)} />}
+    </div>
+  );
+}

@@ -1,0 +1,90 @@
+import type { Message } from '@parley/protocol';
+import { myId } from '../features/auth/me';
+import { notifyMessage } from '../features/notifications/notify';
+import { setTyping, userOffline, userOnline } from '../features/presence/presenceActions';
+import { afterLeaving, roomDeleted } from '../features/rooms/roomActions';
+import { countsAsUnread, markDeleted, markRead, replaceMessage } from '../features/timeline/timelineActions';
+import { isViewing } from '../features/timeline/viewState';
+import { addMessages, chatStore, patchRoom, roomTitle, updateTimeline, upsertRoom } from '../store/chat';
+import type { ParleySocket } from './connection';
+
+/** Server → client events, applied to the store. */
+export function bindServerEvents(socket: ParleySocket): void {
+  socket.on('message:new', onMessage);
+  socket.on('message:updated', replaceMessage);
+  socket.on('message:deleted', ({ id, roomId }) => markDeleted(roomId, id));
+
+  socket.on('room:created', (room) => upsertRoom(room));
+  socket.on('room:updated', (room) => upsertRoom(room));
+  socket.on('room:deleted', ({ roomId }) => {
+    const room = chatStore.get().rooms[roomId];
+    roomDeleted(roomId, `${room?.kind === 'direct' ? '' : '#'}${roomTitle(room)} was deleted.`);
+  });
+
+  socket.on('room:member-joined', ({ roomId, user, at }) => {
+    const s = chatStore.get();
+    const members = s.members[roomId];
+    const known = members?.some((m) => m.user.id === user.id);
+    if (members && !known) {
+      chatStore.set((x) => ({
+        members: {
+          ...x.members,
+          [roomId]: [...members, { user, role: 'member', joinedAt: at, online: true }],
+        },
+      }));
+    }
+    const room = s.rooms[roomId];
+    if (room && !known) {
+      patchRoom(roomId, {
+        memberCount: room.memberCount + 1,
+        ...(user.id === myId() ? { isMember: true } : {}),
+      });
+    }
+  });
+
+  socket.on('room:member-left', ({ roomId, userId, reason }) => {
+    const s = chatStore.get();
+    const members = s.members[roomId];
+    if (members) {
+      chatStore.set((x) => ({
+        members: { ...x.members, [roomId]: members.filter((m) => m.user.id !== userId) },
+      }));
+    }
+    const room = s.rooms[roomId];
+    if (!room) return;
+    if (userId === myId()) {
+      const name = `${room.kind === 'direct' ? '' : '#'}${roomTitle(room)}`;
+      afterLeaving(roomId, room, reason === 'kicked' ? `You were removed from ${name}.` : null);
+    } else if (!members || members.some((m) => m.user.id === userId)) {
+      patchRoom(roomId, { memberCount: Math.max(0, room.memberCount - 1) });
+    }
+  });
+
+  socket.on('presence:online', ({ user }) => userOnline(user));
+  socket.on('presence:offline', ({ userId }) => userOffline(userId));
+  socket.on('typing', ({ roomId, user, isTyping }) => setTyping(roomId, user, isTyping));
+}
+
+function onMessage(m: Message): void {
+  const s = chatStore.get();
+  const t = s.timelines[m.roomId];
+  // Only rooms whose latest page we hold take live messages: anything else could leave a gap.
+  if (t?.loaded) addMessages(m.roomId, [m]);
+  else if (t?.pending.some((p) => p.clientId === m.clientId)) addMessages(m.roomId, [m]);
+  const room = s.rooms[m.roomId];
+  if (!room) return;
+  patchRoom(m.roomId, { lastMessageAt: m.createdAt });
+  if (m.author) setTyping(m.roomId, m.author, false);
+  if (!countsAsUnread(m, myId())) {
+    if (s.activeRoomId === m.roomId && isViewing()) markRead(m.roomId);
+    return;
+  }
+  const active = s.activeRoomId === m.roomId;
+  if (active && isViewing()) {
+    markRead(m.roomId);
+    return;
+  }
+  patchRoom(m.roomId, { unreadCount: room.unreadCount + 1 });
+  if (active && t && !t.dividerId) updateTimeline(m.roomId, () => ({ dividerId: m.id }));
+  if (!active || document.visibilityState !== 'visible') notifyMessage(m, room);
+}

@@ -1,0 +1,160 @@
+import type { Attachment, Member, Message, Room, User } from '@parley/protocol';
+import { compareIds } from '../lib/ids';
+import { createStore } from './store';
+
+/** A message we sent that the server has not acknowledged yet (or refused). */
+export interface PendingMessage {
+  clientId: string;
+  roomId: string;
+  text: string;
+  attachment: Attachment | null;
+  /** A local object URL of the image while the real one is not known. */
+  previewUrl: string | null;
+  status: 'sending' | 'failed';
+  error: string | null;
+  createdAt: string;
+}
+
+export interface Timeline {
+  /** Stored messages, oldest first, unique by id. */
+  messages: Message[];
+  pending: PendingMessage[];
+  hasMoreBefore: boolean;
+  loaded: boolean;
+  loadingOlder: boolean;
+  error: string | null;
+  /** The first message that was unread when the room was opened: the "New messages" divider goes above it. */
+  dividerId: string | null;
+}
+
+export type ConnectionStatus = 'connecting' | 'connected' | 'reconnecting';
+
+export interface ChatState {
+  rooms: Record<string, Room>;
+  roomsLoaded: boolean;
+  activeRoomId: string | null;
+  timelines: Record<string, Timeline>;
+  members: Record<string, Member[]>;
+  /** Everyone connected now, by user id. */
+  online: Record<string, User>;
+  /** roomId → userId → who is typing there. */
+  typing: Record<string, Record<string, User>>;
+  connection: ConnectionStatus;
+  /** A passing message for the user ("You were removed from #design"). */
+  notice: string | null;
+}
+
+const initial: ChatState = {
+  rooms: {},
+  roomsLoaded: false,
+  activeRoomId: null,
+  timelines: {},
+  members: {},
+  online: {},
+  typing: {},
+  connection: 'connecting',
+  notice: null,
+};
+
+export const chatStore = createStore<ChatState>(initial);
+
+export function resetChat(): void {
+  for (const t of Object.values(chatStore.get().timelines)) {
+    for (const p of t.pending) if (p.previewUrl) URL.revokeObjectURL(p.previewUrl);
+  }
+  chatStore.set({ ...initial });
+}
+
+export const emptyTimeline = (): Timeline => ({
+  messages: [],
+  pending: [],
+  hasMoreBefore: false,
+  loaded: false,
+  loadingOlder: false,
+  error: null,
+  dividerId: null,
+});
+
+/** Merges `incoming` into the sorted, unique `existing` list. Later copies of a message replace earlier ones. */
+export function mergeMessages(existing: Message[], incoming: Message[]): Message[] {
+  if (incoming.length === 0) return existing;
+  const last = existing[existing.length - 1];
+  // The common case: one new message after everything we have.
+  if (incoming.length === 1 && (!last || compareIds(incoming[0]!.id, last.id) > 0)) {
+    return [...existing, incoming[0]!];
+  }
+  const byId = new Map(existing.map((m) => [m.id, m]));
+  for (const m of incoming) byId.set(m.id, m);
+  return [...byId.values()].sort((a, b) => compareIds(a.id, b.id));
+}
+
+export function updateTimeline(roomId: string, fn: (t: Timeline) => Partial<Timeline>): void {
+  chatStore.set((s) => {
+    const t = s.timelines[roomId] ?? emptyTimeline();
+    return { timelines: { ...s.timelines, [roomId]: { ...t, ...fn(t) } } };
+  });
+}
+
+/** Adds stored messages to a room's timeline, retiring the pending copies they confirm (by clientId). */
+export function addMessages(roomId: string, messages: Message[], extra: Partial<Timeline> = {}): void {
+  updateTimeline(roomId, (t) => {
+    const confirmed = new Set(messages.map((m) => m.clientId).filter(Boolean));
+    const pending = t.pending.filter((p) => {
+      if (!confirmed.has(p.clientId)) return true;
+      if (p.previewUrl) URL.revokeObjectURL(p.previewUrl);
+      return false;
+    });
+    return {
+      ...extra,
+      messages: mergeMessages(t.messages, messages),
+      pending: pending.length === t.pending.length ? t.pending : pending,
+    };
+  });
+}
+
+export function lastStoredId(roomId: string): string | null {
+  const t = chatStore.get().timelines[roomId];
+  return t?.messages[t.messages.length - 1]?.id ?? null;
+}
+
+export function upsertRoom(room: Room, keep: Partial<Pick<Room, 'unreadCount'>> = {}): void {
+  chatStore.set((s) => {
+    const prev = s.rooms[room.id];
+    const next: Room = {
+      ...room,
+      // Broadcast room updates carry no per-user unread count and no peer: keep ours.
+      unreadCount: keep.unreadCount ?? prev?.unreadCount ?? room.unreadCount,
+      peer: room.peer ?? prev?.peer,
+    };
+    return { rooms: { ...s.rooms, [room.id]: next } };
+  });
+}
+
+export function patchRoom(roomId: string, patch: Partial<Room>): void {
+  chatStore.set((s) => {
+    const prev = s.rooms[roomId];
+    if (!prev) return {};
+    return { rooms: { ...s.rooms, [roomId]: { ...prev, ...patch } } };
+  });
+}
+
+export function removeRoom(roomId: string): void {
+  chatStore.set((s) => {
+    if (!s.rooms[roomId]) return {};
+    const { [roomId]: _gone, ...rooms } = s.rooms;
+    const { [roomId]: _t, ...timelines } = s.timelines;
+    const { [roomId]: _m, ...members } = s.members;
+    return { rooms, timelines, members };
+  });
+}
+
+export function setNotice(notice: string | null): void {
+  chatStore.set({ notice });
+}
+
+/** The name people see for a room: `#design`, or the other person's name for a DM. */
+export function roomTitle(room: Room | undefined): string {
+  if (!room) return '';
+  if (room.kind === 'direct') return room.peer?.displayName ?? 'Direct message';
+  return room.name;
+}
