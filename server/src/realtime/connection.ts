@@ -9,20 +9,28 @@ import { registerPresenceEvents } from '../modules/presence/socket.js';
 import { TypingRelay } from '../modules/presence/typing.js';
 import { registerRoomEvents } from '../modules/rooms/socket.js';
 import { presentUser } from '../modules/users/presenter.js';
+import { setBookkeeping } from './bookkeeping.js';
 import { channel, type IoServer, type IoSocket } from './channels.js';
 import type { EventGuard } from './with-ack.js';
 
 /** Events per socket: a burst of this many, refilled at EVENT_RATE per second. */
 const EVENT_BURST = 60;
 const EVENT_RATE = 30;
-/** A socket refused this many times within STRIKE_WINDOW_MS is disconnected: it is flooding, not chatting. */
-const MAX_STRIKES = 40;
+/**
+ * A socket whose events this bucket refused this many times within STRIKE_WINDOW_MS is disconnected: it is
+ * flooding, not chatting. A client flushing 100 queued messages at once is refused ~40 times and stays; one that
+ * keeps going (hundreds of events, or a steady 60/s) is cut off within seconds. Refusals by the per-user message
+ * limit (MESSAGE_RATE_PER_SEC) are not strikes: they are answered RATE_LIMITED and cost the socket nothing more.
+ */
+const MAX_STRIKES = 60;
 const STRIKE_WINDOW_MS = 10_000;
 
 const KNOWN_EVENTS = new Set(Object.keys(clientEventSchemas));
 
 /** Counters the metrics endpoint (scale-out issue) and tests read. */
 export const socketStats = { unknownEvents: 0, floodDisconnects: 0 };
+
+export { socketSettled } from './bookkeeping.js';
 
 /**
  * Browsers always send Origin on the handshake: it must be our own host or a configured origin. Clients without
@@ -59,13 +67,37 @@ function createGuard(ctx: AppContext): EventGuard {
       if (!s) state.set(socket, (s = { tokens: EVENT_BURST, at: now, strikes: [] }));
       s.tokens = Math.min(EVENT_BURST, s.tokens + ((now - s.at) / 1000) * EVENT_RATE);
       s.at = now;
-      if (s.tokens < 1) throw new AppError('RATE_LIMITED', 'Too many events; slow down', undefined, 1);
+      if (s.tokens < 1) {
+        strike(socket);
+        throw new AppError('RATE_LIMITED', 'Too many events; slow down', undefined, 1);
+      }
       s.tokens -= 1;
     },
-    onError(socket, err) {
-      if (err instanceof AppError && err.code === 'RATE_LIMITED') strike(socket);
-    },
   };
+}
+
+/** setTimeout's longest delay; a longer one fires at once (an ACCESS_TOKEN_TTL of 30d is ~2.6e9 ms). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** At `expiresAt` (ms) the socket gets `session:ended {reason: "token_expired"}` and is closed. */
+function endAtExpiry(socket: IoSocket, expiresAt: number): void {
+  let timer: NodeJS.Timeout;
+  const arm = () => {
+    const left = expiresAt - Date.now();
+    timer =
+      left > MAX_TIMER_MS
+        ? setTimeout(arm, MAX_TIMER_MS)
+        : setTimeout(
+            () => {
+              socket.emit('session:ended', { reason: 'token_expired' });
+              socket.disconnect(true);
+            },
+            Math.max(0, left),
+          );
+    timer.unref();
+  };
+  arm();
+  socket.once('disconnect', () => clearTimeout(timer));
 }
 
 /**
@@ -75,6 +107,7 @@ function createGuard(ctx: AppContext): EventGuard {
 export function attachRealtime(io: IoServer, ctx: AppContext): { close(): void } {
   const typing = new TypingRelay(io);
   const guard = createGuard(ctx);
+  let closed = false;
 
   io.use(async (socket, next) => {
     try {
@@ -85,17 +118,7 @@ export function attachRealtime(io: IoServer, ctx: AppContext): { close(): void }
       socket.data.sessionId = actor.sessionId;
       // When the access token expires the socket is told and closed; the client refreshes and reconnects.
       const exp = (jwt.decode(token) as { exp?: number } | null)?.exp;
-      if (exp) {
-        const timer = setTimeout(
-          () => {
-            socket.emit('session:ended', { reason: 'token_expired' });
-            socket.disconnect(true);
-          },
-          Math.max(0, exp * 1000 - Date.now()),
-        );
-        timer.unref();
-        socket.once('disconnect', () => clearTimeout(timer));
-      }
+      if (exp) endAtExpiry(socket, exp * 1000);
       next();
     } catch (err) {
       const code = err instanceof AppError && err.code === 'TOKEN_EXPIRED' ? 'TOKEN_EXPIRED' : 'UNAUTHORIZED';
@@ -103,47 +126,77 @@ export function attachRealtime(io: IoServer, ctx: AppContext): { close(): void }
     }
   });
 
-  io.on('connection', async (socket) => {
-    const { userId, sessionId } = socket.data;
-    registerMessageEvents(ctx, socket, guard);
-    registerRoomEvents(ctx, socket, guard);
-    registerPresenceEvents(ctx, socket, guard, typing);
-    socket.onAny((event: string) => {
-      if (!KNOWN_EVENTS.has(event)) socketStats.unknownEvents++;
-    });
-    socket.on('disconnect', async () => {
-      try {
-        if (!(await ctx.presence.remove(userId, socket.id))) return;
-        const user = await ctx.models.User.findByPk(Number(userId));
-        if (user) {
-          typing.clearUser(presentUser(user));
-          await user.update({ lastSeenAt: new Date() });
-        }
-        io.emit('presence:offline', { userId, at: new Date().toISOString() });
-      } catch (err) {
-        ctx.logger.error({ err }, 'disconnect bookkeeping failed');
+  /** A socket went away: when it was the user's last, the user is offline (their typing indicators end). */
+  async function departed(userId: string, socketId: string): Promise<void> {
+    try {
+      if (!(await ctx.presence.remove(userId, socketId))) return;
+      // Shutting down: every socket is being closed and the database is about to be; nobody is left to tell.
+      if (closed) return;
+      const user = await ctx.models.User.findByPk(Number(userId));
+      if (user) {
+        typing.clearUser(presentUser(user));
+        await user.update({ lastSeenAt: new Date() });
       }
-    });
-    // Before any await: a logout or a room subscription that lands during setup must already find this socket.
-    socket.join([channel.user(userId), channel.session(sessionId)]);
+      io.emit('presence:offline', { userId, at: new Date().toISOString() });
+    } catch (err) {
+      ctx.logger.error({ err }, 'disconnect bookkeeping failed');
+    }
+  }
+
+  /** Subscribes the socket to the user's rooms and counts it in presence. Never rejects. */
+  async function arrived(socket: IoSocket): Promise<void> {
+    const { userId } = socket.data;
     try {
       const memberships = await ctx.models.Membership.findAll({
         where: { userId: Number(userId) },
         attributes: ['roomId'],
       });
-      socket.join(memberships.map((m) => channel.room(m.roomId)));
+      // Gone already: joining now would only leave its id behind in the adapter's rooms.
       if (socket.disconnected) return;
+      socket.join(memberships.map((m) => channel.room(m.roomId)));
       if (await ctx.presence.add(userId, socket.id)) {
         const user = await ctx.models.User.findByPk(Number(userId));
         if (user) io.emit('presence:online', { user: presentUser(user), at: new Date().toISOString() });
       }
-      // It may have gone while we were adding it.
-      if (socket.disconnected) await ctx.presence.remove(userId, socket.id);
     } catch (err) {
       ctx.logger.error({ err }, 'socket setup failed');
       socket.disconnect(true);
     }
+  }
+
+  io.on('connection', (socket) => {
+    const { userId, sessionId } = socket.data;
+    registerMessageEvents(ctx, socket, guard);
+    registerRoomEvents(ctx, socket, guard);
+    registerPresenceEvents(ctx, socket, guard, typing);
+    socket.onAny((event: string) => {
+      if (KNOWN_EVENTS.has(event)) return;
+      // Ignored, but counted, and paid for from the same bucket: a flood of made-up events is still a flood.
+      socketStats.unknownEvents++;
+      try {
+        guard.admit(socket);
+      } catch {
+        // Refused: the strike is counted; there is nothing to answer.
+      }
+    });
+    // Before any await: a logout or a room subscription that lands during setup must already find this socket.
+    socket.join([channel.user(userId), channel.session(sessionId)]);
+    const setup = arrived(socket);
+    setBookkeeping(socket, setup);
+    // The departure waits for the arrival, so that a socket that goes while it is being set up is never left
+    // counted as online, and `presence:offline` never overtakes its `presence:online`.
+    socket.on('disconnect', () => {
+      setBookkeeping(
+        socket,
+        setup.then(() => departed(userId, socket.id)),
+      );
+    });
   });
 
-  return { close: () => typing.close() };
+  return {
+    close: () => {
+      closed = true;
+      typing.close();
+    },
+  };
 }

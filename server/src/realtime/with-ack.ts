@@ -21,11 +21,31 @@ export type EventHandler<E extends ClientEventName> = (
   caller: SocketCaller,
 ) => Promise<ClientAckData[E]>;
 
-/** Per-socket hooks the connection layer gives every handler (flood control, accounting). */
+/** Per-socket flood control the connection layer gives every handler. */
 export interface EventGuard {
-  /** Throws RATE_LIMITED (and may disconnect a socket that keeps flooding). */
+  /** Throws RATE_LIMITED when the socket's event budget is spent (and disconnects a socket that keeps flooding). */
   admit(socket: IoSocket): void;
-  onError(socket: IoSocket, err: unknown): void;
+}
+
+export interface EventOptions {
+  /**
+   * Handle these events one at a time per socket, in the order they arrived. For message writes: a client that
+   * sends "a" then "b" without waiting for the first ack gets them stored (and delivered) as "a", "b". Without it
+   * both handlers run at once and the database decides.
+   */
+  serial?: boolean;
+}
+
+/** Per socket: the tail of its serial events. */
+const serialTails = new WeakMap<IoSocket, Promise<unknown>>();
+
+function inArrivalOrder<T>(socket: IoSocket, work: () => Promise<T>): Promise<T> {
+  const run = (serialTails.get(socket) ?? Promise.resolve()).then(work);
+  serialTails.set(
+    socket,
+    run.catch(() => undefined),
+  );
+  return run;
 }
 
 /**
@@ -39,6 +59,7 @@ export function withAck<E extends ClientEventName>(
   guard: EventGuard,
   event: E,
   handler: EventHandler<E>,
+  opts: EventOptions = {},
 ): void {
   const schema = clientEventSchemas[event];
   socket.on(
@@ -50,13 +71,16 @@ export function withAck<E extends ClientEventName>(
         guard.admit(socket);
         const parsed = schema.safeParse(args[0] ?? (event === 'presence:list' ? {} : undefined));
         if (!parsed.success) throw fromZod(parsed.error);
-        const user = await ctx.models.User.findByPk(Number(socket.data.userId));
-        if (!user || user.releasedAt)
-          throw new AppError('UNAUTHORIZED', 'This account is no longer available');
-        const data = await handler(parsed.data as ClientPayload<E>, { user, socket });
+        const run = async () => {
+          const user = await ctx.models.User.findByPk(Number(socket.data.userId));
+          if (!user || user.releasedAt)
+            throw new AppError('UNAUTHORIZED', 'This account is no longer available');
+          return handler(parsed.data as ClientPayload<E>, { user, socket });
+        };
+        // Admission and validation above stay immediate; only the work waits its turn.
+        const data = await (opts.serial ? inArrivalOrder(socket, run) : run());
         ack?.({ ok: true, data });
       } catch (err) {
-        guard.onError(socket, err);
         const { status, body } = toErrorBody(err);
         if (status >= 500)
           ctx.logger.error({ err, event, userId: socket.data.userId }, 'socket event failed');

@@ -4,23 +4,47 @@ import { withAck } from '../../realtime/with-ack.js';
 import type { IoSocket } from '../../realtime/channels.js';
 import * as messages from './service.js';
 
-/** message:send/edit/delete, messages:fetch and room:read: thin adapters over the services REST uses too. */
+/**
+ * message:send/edit/delete, messages:fetch and room:read: thin adapters over the services REST uses too. A
+ * socket's message writes are handled in the order they arrived, so one client's messages are stored in the order
+ * it sent them even when it does not wait for each ack.
+ */
 export function registerMessageEvents(ctx: AppContext, socket: IoSocket, guard: EventGuard): void {
-  withAck(ctx, socket, guard, 'message:send', async (p, { user }) => {
-    const { message } = await messages.send(ctx, user, Number(p.roomId), {
-      text: p.text,
-      attachmentId: p.attachmentId,
-      clientId: p.clientId,
-    });
-    return { message };
-  });
-  withAck(ctx, socket, guard, 'message:edit', async (p, { user }) => ({
-    message: await messages.edit(ctx, user, Number(p.messageId), p.text),
-  }));
-  withAck(ctx, socket, guard, 'message:delete', async (p, { user }) => {
-    await messages.remove(ctx, user, Number(p.messageId));
-    return {};
-  });
+  const serial = { serial: true };
+  withAck(
+    ctx,
+    socket,
+    guard,
+    'message:send',
+    async (p, { user }) => {
+      const { message } = await messages.send(ctx, user, Number(p.roomId), {
+        text: p.text,
+        attachmentId: p.attachmentId,
+        clientId: p.clientId,
+      });
+      return { message };
+    },
+    serial,
+  );
+  withAck(
+    ctx,
+    socket,
+    guard,
+    'message:edit',
+    async (p, { user }) => ({ message: await messages.edit(ctx, user, Number(p.messageId), p.text) }),
+    serial,
+  );
+  withAck(
+    ctx,
+    socket,
+    guard,
+    'message:delete',
+    async (p, { user }) => {
+      await messages.remove(ctx, user, Number(p.messageId));
+      return {};
+    },
+    serial,
+  );
   withAck(ctx, socket, guard, 'messages:fetch', async (p, { user }) =>
     messages.history(ctx, user, Number(p.roomId), { before: p.before, after: p.after, limit: p.limit }),
   );

@@ -1,6 +1,7 @@
 import type { Transaction } from 'sequelize';
 import type { AppContext } from '../../context.js';
 import type { Message, Room } from '../../db/models.js';
+import { afterCommit, lockRoom, onSettled } from '../../db/unit-of-work.js';
 
 export interface NewMessage {
   authorId: number | null;
@@ -11,6 +12,36 @@ export interface NewMessage {
   attachmentId?: string | null;
 }
 
+/**
+ * Broadcast order per room. Ids follow commit order (SQLite serialises writes; PostgreSQL takes the room's row
+ * lock first), but this process may learn of two commits in the other order: on PostgreSQL the lock is released
+ * before the first transaction's COMMIT answer reaches us, and the next one can commit in between. So each
+ * transaction that appends to a room takes a turn while it holds the room (in lock order, hence id order), and
+ * its after-commit effects wait until every earlier turn of that room is over (broadcast, or rolled back).
+ * One process only: several nodes order their broadcasts through the adapter, not here.
+ */
+const turnsByApp = new WeakMap<object, Map<number, Promise<void>>>();
+const heldTurns = new WeakMap<Transaction, Set<number>>();
+
+function takeTurn(ctx: AppContext, t: Transaction, roomId: number): void {
+  const held = heldTurns.get(t) ?? new Set<number>();
+  heldTurns.set(t, held);
+  if (held.has(roomId)) return;
+  let tails = turnsByApp.get(ctx);
+  if (!tails) turnsByApp.set(ctx, (tails = new Map()));
+  const before = tails.get(roomId) ?? Promise.resolve();
+  let release!: () => void;
+  const mine = new Promise<void>((resolve) => (release = resolve));
+  const tail = before.then(() => mine);
+  tails.set(roomId, tail);
+  void tail.then(() => {
+    if (tails.get(roomId) === tail) tails.delete(roomId);
+  });
+  if (!onSettled(t, release)) return release();
+  held.add(roomId);
+  afterCommit(t, () => before);
+}
+
 /** Appends a message to a room's history and moves the room's "last message" along with it. */
 export async function appendMessage(
   ctx: AppContext,
@@ -18,11 +49,8 @@ export async function appendMessage(
   room: Room,
   m: NewMessage,
 ): Promise<Message> {
-  // PostgreSQL: lock the room first so ids are handed out in commit order within a room, and members receive
-  // messages in id order. SQLite needs nothing: its writes are already serialised.
-  if (ctx.db.dialect === 'postgres') {
-    await ctx.models.Room.findByPk(room.id, { attributes: ['id'], transaction: t, lock: t.LOCK.UPDATE });
-  }
+  await lockRoom(ctx, t, room.id);
+  takeTurn(ctx, t, room.id);
   const now = new Date();
   const message = await ctx.models.Message.create(
     {

@@ -3,6 +3,7 @@ import { forbidden } from '../../errors.js';
 import { loadVisibleRoom } from '../rooms/queries.js';
 import type { IoSocket } from '../../realtime/channels.js';
 import { channel } from '../../realtime/channels.js';
+import { socketSettled } from '../../realtime/bookkeeping.js';
 import { withAck, type EventGuard } from '../../realtime/with-ack.js';
 import { presentUser } from '../users/presenter.js';
 import { onlineUsers } from './service.js';
@@ -15,7 +16,11 @@ export function registerPresenceEvents(
   guard: EventGuard,
   typing: TypingRelay,
 ): void {
-  withAck(ctx, socket, guard, 'presence:list', async () => ({ users: await onlineUsers(ctx) }));
+  withAck(ctx, socket, guard, 'presence:list', async () => {
+    // Asked right after connecting: the answer includes the caller.
+    await socketSettled(socket);
+    return { users: await onlineUsers(ctx) };
+  });
   withAck(ctx, socket, guard, 'typing', async (p, { user }) => {
     // A socket listens to exactly the rooms its user belongs to, so this is the membership check, without a query.
     if (!socket.rooms.has(channel.room(p.roomId))) {

@@ -1,7 +1,7 @@
 import type { Transaction } from 'sequelize';
 import type { AppContext } from '../../context.js';
 import type { Membership, Room, User } from '../../db/models.js';
-import type { After } from '../../db/unit-of-work.js';
+import { lockRoom, type After } from '../../db/unit-of-work.js';
 import { AppError } from '../../errors.js';
 import { iso, sid } from '../../http/present.js';
 import { presentMessage } from '../messages/presenter.js';
@@ -106,6 +106,7 @@ export async function addMembership(
   user: User,
   opts: AddOptions,
 ): Promise<Membership> {
+  await lockRoom(ctx, t, room.id);
   const joinedAt = new Date();
   const membership = await ctx.models.Membership.create(
     {
@@ -153,6 +154,7 @@ export async function removeMembership(
   reason: 'left' | 'kicked',
   by?: User,
 ): Promise<void> {
+  await lockRoom(ctx, t, room.id);
   await membership.destroy({ transaction: t });
   await bumpMemberCount(ctx, t, room, -1);
   const at = new Date();

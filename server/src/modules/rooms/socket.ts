@@ -2,6 +2,7 @@ import type { AppContext } from '../../context.js';
 import { notFound } from '../../errors.js';
 import type { IoSocket } from '../../realtime/channels.js';
 import { channel } from '../../realtime/channels.js';
+import { socketSettled } from '../../realtime/bookkeeping.js';
 import { withAck, type EventGuard } from '../../realtime/with-ack.js';
 import { history } from '../messages/service.js';
 import { onlineMembers } from '../presence/service.js';
@@ -19,6 +20,8 @@ export function registerRoomEvents(ctx: AppContext, socket: IoSocket, guard: Eve
     }
     // Already a member: make sure this socket listens (it may have connected before the membership began).
     socket.join(channel.room(room.id));
+    // Asked right after connecting: `online` includes the caller.
+    await socketSettled(socket);
     const [dto, page, online] = await Promise.all([
       presentRoomsFor(ctx, user, [room]).then((r) => r[0]!),
       history(ctx, user, room.id, {}),
