@@ -111,7 +111,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir,
     databaseUrl: e.DATABASE_URL ?? `sqlite:${path.join(dataDir, 'parley.db')}`,
     redisUrl: e.REDIS_URL ?? null,
-    jwtSecret: resolveJwtSecret(e.JWT_SECRET, e.NODE_ENV, dataDir),
+    jwtSecret: resolveJwtSecret(e.JWT_SECRET, e.NODE_ENV, dataDir, e.REDIS_URL !== undefined),
     accessTokenTtlSec: e.ACCESS_TOKEN_TTL,
     refreshTokenTtlSec: e.REFRESH_TOKEN_TTL,
     allowGuests: e.ALLOW_GUESTS,
@@ -136,7 +136,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
  * Production must be given a strong secret. Elsewhere a secret is generated once and kept in DATA_DIR so that
  * tokens survive restarts without any setup.
  */
-function resolveJwtSecret(given: string | undefined, nodeEnv: Env['NODE_ENV'], dataDir: string): string {
+function resolveJwtSecret(
+  given: string | undefined,
+  nodeEnv: Env['NODE_ENV'],
+  dataDir: string,
+  severalNodes: boolean,
+): string {
   if (given !== undefined) {
     if (Buffer.byteLength(given) < MIN_SECRET_BYTES) {
       throw new ConfigError(
@@ -144,6 +149,12 @@ function resolveJwtSecret(given: string | undefined, nodeEnv: Env['NODE_ENV'], d
       );
     }
     return given;
+  }
+  // Every node must sign and verify with the same key; one generated per node would make tokens fail elsewhere.
+  if (severalNodes) {
+    throw new ConfigError(
+      `Invalid configuration:\n  JWT_SECRET: required when REDIS_URL is set (every node must share it; at least ${MIN_SECRET_BYTES} bytes)`,
+    );
   }
   if (nodeEnv === 'production') {
     throw new ConfigError(

@@ -63,6 +63,12 @@ describe('loadConfig', () => {
     expect(c.databaseUrl).toBe(`sqlite:${path.resolve('data', 'parley.db')}`);
   });
 
+  it('refuses REDIS_URL without JWT_SECRET: several nodes must share one key', () => {
+    expect(() => loadConfig({ DATA_DIR: tmp(), REDIS_URL: 'redis://127.0.0.1:6379' })).toThrow(
+      /JWT_SECRET: required when REDIS_URL is set/,
+    );
+  });
+
   it('reads every variable it is given', () => {
     const c = loadConfig({
       NODE_ENV: 'production',

@@ -12,7 +12,7 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 
 /** Parley's own variables are never inherited from the environment the tests run in. */
 const PARLEY_ENV =
-  /^(NODE_ENV|PORT|HOST|DATA_DIR|DATABASE_URL|REDIS_URL|JWT_SECRET|ACCESS_TOKEN_TTL|REFRESH_TOKEN_TTL|ALLOW_GUESTS|CORS_ORIGINS|UPLOAD_.*|RATE_LIMIT_.*|LOGIN_MAX_FAILURES|MESSAGE_.*|TLS_.*|LOG_LEVEL|TRUST_PROXY|SQLITE_DRIVER|PASSWORD_HASH_MEMORY_KIB|TEST_.*)$/;
+  /^(NODE_ENV|PORT|HOST|DATA_DIR|DATABASE_URL|REDIS_URL|JWT_SECRET|ACCESS_TOKEN_TTL|REFRESH_TOKEN_TTL|ALLOW_GUESTS|CORS_ORIGINS|UPLOAD_.*|RATE_LIMIT_.*|LOGIN_MAX_FAILURES|MESSAGE_.*|TLS_.*|LOG_LEVEL|TRUST_PROXY|SQLITE_DRIVER|PASSWORD_HASH_MEMORY_KIB|REDIS_KEY_PREFIX|PRESENCE_NODE_TTL|WORKERS|METRICS_.*|TEST_.*)$/;
 
 /** The environment a child starts from: this process's, minus anything that configures Parley. */
 export const cleanEnv = (): Record<string, string> =>
