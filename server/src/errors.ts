@@ -34,6 +34,8 @@ export function toErrorBody(err: unknown): { status: number; body: ErrorBody; re
   if (err instanceof AppError) {
     const error: ErrorBody['error'] = { code: err.code, message: err.message };
     if (err.details) error.details = err.details;
+    // In the body too, so that socket acks (which have no headers) can say how long to wait.
+    if (err.retryAfter) error.retryAfter = err.retryAfter;
     return { status: err.status, body: { error }, retryAfter: err.retryAfter };
   }
   return { status: 500, body: { error: { code: 'INTERNAL', message: 'Something went wrong on our side' } } };

@@ -30,5 +30,11 @@ export interface ErrorDetail {
 
 /** The one error shape, REST and socket alike. */
 export interface ErrorBody {
-  error: { code: ErrorCode; message: string; details?: ErrorDetail[] };
+  error: {
+    code: ErrorCode;
+    message: string;
+    details?: ErrorDetail[];
+    /** Extension: seconds to wait, on RATE_LIMITED (REST also sends `Retry-After`). */
+    retryAfter?: number;
+  };
 }

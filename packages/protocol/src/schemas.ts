@@ -170,6 +170,11 @@ export const ErrorSchema = z
       code: z.enum(ERROR_CODES as [string, ...string[]]),
       message: z.string(),
       details: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+      retryAfter: z
+        .number()
+        .int()
+        .optional()
+        .meta({ description: 'Extension: seconds to wait (RATE_LIMITED)' }),
     }),
   })
   .meta({ id: 'Error' });

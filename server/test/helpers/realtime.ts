@@ -98,7 +98,10 @@ export function expectFail(res: Ack<unknown>, code: string) {
   expect(res, JSON.stringify(res)).toMatchObject({ ok: false, error: { code, message: expect.any(String) } });
   expect(sortedKeys(res)).toEqual(['error', 'ok']);
   const error = (res as { error: { code: string; message: string; details?: unknown[] } }).error;
-  expect(sortedKeys(error).filter((k) => k !== 'details')).toEqual(['code', 'message']);
+  expect(sortedKeys(error).filter((k) => k !== 'details' && k !== 'retryAfter')).toEqual(['code', 'message']);
+  // The extension `retryAfter` (seconds) comes with RATE_LIMITED and nothing else.
+  if (code === 'RATE_LIMITED') expect((error as { retryAfter?: unknown }).retryAfter).toBeGreaterThan(0);
+  else expect(error).not.toHaveProperty('retryAfter');
   return error;
 }
 
