@@ -3,7 +3,7 @@ import http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { LIMITS, routes } from '@parley/protocol';
+import { LIMITS, routes, type Health } from '@parley/protocol';
 import cookieParser from 'cookie-parser';
 import cors from 'cors';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
@@ -17,9 +17,9 @@ import { openDb } from './db/sequelize.js';
 import { AppError } from './errors.js';
 import { asyncApiRouter } from './http/asyncapi.js';
 import { docsRouter } from './http/docs.js';
+import { attachMetrics, metricsRouter } from './http/metrics.js';
 import { apiNotFound, errorHandler } from './http/errors.js';
 import { MemoryRateLimitStore } from './http/rate-limit.js';
-import { mount } from './http/route.js';
 import { createLogger, type Logger } from './logger.js';
 import { createArgon2Hasher } from './modules/auth/passwords.js';
 import { authRoutes } from './modules/auth/routes.js';
@@ -32,6 +32,7 @@ import { sweepExpired } from './modules/uploads/service.js';
 import { FsBlobStore } from './modules/uploads/storage.js';
 import { UploadUrls } from './modules/uploads/urls.js';
 import { userRoutes } from './modules/users/routes.js';
+import { startScaleOut } from './scale/index.js';
 import { Broadcaster, type IoServer } from './realtime/channels.js';
 import { attachRealtime, originAllowed } from './realtime/connection.js';
 
@@ -73,7 +74,10 @@ export async function createApp(config: Config, opts: { logger?: Logger } = {}):
     // Checked before any Socket.IO work: a foreign page cannot open a socket with a user's credentials.
     allowRequest: (req, cb) => cb(null, originAllowed(ctx, req)),
   });
-  const limits = new MemoryRateLimitStore();
+  // REDIS_URL: nodes share broadcasts (Redis adapter), presence and rate limits through Redis (server/src/scale).
+  const scale = config.redisUrl ? await startScaleOut(config, logger) : null;
+  if (scale) io.adapter(scale.adapter);
+  const limits = scale?.limits ?? new MemoryRateLimitStore();
   const store = new FsBlobStore(path.join(config.dataDir, 'uploads'));
   await store.init();
   const ctx: AppContext = {
@@ -81,7 +85,7 @@ export async function createApp(config: Config, opts: { logger?: Logger } = {}):
     logger,
     db,
     models,
-    presence: new MemoryPresenceStore(),
+    presence: scale?.presence ?? new MemoryPresenceStore(),
     limits,
     rt: new Broadcaster(io),
     passwords: createArgon2Hasher(config.passwordHashMemoryKib),
@@ -89,6 +93,8 @@ export async function createApp(config: Config, opts: { logger?: Logger } = {}):
   };
   await ensureGeneralRoom(ctx);
   const realtime = attachRealtime(io, ctx);
+  attachMetrics(io, ctx);
+  scale?.attach(io, ctx);
   const sweeper = startSweeper(ctx);
 
   if (config.trustProxy) app.set('trust proxy', config.trustProxy);
@@ -147,19 +153,28 @@ export async function createApp(config: Config, opts: { logger?: Logger } = {}):
   roomRoutes(api, ctx);
   messageRoutes(api, ctx);
   uploadRoutes(api, ctx);
-  mount(api, ctx, routes.health, async ({ res }) => {
-    const database = await db.sequelize
-      .query('SELECT 1')
-      .then(() => 'ok' as const)
-      .catch(() => 'fail' as const);
-    const status = database === 'ok' ? ('ok' as const) : ('fail' as const);
-    if (status !== 'ok') res.status(503);
-    return { status, checks: { database, realtime: 'ok' as const } };
+  // Not through `mount`, which always answers the route's 200: a failing check must answer 503.
+  api.get(routes.health.path, async (_req: Request, res: Response, next: NextFunction) => {
+    try {
+      const [database, realtime] = await Promise.all([
+        db.sequelize
+          .query('SELECT 1')
+          .then(() => 'ok' as const)
+          .catch(() => 'fail' as const),
+        scale ? scale.health() : ('ok' as const),
+      ]);
+      const status = database === 'ok' && realtime === 'ok' ? ('ok' as const) : ('fail' as const);
+      const body: Health = { status, checks: { database, realtime } };
+      res.status(status === 'ok' ? 200 : 503).json(body);
+    } catch (err) {
+      next(err);
+    }
   });
   app.use(api);
   app.use('/api', apiNotFound);
   app.use(docsRouter());
   app.use(asyncApiRouter());
+  app.use(metricsRouter());
   serveWebClient(app);
   app.use(errorHandler(logger));
 
@@ -177,11 +192,15 @@ export async function createApp(config: Config, opts: { logger?: Logger } = {}):
   const close = () =>
     (closing ??= (async () => {
       clearInterval(sweeper);
+      // Before the sockets go: this node leaves shared presence and announces whom it leaves offline.
+      await scale?.drain();
       realtime.close();
-      io.disconnectSockets(true);
+      // This node's sockets only: through the Redis adapter a plain disconnectSockets would end every node's.
+      io.local.disconnectSockets(true);
       await new Promise<void>((resolve) => io.close(() => resolve()));
       if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
       limits.close();
+      await scale?.close();
       await db.close();
     })());
 

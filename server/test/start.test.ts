@@ -109,6 +109,6 @@ describe(`production start (${DIALECT})`, () => {
     p.proc.kill('SIGTERM');
     expect(await exitWithin(p, 15_000)).toEqual({ code: 0, signal: null });
     // The server said goodbye rather than vanishing.
-    expect(await disconnected).toBe('io server disconnect');
+    expect(await disconnected).toBe('transport close');
   }, 90_000);
 });

@@ -1,0 +1,296 @@
+import cluster from 'node:cluster';
+import { BlockList, isIPv4, isIPv6 } from 'node:net';
+import { clientEventSchemas } from '@parley/protocol';
+import { Router, type Request, type Response } from 'express';
+import client from 'prom-client';
+import { METRICS_REQUEST, METRICS_RESPONSE } from '../cluster.js';
+import { ConfigError } from '../config.js';
+import type { AppContext } from '../context.js';
+import type { IoServer } from '../realtime/channels.js';
+import { socketStats } from '../realtime/connection.js';
+import { redisStats } from '../scale/redis.js';
+
+/*
+ * Prometheus metrics at GET /metrics (text exposition format).
+ *
+ * One registry per process: a process runs one Parley (tests run several in one process; they read differences).
+ * In a `node:cluster` deployment each worker keeps its own registry and /metrics, whichever worker answers it,
+ * asks the primary for the sum over all workers (prom-client's AggregatorRegistry), so one scrape sees the host.
+ *
+ * Who may read it: METRICS_ALLOW, a comma-separated list of addresses and CIDR ranges (IPv4 or IPv6), matched
+ * against the TCP peer address (never X-Forwarded-For); `*` lets anyone read. Default: loopback only. Anyone
+ * else gets 403. Behind a proxy, do not route /metrics through it (deploy/nginx.conf refuses it); scrape each node
+ * directly on its own address and list the scraper in METRICS_ALLOW.
+ */
+
+export const registry = new client.Registry();
+client.collectDefaultMetrics({ register: registry });
+
+/** The Socket.IO servers of this process whose sockets are counted. */
+const ioServers = new Set<IoServer>();
+
+const KNOWN_EVENTS = new Set(Object.keys(clientEventSchemas));
+
+/**
+ * The counters and histograms others may update. Where they are fed from:
+ * - `messagesStored`: every committed INSERT of a message (a model hook, see `attachMetrics`): `rate()` of it is
+ *   messages per second, by kind (text, image, system);
+ * - `socketEventDuration`: every acknowledged client event, from arrival to its ack, by event and outcome;
+ * - `dbErrors`: every failed query (by Sequelize error class); call `metrics.dbErrors.inc({ type })` for database
+ *   failures that do not go through `sequelize.query` (e.g. a failed connection outside a query);
+ * - `redisErrors`: call `countRedisErrors(client, 'name')` on every Redis client (or `metrics.redisErrors.inc({
+ *   client })` in its `error` listener).
+ */
+export const metrics = {
+  connectedSockets: new client.Gauge({
+    name: 'parley_connected_sockets',
+    help: 'Socket.IO connections open on this process (summed over workers in a cluster)',
+    registers: [registry],
+    collect() {
+      let n = 0;
+      for (const io of ioServers) n += io.of('/').sockets.size;
+      this.set(n);
+    },
+  }),
+  messagesStored: new client.Counter({
+    name: 'parley_messages_stored_total',
+    help: 'Messages committed to the database, by kind (rate() of it is messages per second)',
+    labelNames: ['kind'] as const,
+    registers: [registry],
+  }),
+  socketEventDuration: new client.Histogram({
+    name: 'parley_socket_event_duration_seconds',
+    help: 'Time from a client event arriving to its acknowledgement being sent, by event and outcome',
+    labelNames: ['event', 'ok'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  }),
+  dbErrors: new client.Counter({
+    name: 'parley_db_errors_total',
+    help: 'Failed database queries, by error class',
+    labelNames: ['type'] as const,
+    registers: [registry],
+  }),
+  redisErrors: new client.Counter({
+    name: 'parley_redis_errors_total',
+    help: 'Errors reported by Redis clients, by client',
+    labelNames: ['client'] as const,
+    registers: [registry],
+  }),
+  unknownEvents: new client.Counter({
+    name: 'parley_socket_unknown_events_total',
+    help: 'Client events with a name the protocol does not have (ignored)',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(socketStats.unknownEvents);
+    },
+  }),
+  floodDisconnects: new client.Counter({
+    name: 'parley_socket_flood_disconnects_total',
+    help: 'Sockets disconnected for flooding',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(socketStats.floodDisconnects);
+    },
+  }),
+  redisPublishFailures: new client.Counter({
+    name: 'parley_redis_publish_failures_total',
+    help: 'Broadcasts the Redis adapter could not publish (they reached this node only)',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(redisStats.publishFailures);
+    },
+  }),
+  redisReconnects: new client.Counter({
+    name: 'parley_redis_reconnects_total',
+    help: 'Redis connections restored after being lost',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(redisStats.reconnects);
+    },
+  }),
+};
+
+/** Counts the `error` events of a Redis client (node-redis or ioredis) in `parley_redis_errors_total`. */
+export function countRedisErrors(
+  redis: { on(event: 'error', listener: (err: unknown) => void): unknown },
+  name: string,
+): void {
+  redis.on('error', () => metrics.redisErrors.inc({ client: name }));
+}
+
+/**
+ * Instruments one Parley: counts its sockets, times every acknowledged client event, counts committed messages
+ * and failed queries. Called once by `createApp`, before the server listens.
+ */
+export function attachMetrics(io: IoServer, ctx: Pick<AppContext, 'db' | 'models'>): void {
+  ioServers.add(io);
+  io.httpServer?.once('close', () => ioServers.delete(io));
+
+  io.on('connection', (socket) => {
+    // Runs before the event's handler; only the ack callback is wrapped, so handlers are untouched.
+    socket.use((packet, next) => {
+      const event = packet[0];
+      const last = packet.length - 1;
+      const ack = packet[last];
+      if (typeof event === 'string' && KNOWN_EVENTS.has(event) && last > 0 && typeof ack === 'function') {
+        const end = metrics.socketEventDuration.startTimer({ event });
+        packet[last] = (...args: unknown[]) => {
+          const result = args[0] as { ok?: unknown } | undefined;
+          end({ ok: String(result?.ok === true) });
+          return (ack as (...a: unknown[]) => unknown)(...args);
+        };
+      }
+      next();
+    });
+  });
+
+  ctx.models.Message.addHook('afterCreate', (message, options) => {
+    const kind = String((message as unknown as { kind?: unknown }).kind ?? 'unknown');
+    const count = () => metrics.messagesStored.inc({ kind });
+    if (options.transaction) options.transaction.afterCommit(count);
+    else count();
+  });
+
+  countQueryErrors(ctx.db.sequelize);
+}
+
+const instrumented = new WeakSet<object>();
+
+/** Wraps `sequelize.query` (which every model call and transaction statement goes through) to count failures. */
+function countQueryErrors(sequelize: AppContext['db']['sequelize']): void {
+  if (instrumented.has(sequelize)) return;
+  instrumented.add(sequelize);
+  const query = sequelize.query.bind(sequelize) as (...args: unknown[]) => Promise<unknown>;
+  const counted = async (...args: unknown[]) => {
+    try {
+      return await query(...args);
+    } catch (err) {
+      metrics.dbErrors.inc({ type: err instanceof Error ? err.name : 'unknown' });
+      throw err;
+    }
+  };
+  Object.defineProperty(sequelize, 'query', { value: counted, configurable: true, writable: true });
+}
+
+/** Loopback: 127.0.0.0/8 and ::1 (IPv4-mapped addresses are matched as IPv4). */
+const DEFAULT_ALLOW = '127.0.0.0/8,::1';
+
+/** Who may read /metrics; `null` means anyone. */
+export type MetricsAllow = BlockList | null;
+
+/** Parses METRICS_ALLOW. Throws ConfigError naming the variable on a bad entry. */
+export function parseMetricsAllow(value: string | undefined): MetricsAllow {
+  const spec = value?.trim() || DEFAULT_ALLOW;
+  if (spec === '*') return null;
+  const list = new BlockList();
+  for (const raw of spec.split(',')) {
+    const entry = raw.trim();
+    if (!entry) continue;
+    const [addr = '', bits, extra] = entry.split('/');
+    const type = isIPv4(addr) ? 'ipv4' : isIPv6(addr) ? 'ipv6' : null;
+    const prefix = bits === undefined ? null : Number(bits);
+    if (
+      !type ||
+      extra !== undefined ||
+      (prefix !== null && (!Number.isInteger(prefix) || prefix < 0 || prefix > (type === 'ipv4' ? 32 : 128)))
+    ) {
+      throw new ConfigError(
+        `Invalid configuration:\n  METRICS_ALLOW: "${entry}" is not an IP address or CIDR range (e.g. 10.0.0.0/8, ::1, or * for anyone)`,
+      );
+    }
+    if (prefix === null) list.addAddress(addr, type);
+    else list.addSubnet(addr, prefix, type);
+  }
+  return list;
+}
+
+/** Whether `address` (a socket's remoteAddress) may read the metrics. */
+export function metricsAllowed(allow: MetricsAllow, address: string | undefined): boolean {
+  if (allow === null) return true;
+  if (!address) return false;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped) return allow.check(mapped[1]!, 'ipv4');
+  return isIPv4(address) ? allow.check(address, 'ipv4') : isIPv6(address) && allow.check(address, 'ipv6');
+}
+
+/** Whether this process is a worker of `node:cluster` whose primary aggregates metrics (see cluster.ts). */
+const inCluster = () => cluster.isWorker && typeof process.send === 'function';
+
+if (cluster.isWorker) {
+  // Answers the primary's requests for this worker's metrics (prom-client's cluster protocol).
+  new client.AggregatorRegistry();
+  client.AggregatorRegistry.setRegistries([registry]);
+}
+
+interface MetricsResponse {
+  type: typeof METRICS_RESPONSE;
+  id: number;
+  text?: string;
+  contentType?: string;
+  error?: string;
+}
+
+let nextRequestId = 0;
+
+/** Asks the primary for the metrics of every worker, summed. */
+function clusterMetrics(timeoutMs = 8_000): Promise<{ text: string; contentType: string }> {
+  const id = ++nextRequestId;
+  return new Promise((resolve, reject) => {
+    const onMessage = (msg: unknown) => {
+      const m = msg as Partial<MetricsResponse> | null;
+      if (m?.type !== METRICS_RESPONSE || m.id !== id) return;
+      done();
+      if (m.error !== undefined || m.text === undefined) reject(new Error(m.error ?? 'no metrics'));
+      else resolve({ text: m.text, contentType: m.contentType ?? registry.contentType });
+    };
+    const timer = setTimeout(() => {
+      done();
+      reject(new Error('the cluster primary did not answer'));
+    }, timeoutMs);
+    const done = () => {
+      clearTimeout(timer);
+      process.off('message', onMessage);
+    };
+    process.on('message', onMessage);
+    process.send!({ type: METRICS_REQUEST, id }, (err: Error | null) => {
+      if (err) {
+        done();
+        reject(err);
+      }
+    });
+  });
+}
+
+/** GET /metrics for the addresses METRICS_ALLOW (default: loopback) lets in. */
+export function metricsRouter(opts: { allow?: MetricsAllow } = {}): Router {
+  const allow = opts.allow !== undefined ? opts.allow : parseMetricsAllow(process.env.METRICS_ALLOW);
+  const router = Router();
+  router.get('/metrics', async (req: Request, res: Response) => {
+    res.setHeader('Cache-Control', 'no-store');
+    if (!metricsAllowed(allow, req.socket.remoteAddress)) {
+      res.status(403).json({
+        error: {
+          code: 'FORBIDDEN',
+          message: 'Metrics are served to loopback and to the addresses in METRICS_ALLOW only',
+        },
+      });
+      return;
+    }
+    try {
+      const { text, contentType } = inCluster()
+        ? await clusterMetrics()
+        : { text: await registry.metrics(), contentType: registry.contentType };
+      res.status(200).type(contentType).send(text);
+    } catch (err) {
+      res.status(503).json({
+        error: { code: 'UNAVAILABLE', message: `Metrics could not be collected: ${(err as Error).message}` },
+      });
+    }
+  });
+  return router;
+}
