@@ -10,6 +10,7 @@ import {
   type Res,
   type TestServer,
 } from '../src/test-support/server.js';
+import { expectError } from './helpers/http.js';
 
 /*
  * POST /api/auth/register, /login, /guest: validation, exact shapes, usernames (case, NFKC, confusables),
@@ -54,14 +55,6 @@ function expectSession(
   expect(u.isGuest).toBe(want.isGuest);
   expect(u.avatarUrl).toBeNull();
   expect(isIso(u.createdAt)).toBe(true);
-}
-
-function expectError(res: Res, status: number, code: string): void {
-  expect(res.status, JSON.stringify(res.body)).toBe(status);
-  expect(Object.keys(res.body)).toEqual(['error']);
-  expect(res.body.error.code).toBe(code);
-  expect(typeof res.body.error.message).toBe('string');
-  expect(res.body.error.message.length).toBeGreaterThan(0);
 }
 
 /** A 400 whose details name `path` (one detail per broken field). */

@@ -17,6 +17,7 @@ import {
   receivedBeforeMarker,
   type ClientSocket,
 } from './helpers/sockets.js';
+import { MISSING_ID, expectError, expectStatus, userOf } from './helpers/http.js';
 
 /* Direct rooms: one per pair of users, visible to those two only, and not a room anyone manages. */
 
@@ -40,21 +41,6 @@ const DM_KEYS = [
   'unreadCount',
   'updatedAt',
 ];
-const MISSING_ID = '9999999999';
-
-function expectStatus(res: Res, status: number): void {
-  expect(res.status, `${res.status} ${JSON.stringify(res.body)}`).toBe(status);
-}
-
-function expectError(res: Res, status: number, code: string): void {
-  expectStatus(res, status);
-  expect(res.body).toEqual({ error: expect.objectContaining({ code, message: expect.any(String) }) });
-}
-
-const userOf = (s: Session) => {
-  const { email: _email, ...user } = s.user;
-  return user;
-};
 
 /** Exactly the contract's Room fields plus `peer`, seen by `viewer` talking to `peer`. */
 function expectDm(room: any, peer: Session, expected: Partial<Room> = {}): Room {

@@ -19,6 +19,7 @@ import {
   receivedBeforeMarker,
   type ClientSocket,
 } from './helpers/sockets.js';
+import { ISO, MISSING_ID, expectError, expectStatus, userOf } from './helpers/http.js';
 
 /*
  * Messages over real HTTP and real sockets: sending (idempotent by clientId), history paging both ways, editing,
@@ -45,17 +46,6 @@ const MESSAGE_KEYS = [
   'roomId',
   'text',
 ];
-const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-const MISSING_ID = '9999999999';
-
-function expectStatus(res: Res, status: number): void {
-  expect(res.status, `${res.status} ${JSON.stringify(res.body)}`).toBe(status);
-}
-
-function expectError(res: Res, status: number, code: string): void {
-  expectStatus(res, status);
-  expect(res.body).toEqual({ error: expect.objectContaining({ code, message: expect.any(String) }) });
-}
 
 /** Exactly the contract's Message fields, with the right types. */
 function expectMessage(m: any, expected: Partial<Message> = {}): Message {
@@ -67,10 +57,6 @@ function expectMessage(m: any, expected: Partial<Message> = {}): Message {
   return m as Message;
 }
 
-const userOf = (s: Session) => {
-  const { email: _email, ...user } = s.user;
-  return user;
-};
 const byId = (a: { id: string }, b: { id: string }) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1);
 
 async function createRoom(owner: Session, body: Record<string, unknown> = {}): Promise<Room> {

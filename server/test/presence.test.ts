@@ -30,14 +30,13 @@ import {
   userOf,
 } from './helpers/realtime.js';
 import { closeAllSockets, emitAck, nextEvent, received, type ClientSocket } from './helpers/sockets.js';
+import { ISO } from './helpers/http.js';
 
 /*
  * Who is online (presence:online / presence:offline, presence:list, GET /api/users?online=true) with several tabs
  * per user, and typing indicators: relayed to the room but never to the typist's own tabs, ended by the server
  * when not refreshed, and when the typist goes away.
  */
-
-const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 let server: TestServer;
 let call: Call;

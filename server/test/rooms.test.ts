@@ -6,7 +6,6 @@ import {
   startTestServer,
   uniqueName,
   type Call,
-  type Res,
   type TestServer,
 } from '../src/test-support/server.js';
 import {
@@ -17,6 +16,7 @@ import {
   receivedBeforeMarker,
   type ClientSocket,
 } from './helpers/sockets.js';
+import { ISO, MISSING_ID, expectError, expectStatus, userOf } from './helpers/http.js';
 
 /*
  * Rooms and members over real HTTP and real sockets: every contract row for /api/chatrooms and its members, what
@@ -43,18 +43,6 @@ const ROOM_KEYS = [
   'unreadCount',
   'updatedAt',
 ];
-const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-/** Larger than any id, and larger than a 32-bit integer column can hold. */
-const MISSING_ID = '9999999999';
-
-function expectStatus(res: Res, status: number): void {
-  expect(res.status, `${res.status} ${JSON.stringify(res.body)}`).toBe(status);
-}
-
-function expectError(res: Res, status: number, code: string): void {
-  expectStatus(res, status);
-  expect(res.body).toEqual({ error: expect.objectContaining({ code, message: expect.any(String) }) });
-}
 
 /** Exactly the contract's Room fields (no more, no fewer), with the right types. */
 function expectRoom(room: any, expected: Partial<Room> = {}): Room {
@@ -66,11 +54,6 @@ function expectRoom(room: any, expected: Partial<Room> = {}): Room {
   expect(room).toMatchObject(expected);
   return room as Room;
 }
-
-const userOf = (s: Session) => {
-  const { email: _email, ...user } = s.user;
-  return user;
-};
 
 async function createRoom(owner: Session, body: Record<string, unknown> = {}): Promise<Room> {
   const res = await call('POST', '/api/chatrooms', {

@@ -11,6 +11,7 @@ import {
   type Res,
   type TestServer,
 } from '../src/test-support/server.js';
+import { expectError } from './helpers/http.js';
 
 /*
  * Access tokens (forgery on REST and on the socket handshake), refresh-token rotation and reuse detection, the
@@ -36,12 +37,6 @@ afterEach(() => {
 afterAll(async () => {
   await srv?.close();
 });
-
-function expectError(res: Res, status: number, code: string): void {
-  expect(res.status, JSON.stringify(res.body)).toBe(status);
-  expect(Object.keys(res.body)).toEqual(['error']);
-  expect(res.body.error.code).toBe(code);
-}
 
 /** Resolves with the first `event` on `socket`, or fails after a bounded wait. */
 function nextEvent<T = any>(socket: Socket, event: string): Promise<T> {

@@ -39,6 +39,7 @@ import {
   type UploadResponse,
 } from './helpers/images.js';
 import { closeAllSockets, connectSocket, emitAck, nextEvent, waitFor } from './helpers/sockets.js';
+import { ISO, expectError, expectStatus } from './helpers/http.js';
 
 /*
  * Image sharing over real HTTP multipart and real sockets: what is accepted and how it is served, what is refused
@@ -60,17 +61,7 @@ const ATTACHMENT_KEYS = [
   'url',
   'width',
 ];
-const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const HOUR_MS = 3600_000;
-
-function expectStatus(res: Res | UploadResponse, status: number): void {
-  expect(res.status, `${res.status} ${JSON.stringify(res.body)}`).toBe(status);
-}
-
-function expectError(res: Res | UploadResponse, status: number, code: string): void {
-  expectStatus(res, status);
-  expect(res.body).toEqual({ error: expect.objectContaining({ code, message: expect.any(String) }) });
-}
 
 /** Uploads are rate limited per user (a burst of 30): most tests use a user of their own. */
 const freshUser = (prefix = 'u') => register(call, uniqueName(prefix));

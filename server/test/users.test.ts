@@ -11,6 +11,7 @@ import {
   type Res,
   type TestServer,
 } from '../src/test-support/server.js';
+import { expectError } from './helpers/http.js';
 
 /*
  * GET/PATCH /api/users/me, POST /api/users/me/password, GET /api/users?q=&online=&limit=, GET /api/users/:id.
@@ -36,12 +37,6 @@ afterEach(() => {
 afterAll(async () => {
   await srv?.close();
 });
-
-function expectError(res: Res, status: number, code: string): void {
-  expect(res.status, JSON.stringify(res.body)).toBe(status);
-  expect(Object.keys(res.body)).toEqual(['error']);
-  expect(res.body.error.code).toBe(code);
-}
 
 function expectInvalid(res: Res, path: string): void {
   expectError(res, 400, 'VALIDATION_ERROR');
