@@ -1,4 +1,5 @@
 import { ERROR_STATUS, type ErrorBody, type ErrorCode, type ErrorDetail } from '@parley/protocol';
+import { ConnectionError, DatabaseError } from 'sequelize';
 import type { ZodError } from 'zod';
 
 /** The one error type services throw. Everything else that escapes is logged and answered as INTERNAL. */
@@ -38,5 +39,23 @@ export function toErrorBody(err: unknown): { status: number; body: ErrorBody; re
     if (err.retryAfter) error.retryAfter = err.retryAfter;
     return { status: err.status, body: { error }, retryAfter: err.retryAfter };
   }
+  if (databaseUnavailable(err)) {
+    // Nothing was stored: the client may retry (sends are idempotent by clientId).
+    return {
+      status: 503,
+      body: {
+        error: { code: 'UNAVAILABLE', message: 'The database is unavailable right now; try again shortly' },
+      },
+      retryAfter: 2,
+    };
+  }
   return { status: 500, body: { error: { code: 'INTERNAL', message: 'Something went wrong on our side' } } };
+}
+
+/** The database could not be reached (down, restarting, pool exhausted) or stayed locked past the busy timeout. */
+function databaseUnavailable(err: unknown): boolean {
+  if (err instanceof ConnectionError) return true;
+  const code =
+    (err instanceof DatabaseError ? (err.parent as { code?: string } | undefined)?.code : undefined) ?? '';
+  return code === 'SQLITE_BUSY' || code === '57P01' || code === '57P03' || code === '08006';
 }
