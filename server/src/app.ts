@@ -17,6 +17,7 @@ import { openDb } from './db/sequelize.js';
 import { AppError } from './errors.js';
 import { asyncApiRouter } from './http/asyncapi.js';
 import { docsRouter } from './http/docs.js';
+import { originAllowed } from './http/origin.js';
 import { attachMetrics, metricsRouter } from './http/metrics.js';
 import { apiNotFound, errorHandler } from './http/errors.js';
 import { MemoryRateLimitStore } from './http/rate-limit.js';
@@ -34,7 +35,7 @@ import { UploadUrls } from './modules/uploads/urls.js';
 import { userRoutes } from './modules/users/routes.js';
 import { startScaleOut } from './scale/index.js';
 import { Broadcaster, type IoServer } from './realtime/channels.js';
-import { attachRealtime, originAllowed } from './realtime/connection.js';
+import { attachRealtime } from './realtime/connection.js';
 
 export interface ParleyApp {
   app: Express;
@@ -72,7 +73,7 @@ export async function createApp(config: Config, opts: { logger?: Logger } = {}):
     perMessageDeflate: false,
     cors: config.corsOrigins.length ? { origin: config.corsOrigins, credentials: true } : undefined,
     // Checked before any Socket.IO work: a foreign page cannot open a socket with a user's credentials.
-    allowRequest: (req, cb) => cb(null, originAllowed(ctx, req)),
+    allowRequest: (req, cb) => cb(null, originAllowed(config, req)),
   });
   // REDIS_URL: nodes share broadcasts (Redis adapter), presence and rate limits through Redis (server/src/scale).
   const scale = config.redisUrl ? await startScaleOut(config, logger) : null;

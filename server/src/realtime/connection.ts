@@ -1,4 +1,3 @@
-import type { IncomingMessage } from 'node:http';
 import { clientEventSchemas } from '@parley/protocol';
 import jwt from 'jsonwebtoken';
 import type { AppContext } from '../context.js';
@@ -31,19 +30,6 @@ const KNOWN_EVENTS = new Set(Object.keys(clientEventSchemas));
 export const socketStats = { unknownEvents: 0, floodDisconnects: 0 };
 
 export { socketSettled } from './bookkeeping.js';
-
-/**
- * Browsers always send Origin on the handshake: it must be our own host or a configured origin. Clients without
- * one (native apps, tests) are not browsers and cannot be driven cross-site.
- */
-export function originAllowed(ctx: AppContext, req: IncomingMessage): boolean {
-  const origin = req.headers.origin;
-  if (!origin) return true;
-  const o = origin.replace(/\/$/, '');
-  if (ctx.config.corsOrigins.includes(o)) return true;
-  const host = req.headers.host;
-  return host !== undefined && (o === `http://${host}` || o === `https://${host}`);
-}
 
 /** Token bucket and strike count per socket; kept on the socket object, so it dies with it. */
 function createGuard(ctx: AppContext): EventGuard {

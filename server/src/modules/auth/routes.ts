@@ -2,6 +2,7 @@ import { routes } from '@parley/protocol';
 import type { CookieOptions, Request, Response, Router } from 'express';
 import type { AppContext } from '../../context.js';
 import { AppError } from '../../errors.js';
+import { originAllowed } from '../../http/origin.js';
 import { mount } from '../../http/route.js';
 import * as auth from './service.js';
 
@@ -38,18 +39,10 @@ function refreshTokenOf(ctx: AppContext, req: Request, body: { refreshToken?: st
   if (body.refreshToken) return body.refreshToken;
   const cookie = (req.cookies as Record<string, string> | undefined)?.[REFRESH_COOKIE];
   if (!cookie) return undefined;
-  const origin = req.headers.origin;
-  if (origin !== undefined && !isSameOrAllowedOrigin(ctx, req, origin)) {
+  if (!originAllowed(ctx.config, req)) {
     throw new AppError('FORBIDDEN', 'Cross-site request refused');
   }
   return cookie;
-}
-
-export function isSameOrAllowedOrigin(ctx: AppContext, req: Request, origin: string): boolean {
-  const normalised = origin.replace(/\/$/, '');
-  if (ctx.config.corsOrigins.includes(normalised)) return true;
-  const host = req.headers.host;
-  return host !== undefined && (normalised === `http://${host}` || normalised === `https://${host}`);
 }
 
 const metaOf = (req: Request) => ({ userAgent: req.headers['user-agent'] });
