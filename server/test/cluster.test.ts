@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { io as ioClient, type Socket } from 'socket.io-client';
 import { afterEach, describe, expect, it } from 'vitest';
+import { waitFor } from './helpers/sockets.js';
 import { checkClusterConfig, workerCount } from '../src/cluster.js';
 import { ConfigError, loadConfig } from '../src/config.js';
 import { ChildServers, spawnParley, type ParleyProcess } from '../src/test-support/process.js';
@@ -198,8 +199,15 @@ describe(`cluster: WORKERS=2 on one port (${DIALECT}, ${REDIS ? 'with and withou
     for (const transport of ['websocket', 'websocket', 'polling', 'polling'] as const)
       peers.push(await peer(p.url, transport));
 
-    // Group the sockets by worker (presence is per worker without Redis).
-    const views = await Promise.all(peers.map(online));
+    // Group the sockets by worker (presence is per worker without Redis). A worker counts a socket in presence
+    // just after its handshake, so ask until the views settle into a partition of the four users.
+    let views: string[][] = [];
+    await waitFor(async () => {
+      views = await Promise.all(peers.map(online));
+      const distinct = new Set(views.map((v) => v.join(',')));
+      const covered = [...distinct].flatMap((v) => v.split(','));
+      return covered.length === peers.length && new Set(covered).size === peers.length;
+    }, 'each worker to count exactly its own sockets');
     const groups = new Map<string, Peer[]>();
     peers.forEach((peer, i) => {
       const key = views[i]!.join(',');
