@@ -8,7 +8,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from './helpers/sockets.js';
 import { checkClusterConfig, workerCount } from '../src/cluster.js';
 import { ConfigError, loadConfig } from '../src/config.js';
-import { ChildServers, spawnParley, type ParleyProcess } from '../src/test-support/process.js';
+import {
+  ChildServers,
+  spawnParley,
+  type ParleyProcess,
+  outputEnded,
+  exitWithin,
+} from '../src/test-support/process.js';
 import { PG_URL } from '../src/test-support/server.js';
 
 /*
@@ -44,25 +50,6 @@ async function api(base: string, method: string, p: string, opts: { token?: stri
   });
   const text = await res.text();
   return { status: res.status, body: text ? JSON.parse(text) : undefined, headers: res.headers };
-}
-
-/** Resolves once everything the process printed has been read (its stdout ended). */
-function outputEnded(p: ParleyProcess): Promise<void> {
-  const out = p.proc.stdout!;
-  return out.readableEnded ? Promise.resolve() : new Promise((resolve) => out.once('end', () => resolve()));
-}
-
-/** Resolves with the exit of `p`, or fails after `ms`. */
-async function exitWithin(p: ParleyProcess, ms: number) {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`still running ${ms} ms after SIGTERM:\n${p.output()}`)), ms);
-  });
-  try {
-    return await Promise.race([p.exited, late]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 interface Peer {

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { io as ioClient, type Socket } from 'socket.io-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ChildServers, type ParleyProcess } from '../src/test-support/process.js';
+import { ChildServers, type ParleyProcess, outputEnded, exitWithin } from '../src/test-support/process.js';
 import { PG_URL } from '../src/test-support/server.js';
 
 /*
@@ -53,25 +53,6 @@ function printed(p: ParleyProcess, re: RegExp, ms = 10_000): Promise<void> {
     }, ms);
     if (!check()) p.proc.stdout!.on('data', check);
   });
-}
-
-/** Resolves once everything the process printed has been read (its stdout ended). */
-function outputEnded(p: ParleyProcess): Promise<void> {
-  const out = p.proc.stdout!;
-  return out.readableEnded ? Promise.resolve() : new Promise((resolve) => out.once('end', () => resolve()));
-}
-
-/** Resolves with the exit of `p`, or fails after `ms`. */
-async function exitWithin(p: ParleyProcess, ms: number) {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`still running ${ms} ms after SIGTERM:\n${p.output()}`)), ms);
-  });
-  try {
-    return await Promise.race([p.exited, late]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** A client that reconnects on its own (quickly, for the test), and records how it was disconnected. */

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { io as ioClient } from 'socket.io-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ChildServers, type ParleyProcess } from '../src/test-support/process.js';
+import { ChildServers, type ParleyProcess, exitWithin } from '../src/test-support/process.js';
 import { PG_URL } from '../src/test-support/server.js';
 
 /*
@@ -15,19 +15,6 @@ import { PG_URL } from '../src/test-support/server.js';
 const servers = new ChildServers();
 afterEach(() => servers.cleanup());
 const DIALECT = PG_URL ? 'postgres' : 'sqlite';
-
-/** Resolves with the exit of `p`, or fails after `ms`. */
-async function exitWithin(p: ParleyProcess, ms: number) {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`still running ${ms} ms after SIGTERM:\n${p.output()}`)), ms);
-  });
-  try {
-    return await Promise.race([p.exited, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 async function productionServer(): Promise<ParleyProcess> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'parley-start-'));

@@ -105,3 +105,22 @@ export class ChildServers {
     return { proc, url: `http://127.0.0.1:${port}`, output: () => out, exited };
   }
 }
+
+/** Resolves with the exit of `p`, or fails after `ms` (with what it printed). */
+export async function exitWithin(p: ParleyProcess, ms: number) {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`still running ${ms} ms after SIGTERM:\n${p.output()}`)), ms);
+  });
+  try {
+    return await Promise.race([p.exited, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Resolves once `p`'s stdout has ended (everything it printed has been read). */
+export function outputEnded(p: ParleyProcess): Promise<void> {
+  const out = p.proc.stdout!;
+  return out.readableEnded ? Promise.resolve() : new Promise((resolve) => out.once('end', () => resolve()));
+}
