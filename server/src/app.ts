@@ -16,6 +16,7 @@ import { migrate } from './db/migrate.js';
 import { openDb } from './db/sequelize.js';
 import { AppError } from './errors.js';
 import { asyncApiRouter } from './http/asyncapi.js';
+import { clientAddress, type TrustFn } from './http/client-address.js';
 import { docsRouter } from './http/docs.js';
 import { originAllowed } from './http/origin.js';
 import { attachMetrics, metricsRouter } from './http/metrics.js';
@@ -93,7 +94,8 @@ export async function createApp(config: Config, opts: { logger?: Logger } = {}):
     uploads: { store, urls: new UploadUrls(config.jwtSecret) },
   };
   await ensureGeneralRoom(ctx);
-  const realtime = attachRealtime(io, ctx);
+  // Read at each handshake, so it follows the `trust proxy` setting made below.
+  const realtime = attachRealtime(io, ctx, (req) => clientAddress(req, app.get('trust proxy fn') as TrustFn));
   attachMetrics(io, ctx);
   scale?.attach(io, ctx);
   const sweeper = startSweeper(ctx);

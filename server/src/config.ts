@@ -59,6 +59,9 @@ const EnvSchema = z.object({
   TRUST_PROXY: z.string().default(''),
   SQLITE_DRIVER: z.enum(['appthreat', 'sqlite3']).default('appthreat'),
   PASSWORD_HASH_MEMORY_KIB: int(8192).default(19456),
+  MAX_SOCKETS_PER_USER: int(1).default(20),
+  MAX_SOCKETS_PER_ADDRESS: int(1).default(200),
+  SOCKET_MAX_BUFFERED_BYTES: int(16 * 1024).default(4 * 1024 * 1024),
 });
 
 export type Env = z.infer<typeof EnvSchema>;
@@ -87,6 +90,12 @@ export interface Config {
   trustProxy: string;
   sqliteDriver: Env['SQLITE_DRIVER'];
   passwordHashMemoryKib: number;
+  /** Sockets one user may hold open on this node; the next handshake is refused RATE_LIMITED. */
+  maxSocketsPerUser: number;
+  /** Sockets one client address (after TRUST_PROXY) may hold open on this node. */
+  maxSocketsPerAddress: number;
+  /** Bytes queued for a socket that does not read; above this it is cut off. */
+  socketMaxBufferedBytes: number;
 }
 
 const MIN_SECRET_BYTES = 32;
@@ -129,6 +138,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     trustProxy: e.TRUST_PROXY,
     sqliteDriver: e.SQLITE_DRIVER,
     passwordHashMemoryKib: e.PASSWORD_HASH_MEMORY_KIB,
+    maxSocketsPerUser: e.MAX_SOCKETS_PER_USER,
+    maxSocketsPerAddress: e.MAX_SOCKETS_PER_ADDRESS,
+    socketMaxBufferedBytes: e.SOCKET_MAX_BUFFERED_BYTES,
   };
 }
 

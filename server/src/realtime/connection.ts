@@ -1,7 +1,8 @@
+import type { IncomingMessage } from 'node:http';
 import { clientEventSchemas } from '@parley/protocol';
 import jwt from 'jsonwebtoken';
 import type { AppContext } from '../context.js';
-import { AppError } from '../errors.js';
+import { AppError, toErrorBody } from '../errors.js';
 import { authenticateToken } from '../modules/auth/authenticate.js';
 import { registerMessageEvents } from '../modules/messages/socket.js';
 import { registerPresenceEvents } from '../modules/presence/socket.js';
@@ -10,6 +11,7 @@ import { registerRoomEvents } from '../modules/rooms/socket.js';
 import { presentUser } from '../modules/users/presenter.js';
 import { setBookkeeping } from './bookkeeping.js';
 import { channel, type IoServer, type IoSocket } from './channels.js';
+import { guardSlowReaders, SocketQuota } from './socket-limits.js';
 import type { EventGuard } from './with-ack.js';
 
 /** Events per socket: a burst of this many, refilled at EVENT_RATE per second. */
@@ -30,6 +32,7 @@ const KNOWN_EVENTS = new Set(Object.keys(clientEventSchemas));
 export const socketStats = { unknownEvents: 0, floodDisconnects: 0 };
 
 export { socketSettled } from './bookkeeping.js';
+export { socketLimitStats } from './socket-limits.js';
 
 /** Token bucket and strike count per socket; kept on the socket object, so it dies with it. */
 function createGuard(ctx: AppContext): EventGuard {
@@ -86,13 +89,29 @@ function endAtExpiry(socket: IoSocket, expiresAt: number): void {
   socket.once('disconnect', () => clearTimeout(timer));
 }
 
+/** A refused handshake: `connect_error` with the code as its message and the contract's error body as data. */
+function handshakeError(err: unknown): Error & { data?: unknown } {
+  if (err instanceof AppError && err.code === 'RATE_LIMITED')
+    return Object.assign(new Error(err.code), { data: toErrorBody(err).body });
+  return new Error(
+    err instanceof AppError && err.code === 'TOKEN_EXPIRED' ? 'TOKEN_EXPIRED' : 'UNAUTHORIZED',
+  );
+}
+
 /**
  * Handshake authentication, subscriptions, presence and the event handlers. A socket joins its user's and
  * session's channels and every room the user belongs to, so broadcasts reach all of a user's tabs.
+ * `addressOf` gives a handshake's client address as REST sees it (TRUST_PROXY), for the per-address socket limit.
  */
-export function attachRealtime(io: IoServer, ctx: AppContext): { close(): void } {
+export function attachRealtime(
+  io: IoServer,
+  ctx: AppContext,
+  addressOf: (req: IncomingMessage) => string = (req) => req.socket.remoteAddress ?? '',
+): { close(): void } {
   const typing = new TypingRelay(io);
   const guard = createGuard(ctx);
+  const quota = new SocketQuota(ctx, addressOf);
+  const slowReaders = guardSlowReaders(io, ctx);
   let closed = false;
 
   io.use(async (socket, next) => {
@@ -102,13 +121,13 @@ export function attachRealtime(io: IoServer, ctx: AppContext): { close(): void }
       const actor = await authenticateToken(ctx, token);
       socket.data.userId = String(actor.user.id);
       socket.data.sessionId = actor.sessionId;
+      quota.take(socket, socket.data.userId);
       // When the access token expires the socket is told and closed; the client refreshes and reconnects.
       const exp = (jwt.decode(token) as { exp?: number } | null)?.exp;
       if (exp) endAtExpiry(socket, exp * 1000);
       next();
     } catch (err) {
-      const code = err instanceof AppError && err.code === 'TOKEN_EXPIRED' ? 'TOKEN_EXPIRED' : 'UNAUTHORIZED';
-      next(new Error(code));
+      next(handshakeError(err));
     }
   });
 
@@ -182,6 +201,7 @@ export function attachRealtime(io: IoServer, ctx: AppContext): { close(): void }
   return {
     close: () => {
       closed = true;
+      slowReaders.close();
       typing.close();
     },
   };

@@ -41,6 +41,10 @@ export function testConfig(dataDir: string, overrides: Partial<Config> = {}): Co
     trustProxy: '',
     sqliteDriver: (process.env.SQLITE_DRIVER as Config['sqliteDriver']) ?? 'appthreat',
     passwordHashMemoryKib: 8192,
+    // Many tests open many sockets from 127.0.0.1; the hardening suite sets tight values where it tests them.
+    maxSocketsPerUser: 1000,
+    maxSocketsPerAddress: 10_000,
+    socketMaxBufferedBytes: 4 * 1024 * 1024,
     ...overrides,
   };
 }

@@ -9,6 +9,7 @@ import type {
 import { io, type Socket } from 'socket.io-client';
 import { ApiError } from '../api/errors';
 import { authStore, clearSession, freshToken, refreshSession } from '../features/auth/session';
+import { jittered, RATE_LIMITED_RETRY_MS, RECONNECT_OPTIONS } from './options';
 
 export type ParleySocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
@@ -41,8 +42,7 @@ export function openSocket(handlers: ConnectionHandlers): ParleySocket {
   const s: ParleySocket = io({
     autoConnect: false,
     transports: ['websocket', 'polling'],
-    reconnectionDelay: 500,
-    reconnectionDelayMax: 4000,
+    ...RECONNECT_OPTIONS,
     // A handshake that hangs (a proxy in front of a restarting server) is abandoned and retried sooner.
     timeout: 8000,
     auth: (cb) => {
@@ -63,7 +63,8 @@ export function openSocket(handlers: ConnectionHandlers): ParleySocket {
   s.on('disconnect', (reason) => {
     handlers.onDisconnect();
     // The server closed us (token ran out, flood guard): Socket.IO does not retry by itself then.
-    if (reason === 'io server disconnect') reconnectSoon(s, 300);
+    // Jittered: a shutting-down server disconnects everyone at once, and they must not all come back at once.
+    if (reason === 'io server disconnect') reconnectSoon(s, jittered(300));
   });
 
   s.on('connect_error', (err) => {
@@ -76,6 +77,9 @@ export function openSocket(handlers: ConnectionHandlers): ParleySocket {
         return;
       }
       reconnectSoon(s, authFailures === 1 ? 0 : 1000 * authFailures, true);
+    } else if (err.message === 'RATE_LIMITED') {
+      // Too many tabs or connections: a middleware refusal, which Socket.IO does not retry by itself.
+      reconnectSoon(s, jittered(RATE_LIMITED_RETRY_MS));
     }
   });
 
@@ -100,7 +104,7 @@ function reconnectSoon(s: ParleySocket, delayMs: number, force = false): void {
       .then((ok) => {
         if (ok && s === socket && !s.connected) s.connect();
       })
-      .catch(() => reconnectSoon(s, 3000, force));
+      .catch(() => reconnectSoon(s, jittered(3000), force));
   }, delayMs);
 }
 
