@@ -1,0 +1,93 @@
+import type { Message, Room, Session } from '@parley/protocol';
+import {
+  client,
+  register,
+  uniqueName,
+  type Call,
+  type TestServer,
+} from '../../../src/test-support/server.js';
+import { addMember, createRoom, expectStatusOf, joinRoom, postMessage } from '../../helpers/realtime.js';
+import type { RoomKind, UserKind } from './rules.js';
+
+/*
+ * The people and rooms the matrix runs against. Rooms that a cell may change (join, leave, kick, delete) are made
+ * fresh for that cell; the others are made once per kind. A direct room cannot be made fresh (one pair, one DM),
+ * which is fine: no cell may change it.
+ */
+
+export const PASSWORD = 'correct-horse-9';
+
+export interface World {
+  server: TestServer;
+  call: Call;
+  /** The signed-in kinds; `loggedOut` has none. */
+  sessions: Record<Exclude<UserKind, 'loggedOut'>, Session>;
+  /** A second member of every public and private room: the one the owner kicks. */
+  victim: Session;
+  /** A registered user in no room but general: the one the owner adds. */
+  newcomer: Session;
+  /** A room of `kind` as described in rules.ts: shared, or made for this cell only. */
+  room(kind: RoomKind, fresh: boolean): Promise<Room>;
+  /** A text message by the member in `room`: shared per room, or a new one. */
+  message(room: Room, fresh: boolean): Promise<Message>;
+  /** A new session of a user of this kind, for cells that end or revoke the caller's session. */
+  throwaway(kind: Exclude<UserKind, 'loggedOut'>): Promise<Session>;
+}
+
+/** A new guest session. */
+export async function guest(call: Call): Promise<Session> {
+  const res = await call('POST', '/api/auth/guest', { body: { username: uniqueName('g') } });
+  expectStatusOf(res, 201);
+  return res.body;
+}
+
+/** Registers the matrix's users on `server` and answers the world they live in. */
+export async function makeWorld(server: TestServer): Promise<World> {
+  const call = client(server.url);
+  const [owner, member, outsider, victim, newcomer] = [
+    await register(call, uniqueName('own')),
+    await register(call, uniqueName('mem')),
+    await register(call, uniqueName('out')),
+    await register(call, uniqueName('vic')),
+    await register(call, uniqueName('new')),
+  ];
+  const sessions = { owner, member, outsider, guest: await guest(call) };
+
+  async function makeRoom(kind: RoomKind): Promise<Room> {
+    if (kind === 'direct') {
+      const res = await call('POST', '/api/dms', {
+        token: owner.accessToken,
+        body: { userId: member.user.id },
+      });
+      expectStatusOf(res, 200);
+      return res.body;
+    }
+    const room = await createRoom(call, owner, kind);
+    for (const m of [member, victim])
+      if (kind === 'public') await joinRoom(call, m, room.id);
+      else await addMember(call, owner, room.id, m);
+    return room;
+  }
+
+  const shared = new Map<RoomKind, Promise<Room>>();
+  const sharedMessages = new Map<string, Promise<Message>>();
+  return {
+    server,
+    call,
+    sessions,
+    victim,
+    newcomer,
+    room: (kind, fresh) => {
+      if (fresh) return makeRoom(kind);
+      if (!shared.has(kind)) shared.set(kind, makeRoom(kind));
+      return shared.get(kind)!;
+    },
+    message: (room, fresh) => {
+      const post = () => postMessage(call, member, room.id, `matrix ${uniqueName('m')}`);
+      if (fresh) return post();
+      if (!sharedMessages.has(room.id)) sharedMessages.set(room.id, post());
+      return sharedMessages.get(room.id)!;
+    },
+    throwaway: (kind) => (kind === 'guest' ? guest(call) : register(call, uniqueName('tmp'))),
+  };
+}
