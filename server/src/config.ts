@@ -62,6 +62,7 @@ const EnvSchema = z.object({
   MAX_SOCKETS_PER_USER: int(1).default(20),
   MAX_SOCKETS_PER_ADDRESS: int(1).default(200),
   SOCKET_MAX_BUFFERED_BYTES: int(16 * 1024).default(4 * 1024 * 1024),
+  SOCKET_FLOOD_COOLDOWN_SEC: int(0, 3600).default(10),
 });
 
 export type Env = z.infer<typeof EnvSchema>;
@@ -96,6 +97,8 @@ export interface Config {
   maxSocketsPerAddress: number;
   /** Bytes queued for a socket that does not read; above this it is cut off. */
   socketMaxBufferedBytes: number;
+  /** After its socket was cut off for flooding, the user's new handshakes are refused this long (0: never). */
+  socketFloodCooldownSec: number;
 }
 
 const MIN_SECRET_BYTES = 32;
@@ -141,6 +144,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxSocketsPerUser: e.MAX_SOCKETS_PER_USER,
     maxSocketsPerAddress: e.MAX_SOCKETS_PER_ADDRESS,
     socketMaxBufferedBytes: e.SOCKET_MAX_BUFFERED_BYTES,
+    socketFloodCooldownSec: e.SOCKET_FLOOD_COOLDOWN_SEC,
   };
 }
 

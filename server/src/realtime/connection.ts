@@ -11,7 +11,7 @@ import { registerRoomEvents } from '../modules/rooms/socket.js';
 import { presentUser } from '../modules/users/presenter.js';
 import { setBookkeeping } from './bookkeeping.js';
 import { channel, type IoServer, type IoSocket } from './channels.js';
-import { guardSlowReaders, SocketQuota } from './socket-limits.js';
+import { FloodCooldown, guardSlowReaders, SocketQuota } from './socket-limits.js';
 import type { EventGuard } from './with-ack.js';
 
 /** Events per socket: a burst of this many, refilled at EVENT_RATE per second. */
@@ -35,7 +35,7 @@ export { socketSettled } from './bookkeeping.js';
 export { socketLimitStats } from './socket-limits.js';
 
 /** Token bucket and strike count per socket; kept on the socket object, so it dies with it. */
-function createGuard(ctx: AppContext): EventGuard {
+function createGuard(ctx: AppContext, cooldown: FloodCooldown): EventGuard {
   const state = new WeakMap<IoSocket, { tokens: number; at: number; strikes: number[] }>();
   const strike = (socket: IoSocket) => {
     const s = state.get(socket)!;
@@ -44,6 +44,7 @@ function createGuard(ctx: AppContext): EventGuard {
     s.strikes.push(now);
     if (s.strikes.length >= MAX_STRIKES && socket.connected) {
       socketStats.floodDisconnects++;
+      cooldown.start(socket.data.userId);
       ctx.logger.warn({ userId: socket.data.userId }, 'socket disconnected for flooding');
       socket.emit('error', { error: { code: 'RATE_LIMITED', message: 'Too many events; disconnected' } });
       socket.disconnect(true);
@@ -109,7 +110,8 @@ export function attachRealtime(
   addressOf: (req: IncomingMessage) => string = (req) => req.socket.remoteAddress ?? '',
 ): { close(): void } {
   const typing = new TypingRelay(io);
-  const guard = createGuard(ctx);
+  const cooldown = new FloodCooldown(ctx.config.socketFloodCooldownSec);
+  const guard = createGuard(ctx, cooldown);
   const quota = new SocketQuota(ctx, addressOf);
   const slowReaders = guardSlowReaders(io, ctx);
   let closed = false;
@@ -121,6 +123,7 @@ export function attachRealtime(
       const actor = await authenticateToken(ctx, token);
       socket.data.userId = String(actor.user.id);
       socket.data.sessionId = actor.sessionId;
+      cooldown.check(socket.data.userId);
       quota.take(socket, socket.data.userId);
       // When the access token expires the socket is told and closed; the client refreshes and reconnects.
       const exp = (jwt.decode(token) as { exp?: number } | null)?.exp;

@@ -105,3 +105,36 @@ export function guardSlowReaders(io: IoServer, ctx: AppContext): { close(): void
   timer.unref();
   return { close: () => clearInterval(timer) };
 }
+
+/**
+ * Users whose socket was just cut off for flooding (SOCKET_FLOOD_COOLDOWN_SEC): their handshakes are refused
+ * RATE_LIMITED until the cool-down ends. Without it a flooder reconnects at once and every cycle costs the
+ * server a handshake, presence churn and a burst of admitted events, which is what other users then wait behind.
+ */
+export class FloodCooldown {
+  private until = new Map<string, number>();
+
+  constructor(private seconds: number) {}
+
+  start(userId: string): void {
+    if (!this.seconds) return;
+    const now = Date.now();
+    // Bounded: expired entries go whenever the map grows large.
+    if (this.until.size > 10_000) for (const [k, t] of this.until) if (t <= now) this.until.delete(k);
+    this.until.set(userId, now + this.seconds * 1000);
+  }
+
+  /** Throws RATE_LIMITED (with the seconds left) while `userId` is cooling down. */
+  check(userId: string): void {
+    const t = this.until.get(userId);
+    if (t === undefined) return;
+    const left = t - Date.now();
+    if (left <= 0) return void this.until.delete(userId);
+    throw new AppError(
+      'RATE_LIMITED',
+      'Disconnected for flooding; reconnect later',
+      undefined,
+      Math.ceil(left / 1000),
+    );
+  }
+}

@@ -45,6 +45,7 @@ export function testConfig(dataDir: string, overrides: Partial<Config> = {}): Co
     maxSocketsPerUser: 1000,
     maxSocketsPerAddress: 10_000,
     socketMaxBufferedBytes: 4 * 1024 * 1024,
+    socketFloodCooldownSec: 0,
     ...overrides,
   };
 }
