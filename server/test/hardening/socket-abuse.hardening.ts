@@ -12,25 +12,34 @@ import {
 } from '../../src/test-support/server.js';
 import {
   closeRawSockets,
+  connectReady,
   connectWith,
+  disconnected,
+  emitNoAck,
+  emitRaw,
   expectHandshakeRefused,
   expectOk,
+  expectValidation,
+  fullHistory,
   generalRoomId,
+  newClientId,
+  postMessage,
   serverDropped,
 } from '../helpers/realtime.js';
 import {
   closeAllSockets,
   connectSocket,
   emitAck,
+  nextEvent,
   received,
   waitFor,
   type ClientSocket,
 } from '../helpers/sockets.js';
 
 /*
- * Socket abuse (docs/SECURITY.md, section "Socket abuse"): too many sockets per user and per address, and a
- * client that never reads. The foreign-Origin handshake and the oversize packet are S1 and S2 below too; the
- * message flood with its latency measurement has a file of its own (socket-abuse-flood.hardening.ts).
+ * Socket abuse (docs/SECURITY.md, section "Socket abuse"): a handshake from a foreign Origin (S1), an oversize
+ * packet (S2), too many sockets per user and per address (S4), a client that never reads (S5). The message flood
+ * with its latency measurement (S3) has a file of its own (socket-abuse-flood.hardening.ts).
  */
 
 afterAll(() => {
@@ -45,6 +54,85 @@ function expectTooMany(err: Error & { data?: any }, what: RegExp): void {
     error: { code: 'RATE_LIMITED', message: expect.stringMatching(what), retryAfter: expect.any(Number) },
   });
 }
+
+describe('S1 foreign Origin, S2 oversize packet', () => {
+  let server: TestServer;
+  let call: Call;
+  let carol: Session, alice: Session;
+  let carolSocket: ClientSocket;
+  let generalId: string;
+
+  beforeAll(async () => {
+    server = await startTestServer();
+    call = client(server.url);
+    carol = await register(call, uniqueName('carol'));
+    alice = await register(call, uniqueName('alice'));
+    generalId = await generalRoomId(call, alice);
+    carolSocket = await connectReady(server, carol);
+  });
+  afterAll(() => server?.close());
+
+  it('S1a refuses a foreign Origin over websocket and over polling, and accepts the server’s own origin', async () => {
+    const token = carol.accessToken;
+    for (const transports of [['websocket'], ['polling']]) {
+      const err = await expectHandshakeRefused(server, {
+        auth: { token },
+        transports,
+        extraHeaders: { origin: 'http://evil.example' },
+      });
+      expect(err, transports[0]).toBeInstanceOf(Error);
+    }
+    const own = await connectWith(server, {
+      auth: { token },
+      extraHeaders: { origin: server.url },
+    });
+    expect(own.connected).toBe(true);
+    own.disconnect();
+  });
+
+  it('S1b accepts an origin listed in corsOrigins, and still refuses others', async () => {
+    const other = await startTestServer({ corsOrigins: ['http://app.example'] });
+    try {
+      const s = await register(client(other.url), uniqueName('cors'));
+      for (const transports of [['websocket'], ['polling']]) {
+        const ok = await connectWith(other, {
+          auth: { token: s.accessToken },
+          transports,
+          extraHeaders: { origin: 'http://app.example' },
+        });
+        expect(ok.connected, transports[0]).toBe(true);
+        const res = await emitAck(ok as ClientSocket, 'presence:list', {});
+        expect(expectOk('presence:list', res).users.map((u) => u.id)).toContain(s.user.id);
+        ok.disconnect();
+        await expectHandshakeRefused(other, {
+          auth: { token: s.accessToken },
+          transports,
+          extraHeaders: { origin: 'http://evil.example' },
+        });
+      }
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('S2 a packet over 64 KiB closes only that socket; a large valid one is answered normally', async () => {
+    const big = await connectReady(server, carol);
+    // Under the packet limit but over the text limit: an ordinary validation error.
+    const long = await emitRaw(big, 'message:send', [
+      { roomId: generalId, text: 'y'.repeat(40_000), clientId: newClientId() },
+    ]);
+    expectValidation(long, 'text');
+    const gone = disconnected(big);
+    const text = 'z'.repeat(70 * 1024);
+    emitNoAck(big, 'message:send', { roomId: generalId, text, clientId: newClientId() });
+    expect(await gone).toBe('transport close');
+    // carol's other socket and everyone else carry on.
+    const m = await postMessage(call, alice, generalId, `marker ${uniqueName('m')}`);
+    await nextEvent(carolSocket, 'message:new', (p) => p.id === m.id);
+    expect(carolSocket.connected).toBe(true);
+    expect((await fullHistory(call, alice, generalId)).some((x) => x.text.startsWith('zzz'))).toBe(false);
+  });
+});
 
 describe('S4 sockets per user and per address', () => {
   const PER_USER = 3;
