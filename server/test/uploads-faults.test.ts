@@ -1,8 +1,5 @@
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, readlinkSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import path from 'node:path';
 import type { Session } from '@parley/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -15,47 +12,16 @@ import {
 } from '../src/test-support/server.js';
 import { fetchBytes, multipartParts, noisePng, png, uploadFile } from './helpers/images.js';
 import { waitFor } from './helpers/sockets.js';
+import { expectNothingLeft, openUploadFiles, storedFiles, tempFiles } from './helpers/uploads.js';
 
 /*
- * Uploads when things go wrong: a client that vanishes mid-body, an attacker guessing ids, a disk that is full.
- * Whatever happens, no partial file and no row are left behind, and no file descriptor stays open.
+ * Uploads when things go wrong: a client that vanishes mid-body, an attacker guessing ids. Whatever happens, no
+ * partial file and no row are left behind, and no file descriptor stays open. (A full disk is case F3 of the
+ * hardening suite: server/test/hardening/faults-disk.hardening.ts.)
  */
 
 let server: TestServer;
 let call: Call;
-
-const uploadsDir = (s: TestServer) => path.join(s.config.dataDir, 'uploads');
-const tmpDir = (s: TestServer) => path.join(uploadsDir(s), 'tmp');
-const tempFiles = (s: TestServer) => readdirSync(tmpDir(s));
-const storedFiles = (s: TestServer) =>
-  readdirSync(uploadsDir(s), { withFileTypes: true })
-    .filter((e) => e.isFile())
-    .map((e) => e.name)
-    .sort();
-
-/** Files under the uploads directory that this process (the in-process server) still holds open. */
-function openUploadFiles(s: TestServer): string[] {
-  const dir = uploadsDir(s);
-  const held: string[] = [];
-  for (const fd of readdirSync('/proc/self/fd')) {
-    try {
-      const target = readlinkSync(`/proc/self/fd/${fd}`);
-      if (target.startsWith(dir)) held.push(target);
-    } catch {
-      // closed while we looked
-    }
-  }
-  return held;
-}
-
-/** Waits until the upload left nothing behind: no temp file, no open descriptor. */
-async function expectNothingLeft(s: TestServer): Promise<void> {
-  await waitFor(() => tempFiles(s).length === 0, `the temp directory to be empty (has ${tempFiles(s)})`);
-  await waitFor(
-    () => openUploadFiles(s).length === 0,
-    `the server to close every upload file (holds ${openUploadFiles(s).join(', ')})`,
-  );
-}
 
 beforeAll(async () => {
   server = await startTestServer();
@@ -202,90 +168,5 @@ describe('guessing upload ids', () => {
     await Promise.all(Array.from({ length: 8 }, worker));
     expect(Object.fromEntries(statuses)).toEqual({ 404: 1000 });
     expect(hits).toBe(0);
-  });
-});
-
-describe('storage full', () => {
-  /*
-   * A genuinely full filesystem: a 1 MiB tmpfs mounted over the server's uploads directory (needs root and
-   * CAP_SYS_ADMIN, as in CI; skipped with the reason otherwise). File permissions would not do: root ignores them.
-   */
-  let full: TestServer | undefined;
-  let mounted = false;
-  let skipReason = '';
-  let bob: Session;
-
-  beforeAll(async () => {
-    full = await startTestServer();
-    const dir = uploadsDir(full);
-    try {
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m,mode=0755', 'parley-test-full', dir], {
-        stdio: 'pipe',
-      });
-      mounted = true;
-    } catch (err) {
-      skipReason = `cannot mount a 1 MiB tmpfs to fill (needs root with CAP_SYS_ADMIN): ${
-        (err as { stderr?: Buffer }).stderr?.toString().trim() || (err as Error).message
-      }`;
-      return;
-    }
-    mkdirSync(tmpDir(full));
-    bob = await register(client(full.url), uniqueName('bob'));
-  });
-
-  afterAll(async () => {
-    if (mounted && full) {
-      try {
-        execFileSync('umount', [uploadsDir(full)], { stdio: 'pipe' });
-      } catch {
-        execFileSync('umount', ['-l', uploadsDir(full)], { stdio: 'pipe' });
-      }
-    }
-    await full?.close();
-  });
-
-  const freeBytes = () => {
-    const s = statfsSync(uploadsDir(full!));
-    return s.bavail * s.bsize;
-  };
-
-  it('answers 507 STORAGE_FULL when the upload does not fit, and leaves no partial file', async (ctx) => {
-    if (!mounted) return ctx.skip(skipReason);
-    const s = full!;
-    const freeBefore = freeBytes();
-    const file = await noisePng(850, 850); // ~2 MiB on a 1 MiB filesystem
-    const res = await uploadFile(s.url, bob.accessToken, file);
-    expect(res.status, JSON.stringify(res.body)).toBe(507);
-    expect(res.body).toEqual({ error: expect.objectContaining({ code: 'STORAGE_FULL' }) });
-    await expectNothingLeft(s);
-    expect(storedFiles(s)).toEqual([]);
-    expect(await s.parley.ctx.models.Attachment.count()).toBe(0);
-    expect(freeBytes()).toBe(freeBefore);
-  });
-
-  it('answers 507 when the upload fits but its re-encoded copy does not', async (ctx) => {
-    if (!mounted) return ctx.skip(skipReason);
-    const s = full!;
-    // Leave room for the received file but not for the re-encoded image next to it.
-    const file = await noisePng(300, 300); // ~270 KB, stays ~270 KB re-encoded (noise does not compress)
-    const filler = path.join(uploadsDir(s), 'filler');
-    writeFileSync(filler, Buffer.alloc(Math.max(0, freeBytes() - file.length - 64 * 1024)));
-    try {
-      const freeBefore = freeBytes();
-      expect(freeBefore).toBeGreaterThan(file.length);
-      expect(freeBefore).toBeLessThan(2 * file.length);
-      const res = await uploadFile(s.url, bob.accessToken, file);
-      expect(res.status, JSON.stringify(res.body)).toBe(507);
-      expect(res.body).toEqual({ error: expect.objectContaining({ code: 'STORAGE_FULL' }) });
-      await expectNothingLeft(s);
-      expect(storedFiles(s)).toEqual(['filler']);
-      expect(await s.parley.ctx.models.Attachment.count()).toBe(0);
-      expect(freeBytes()).toBe(freeBefore);
-    } finally {
-      rmSync(filler, { force: true });
-    }
-    // With room again, the same upload is accepted.
-    const ok = await uploadFile(s.url, bob.accessToken, file);
-    expect(ok.status, JSON.stringify(ok.body)).toBe(201);
   });
 });

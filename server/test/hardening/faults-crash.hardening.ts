@@ -3,11 +3,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ChildServers } from '../src/test-support/process.js';
-import { PG_URL } from '../src/test-support/server.js';
+import { ChildServers } from '../../src/test-support/process.js';
+import { PG_URL } from '../../src/test-support/server.js';
 
 /*
- * "A message acknowledged to its sender is durable (it survives a crash of the server process)."
+ * F1 (docs/SECURITY.md, Faults): "A message acknowledged to its sender is durable (it survives a crash of the
+ * server process)."
  * A real ParleyProcess process takes concurrent sends; it is SIGKILLed mid-stream; a new process on the same data must
  * have every acknowledged message, and resending the unacknowledged ones with their clientId stores each once.
  * With TEST_DATABASE_URL set, the processes share a fresh PostgreSQL database instead of a SQLite file.
@@ -52,8 +53,8 @@ async function wholeHistory(base: string, token: string, roomId: string): Promis
   return all;
 }
 
-describe(`crash safety (${DIALECT})`, () => {
-  it('every acknowledged message survives SIGKILL; resends with the same clientId store each message once', async () => {
+describe(`F1 crash safety (${DIALECT})`, () => {
+  it('F1 every acknowledged message survives SIGKILL; resends with the same clientId store each message once', async () => {
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'parley-crash-'));
     servers.onCleanup(() => rmSync(dataDir, { recursive: true, force: true }));
     const env = {
