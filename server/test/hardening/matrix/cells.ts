@@ -3,6 +3,7 @@ import {
   clientEventSchemas,
   routes,
   type ClientEventName,
+  type Message,
   type RouteDef,
   type RouteId,
 } from '@parley/protocol';
@@ -79,6 +80,30 @@ async function envOf(world: World, cell: Cell<RestCase | EventCase>, throwaway =
   return { world, user: cell.user, roomKind: cell.roomKind, room, message, actor };
 }
 
+/**
+ * What a refused call must leave as it was: the room as its owner sees it, its members, and its latest history
+ * (text, edits, deletions). A room that is gone is recorded as its status.
+ */
+async function roomState(env: CellEnv): Promise<unknown> {
+  const { call, sessions } = env.world;
+  const token = sessions.owner.accessToken;
+  const base = `/api/chatrooms/${env.room.id}`;
+  const [room, members, history] = await Promise.all([
+    call('GET', base, { token }),
+    call('GET', `${base}/members`, { token }),
+    call('GET', `${base}/messages?limit=100`, { token }),
+  ]);
+  if (room.status !== 200) return room.status;
+  return {
+    room: room.body,
+    members: (members.body.members as { user: { id: string }; role: string }[]).map((m) => [
+      m.user.id,
+      m.role,
+    ]),
+    history: (history.body.messages as Message[]).map((m) => [m.id, m.text, m.editedAt, m.deleted]),
+  };
+}
+
 /** The route's path with its `:params` filled in; a missing one is a mistake in the matrix. */
 function pathOf(route: RouteDef, params: Record<string, string>): string {
   return route.path.replace(/:(\w+)/g, (_, key: string) => {
@@ -95,11 +120,13 @@ export async function runRestCell(world: World, cell: Cell<RestCase>): Promise<v
   const path = pathOf(route, cell.c.params?.(env) ?? {}) + (cell.c.query?.(env) ?? '');
   const body = await cell.c.body?.(env);
   const token = env.actor?.accessToken;
+  const before = cell.outcome === 'ok' ? null : await roomState(env);
   const res: Res = route.multipart
     ? { ...(await uploadFile(world.server.url, token, body as Buffer)) }
     : await world.call(route.method.toUpperCase(), path, { token, body });
   if (cell.outcome !== 'ok') {
     expectError(res, ERROR_STATUS[cell.outcome], cell.outcome);
+    expect(await roomState(env), 'a refused call changes nothing').toEqual(before);
     return;
   }
   expect(res.status, `${res.status} ${JSON.stringify(res.body)}`).toBe(route.status);
@@ -126,7 +153,9 @@ export async function runEventCell(
   }
   const env = await envOf(world, cell);
   const event = cell.target as ClientEventName;
+  const before = cell.outcome === 'ok' ? null : await roomState(env);
   const res = await emitAck(sockets[cell.user], event, cell.c.payload(env) as never);
-  if (cell.outcome === 'ok') expectOk(event, res);
-  else expectFail(res, cell.outcome);
+  if (cell.outcome === 'ok') return void expectOk(event, res);
+  expectFail(res, cell.outcome);
+  expect(await roomState(env), 'a refused event changes nothing').toEqual(before);
 }

@@ -72,3 +72,9 @@ export const editMembersMessage: Rule = roomScoped((u) => (u === 'member' ? 'ok'
 export const deleteMembersMessage: Rule = roomScoped((u, r) =>
   u === 'member' || (u === 'owner' && r !== 'direct') ? 'ok' : 'FORBIDDEN',
 );
+
+/**
+ * An attachment's bytes by bearer token (GET /api/uploads/:id, outside the route table, since `<img>` sends no
+ * header the URL may carry a signature instead): whoever may read its room; with no token, as if missing.
+ */
+export const viewAttachment: Rule = (u, r) => (u === 'loggedOut' ? 'NOT_FOUND' : read(u, r));

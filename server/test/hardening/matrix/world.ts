@@ -6,6 +6,7 @@ import {
   type Call,
   type TestServer,
 } from '../../../src/test-support/server.js';
+import { png, uploadFile } from '../../helpers/images.js';
 import { addMember, createRoom, expectStatusOf, joinRoom, postMessage } from '../../helpers/realtime.js';
 import type { RoomKind, UserKind } from './rules.js';
 
@@ -30,6 +31,8 @@ export interface World {
   room(kind: RoomKind, fresh: boolean): Promise<Room>;
   /** A text message by the member in `room`: shared per room, or a new one. */
   message(room: Room, fresh: boolean): Promise<Message>;
+  /** An image the member posted in `room` (one per room): its attachment id. */
+  image(room: Room): Promise<string>;
   /** A new session of a user of this kind, for cells that end or revoke the caller's session. */
   throwaway(kind: Exclude<UserKind, 'loggedOut'>): Promise<Session>;
 }
@@ -71,6 +74,17 @@ export async function makeWorld(server: TestServer): Promise<World> {
 
   const shared = new Map<RoomKind, Promise<Room>>();
   const sharedMessages = new Map<string, Promise<Message>>();
+  const images = new Map<string, Promise<string>>();
+  async function postImage(room: Room): Promise<string> {
+    const up = await uploadFile(server.url, member.accessToken, await png(16, 16));
+    expectStatusOf(up, 201);
+    const res = await call('POST', `/api/chatrooms/${room.id}/messages`, {
+      token: member.accessToken,
+      body: { attachmentId: up.body.id },
+    });
+    expectStatusOf(res, 201);
+    return up.body.id;
+  }
   return {
     server,
     call,
@@ -87,6 +101,10 @@ export async function makeWorld(server: TestServer): Promise<World> {
       if (fresh) return post();
       if (!sharedMessages.has(room.id)) sharedMessages.set(room.id, post());
       return sharedMessages.get(room.id)!;
+    },
+    image: (room) => {
+      if (!images.has(room.id)) images.set(room.id, postImage(room));
+      return images.get(room.id)!;
     },
     throwaway: (kind) => (kind === 'guest' ? guest(call) : register(call, uniqueName('tmp'))),
   };
