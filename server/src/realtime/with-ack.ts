@@ -69,7 +69,9 @@ export function withAck<E extends ClientEventName>(
         typeof args[args.length - 1] === 'function' ? (args.pop() as (r: Ack<unknown>) => void) : undefined;
       try {
         guard.admit(socket);
-        const parsed = schema.safeParse(args[0] ?? (event === 'presence:list' ? {} : undefined));
+        // Only a missing payload stands for `{}` (presence:list has no fields); `null` is a wrong type like any other.
+        const payload = args.length === 0 && event === 'presence:list' ? {} : args[0];
+        const parsed = schema.safeParse(payload);
         if (!parsed.success) throw fromZod(parsed.error);
         const run = async () => {
           const user = await ctx.models.User.findByPk(Number(socket.data.userId));
