@@ -4,7 +4,9 @@
 #   1. sqlite      npm test: lint, typecheck, the whole Vitest suite on SQLite
 #   2. postgres    the whole Vitest suite again, with TEST_DATABASE_URL pointing at a throwaway PostgreSQL
 #   3. redis       `npm run test:redis` with TEST_REDIS_URL (and TEST_DATABASE_URL), once that script exists
-#   4. browser     `npm run test:browser`, once that script exists (needs /usr/bin/chromium)
+#   4. hardening   `npm run test:hardening`: the abuse and fault suite (issue 8), on SQLite
+#   5. browser     `npm run test:browser`, once that script exists (needs /usr/bin/chromium)
+#   6. bench       `npm run bench:smoke`: a tiny run of every benchmark, so the harness cannot rot (not timed)
 #
 # Services are started by scripts/services.sh in a private directory and stopped on exit, whatever happens.
 # Without PostgreSQL/Redis installed, a local run says loudly that those suites were SKIPPED; in CI (CI=true)
@@ -128,7 +130,13 @@ else
   echo "test:all: no 'test:redis' script yet: the Redis suite arrives with a later issue"
 fi
 
-# ---- 4. browser -------------------------------------------------------------------------------------
+# ---- 4. hardening ------------------------------------------------------------------------------------
+# On SQLite (the default a first user gets); its database-outage case starts a PostgreSQL server of its own.
+if has_npm_script test:hardening; then
+  run_suite hardening env -u TEST_DATABASE_URL -u TEST_REDIS_URL npm run test:hardening
+fi
+
+# ---- 5. browser -------------------------------------------------------------------------------------
 if has_npm_script test:browser; then
   if [[ -x /usr/bin/chromium ]]; then
     run_suite browser npm run test:browser
@@ -137,6 +145,15 @@ if has_npm_script test:browser; then
   fi
 else
   echo "test:all: no 'test:browser' script yet: the browser suite arrives with a later issue"
+fi
+
+# ---- 6. benchmark smoke -----------------------------------------------------------------------------
+if has_npm_script bench:smoke; then
+  if $SERVICES_UP; then
+    run_suite bench env BENCH_DATABASE_URL="$TEST_DATABASE_URL" npm run bench:smoke
+  else
+    run_suite bench npm run bench:smoke
+  fi
 fi
 
 # ---- summary ----------------------------------------------------------------------------------------

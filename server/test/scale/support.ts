@@ -156,8 +156,11 @@ export class Cluster {
     this.dropDb = dropDb;
   }
 
-  static async create(opts: { redisUrl?: string; nodeTtl?: string } = {}): Promise<Cluster> {
-    const db = await freshPostgresDatabase(PG_URL!);
+  /** `pgAdminUrl`: a PostgreSQL server other than the shared one (e.g. a PrivatePostgres the test will stop). */
+  static async create(
+    opts: { redisUrl?: string; nodeTtl?: string; pgAdminUrl?: string } = {},
+  ): Promise<Cluster> {
+    const db = await freshPostgresDatabase(opts.pgAdminUrl ?? PG_URL!);
     return new Cluster(
       {
         databaseUrl: db.url,
