@@ -122,7 +122,7 @@ export async function runRestCell(world: World, cell: Cell<RestCase>): Promise<v
   const token = env.actor?.accessToken;
   const before = cell.outcome === 'ok' ? null : await roomState(env);
   const res: Res = route.multipart
-    ? { ...(await uploadFile(world.server.url, token, body as Buffer)) }
+    ? await uploadFile(world.server.url, token, body as Buffer)
     : await world.call(route.method.toUpperCase(), path, { token, body });
   if (cell.outcome !== 'ok') {
     expectError(res, ERROR_STATUS[cell.outcome], cell.outcome);
