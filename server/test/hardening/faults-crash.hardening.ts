@@ -178,6 +178,10 @@ describe(`F1 crash safety (${DIALECT})`, () => {
     expect(new Set(counts.keys())).toEqual(new Set(attempted.keys()));
     expect(sent.length).toBe(attempted.size);
 
+    console.warn(
+      `F1 figures (${DIALECT}): ${acked.size} sends acknowledged before the SIGKILL (${inFlightAtKill} in flight), ` +
+        `0 of them lost; ${unacked.length} resent after the restart, 0 stored twice`,
+    );
     second.proc.kill('SIGTERM');
     expect(await second.exited).toEqual({ code: 0, signal: null });
   }, 120_000);
