@@ -1,7 +1,13 @@
 import type { ServerEventName, ServerPayload } from '@parley/protocol';
 import { register, uniqueName } from '../../../src/test-support/server.js';
-import { connectReady, emitNoAck, expectStatusOf, newClientId, postMessage } from '../../helpers/realtime.js';
-import { closeAndSettle } from '../../helpers/realtime.js';
+import {
+  closeAndSettle,
+  connectReady,
+  emitNoAck,
+  expectStatusOf,
+  newClientId,
+  postMessage,
+} from '../../helpers/realtime.js';
 import { emitAck, type ClientSocket } from '../../helpers/sockets.js';
 import { PASSWORD, type World } from './world.js';
 import type { RoomKind, UserKind } from './rules.js';
