@@ -7,7 +7,7 @@ import { METRICS_REQUEST, METRICS_RESPONSE } from '../cluster.js';
 import { ConfigError } from '../config.js';
 import type { AppContext } from '../context.js';
 import type { IoServer } from '../realtime/channels.js';
-import { socketStats } from '../realtime/connection.js';
+import { socketLimitStats, socketStats } from '../realtime/connection.js';
 import { redisStats } from '../scale/redis.js';
 
 /*
@@ -93,6 +93,26 @@ export const metrics = {
     collect() {
       this.reset();
       this.inc(socketStats.floodDisconnects);
+    },
+  }),
+  socketsRefused: new client.Counter({
+    name: 'parley_socket_handshakes_refused_total',
+    help: 'Handshakes refused for too many sockets (MAX_SOCKETS_PER_USER / MAX_SOCKETS_PER_ADDRESS), by limit',
+    labelNames: ['limit'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc({ limit: 'user' }, socketLimitStats.refusedPerUser);
+      this.inc({ limit: 'address' }, socketLimitStats.refusedPerAddress);
+    },
+  }),
+  slowDisconnects: new client.Counter({
+    name: 'parley_socket_slow_reader_disconnects_total',
+    help: 'Sockets cut off for not reading what they were sent (SOCKET_MAX_BUFFERED_BYTES)',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(socketLimitStats.slowDisconnects);
     },
   }),
   redisPublishFailures: new client.Counter({
