@@ -8,10 +8,14 @@ import { LIMITS } from './limits.js';
  */
 
 const nfkc = (s: string) => s.normalize('NFKC');
-/** Bidi overrides/isolates and C0/C1 controls: never useful in a name, a classic spoofing trick. */
+/**
+ * Bidi overrides/isolates, C0/C1 controls and the invisible characters that only hide things (zero-width space,
+ * LRM/RLM, word joiner, BOM): never useful in a name, a classic spoofing trick. The zero-width joiner and non-joiner
+ * stay allowed: emoji sequences and Persian, Arabic and Indic spelling need them.
+ */
 const SPOOF_CHARS =
   // eslint-disable-next-line no-control-regex -- matching control characters is the point
-  /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069\u200b\u200c\u200e\u200f\u2060\ufeff]/u;
+  /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069\u200b\u200e\u200f\u2060\ufeff]/u;
 
 /** A resource id: opaque to clients, a decimal string on the wire. */
 export const IdSchema = z
