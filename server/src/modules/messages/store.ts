@@ -49,11 +49,25 @@ export async function appendMessage(
   room: Room,
   m: NewMessage,
 ): Promise<Message> {
+  const [message] = await appendMessages(ctx, t, room, [m]);
+  return message!;
+}
+
+/**
+ * Appends several messages to one room with one multi-row INSERT (group commit): their ids ascend in the order
+ * given, and the room's "last message" moves once, to the last of them.
+ */
+export async function appendMessages(
+  ctx: AppContext,
+  t: Transaction,
+  room: Room,
+  ms: NewMessage[],
+): Promise<Message[]> {
   await lockRoom(ctx, t, room.id);
   takeTurn(ctx, t, room.id);
   const now = new Date();
-  const message = await ctx.models.Message.create(
-    {
+  const messages = await ctx.models.Message.bulkCreate(
+    ms.map((m) => ({
       roomId: room.id,
       authorId: m.authorId,
       kind: m.kind,
@@ -64,15 +78,19 @@ export async function appendMessage(
       editedAt: null,
       deletedAt: null,
       createdAt: now,
-    },
-    { transaction: t },
+    })),
+    // PostgreSQL hands the ids back with RETURNING; SQLite's driver derives them from the last insert id.
+    { transaction: t, ...(ctx.db.dialect === 'postgres' ? { returning: ['id'] } : {}) },
   );
-  message.id = Number(message.id);
+  // One statement's rows get their ids in VALUES order; sorting keeps that true whatever order RETURNING uses.
+  const ids = messages.map((m) => Number(m.id)).sort((a, b) => a - b);
+  messages.forEach((m, i) => (m.id = ids[i]!));
+  const last = ids[ids.length - 1]!;
   await ctx.models.Room.update(
-    { lastMessageId: message.id, lastMessageAt: now },
+    { lastMessageId: last, lastMessageAt: now },
     { where: { id: room.id }, transaction: t, silent: true },
   );
-  room.lastMessageId = message.id;
+  room.lastMessageId = last;
   room.lastMessageAt = now;
-  return message;
+  return messages;
 }
