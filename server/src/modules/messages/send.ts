@@ -8,7 +8,7 @@ import { canPost, canSee } from '../rooms/policy.js';
 import { presentAttachment } from '../uploads/presenter.js';
 import { GroupCommit } from './group-commit.js';
 import { presentMessage, presentMessages } from './presenter.js';
-import { appendMessages, type NewMessage } from './store.js';
+import { appendMessages } from './store.js';
 
 export interface SendInput {
   text?: string;
@@ -50,15 +50,18 @@ export function sendMessage(
   user: User,
   roomId: number,
   input: SendInput,
+  onQueued?: () => void,
 ): Promise<SendResult> {
   let committer = committers.get(ctx);
   if (!committer) committers.set(ctx, (committer = new GroupCommit((b) => commitBatch(ctx, b), MAX_BATCH)));
   // SQLite writes one transaction at a time anyway, so every room shares one queue; PostgreSQL commits rooms
   // in parallel, each under its room lock.
   const key = ctx.db.dialect === 'sqlite' ? 0 : roomId;
-  return new Promise<SendResult>((resolve, reject) =>
+  const result = new Promise<SendResult>((resolve, reject) =>
     committer.push(key, { user, roomId, input, admitted: false, retried: false, resolve, reject }),
   );
+  onQueued?.();
+  return result;
 }
 
 /**
@@ -138,27 +141,21 @@ async function writeBatch(
 
   const accepted = candidates.filter((i) => !outcomes[i]);
   const stored = new Map<number, Message>();
-  for (const roomId of roomIds) {
-    const mine = accepted.filter((i) => items[i]!.roomId === roomId);
-    if (!mine.length) continue;
-    const rows: NewMessage[] = mine.map((i) => {
-      const { user, input } = items[i]!;
+  if (accepted.length) {
+    const rows = accepted.map((i) => {
+      const { user, roomId, input } = items[i]!;
       return {
+        roomId,
         authorId: user.id,
-        kind: input.attachmentId ? 'image' : 'text',
+        kind: input.attachmentId ? ('image' as const) : ('text' as const),
         text: input.text ?? '',
         clientId: input.clientId ?? null,
         attachmentId: input.attachmentId ?? null,
       };
     });
-    const messages = await appendMessages(ctx, t, rooms.get(roomId)!, rows);
-    mine.forEach((i, k) => stored.set(i, messages[k]!));
-    await markOwnRead(
-      ctx,
-      t,
-      roomId,
-      mine.map((i, k) => [items[i]!.user.id, messages[k]!.id]),
-    );
+    const messages = await appendMessages(ctx, t, rooms, rows);
+    accepted.forEach((i, k) => stored.set(i, messages[k]!));
+    await markOwnRead(ctx, t, messages);
   }
   for (const [i, message] of stored) {
     const attachment = attachments.get(i);
@@ -196,15 +193,7 @@ async function loadBatchState(ctx: AppContext, t: Transaction, items: PendingSen
   const withClientId = items.filter((i) => i.input.clientId);
   const userIds = [...new Set(items.map((i) => i.user.id))];
   const [earlierRows, roomRows, membershipRows] = await Promise.all([
-    withClientId.length
-      ? ctx.models.Message.findAll({
-          where: {
-            authorId: [...new Set(withClientId.map((i) => i.user.id))],
-            clientId: [...new Set(withClientId.map((i) => i.input.clientId!))],
-          },
-          transaction: t,
-        })
-      : ([] as Message[]),
+    withClientId.length ? storedByClientId(ctx, t, withClientId) : ([] as Message[]),
     ctx.models.Room.findAll({ where: { id: roomIds }, transaction: t }),
     ctx.models.Membership.findAll({ where: { roomId: roomIds, userId: userIds }, transaction: t }),
   ]);
@@ -213,6 +202,21 @@ async function loadBatchState(ctx: AppContext, t: Transaction, items: PendingSen
     rooms: new Map<number, Room>(roomRows.map((r) => [r.id, r])),
     memberships: new Map<string, Membership>(membershipRows.map((m) => [pairKey(m.userId, m.roomId), m])),
   };
+}
+
+/**
+ * Messages already stored under the sends' (authorId, clientId) pairs. A row-value IN makes one index probe per
+ * pair on both databases; `authorId IN (…) AND clientId IN (…)` scanned the table on SQLite, and an OR of pairs
+ * costs Sequelize more to build than the query costs to run.
+ */
+function storedByClientId(ctx: AppContext, t: Transaction, items: PendingSend[]): Promise<Message[]> {
+  const pairs = new Map(
+    items.map((i) => [pairKey(i.user.id, i.input.clientId!), [i.user.id, i.input.clientId!]]),
+  );
+  return ctx.db.sequelize.query(
+    `SELECT * FROM messages WHERE ("authorId", "clientId") IN (VALUES ${[...pairs.values()].map(() => '(?, ?)').join(', ')})`,
+    { replacements: [...pairs.values()].flat(), model: ctx.models.Message, mapToModel: true, transaction: t },
+  );
 }
 
 /** The per-user message rate, taken once per send that would be stored. */
@@ -275,19 +279,30 @@ async function claimableAttachments(
 }
 
 /**
- * What you write yourself is read: each author's read marker moves to their last message of the batch, in one
- * statement per room.
+ * What you write yourself is read: each author's read marker moves to their last message of the batch in that
+ * room, in one statement for the whole batch.
  */
-async function markOwnRead(ctx: AppContext, t: Transaction, roomId: number, pairs: [number, number][]) {
-  const last = new Map<number, number>();
-  for (const [userId, id] of pairs) last.set(userId, Math.max(id, last.get(userId) ?? 0));
-  const users = [...last.keys()];
-  // Both are integers we produced (user ids, inserted ids), so inlining them is safe.
-  const cases = users.map((u) => `WHEN ${Number(u)} THEN ${Number(last.get(u))}`).join(' ');
+async function markOwnRead(ctx: AppContext, t: Transaction, messages: Message[]) {
+  const last = new Map<string, { roomId: number; userId: number; id: number }>();
+  for (const m of messages) {
+    last.set(pairKey(m.authorId!, m.roomId), { roomId: m.roomId, userId: m.authorId!, id: m.id });
+  }
+  const marks = [...last.values()];
+  // All integers we produced (user, room and inserted ids), so inlining them is safe.
+  const cases = marks
+    .map((k) => `WHEN "roomId" = ${Number(k.roomId)} AND "userId" = ${Number(k.userId)} THEN ${Number(k.id)}`)
+    .join(' ');
   await ctx.db.sequelize.query(
-    `UPDATE memberships SET "lastReadMessageId" = CASE "userId" ${cases} END
-      WHERE "roomId" = :roomId AND "userId" IN (:users)`,
-    { replacements: { roomId, users }, transaction: t, type: QueryTypes.UPDATE },
+    `UPDATE memberships SET "lastReadMessageId" = CASE ${cases} ELSE "lastReadMessageId" END
+      WHERE "roomId" IN (:rooms) AND "userId" IN (:users)`,
+    {
+      replacements: {
+        rooms: [...new Set(marks.map((k) => k.roomId))],
+        users: [...new Set(marks.map((k) => k.userId))],
+      },
+      transaction: t,
+      type: QueryTypes.UPDATE,
+    },
   );
 }
 

@@ -53,8 +53,14 @@ export { type SendInput, type SendResult } from './send.js';
  * Stores a message and, after commit, broadcasts it to the room (group commit: see send.ts). Idempotent by
  * (author, clientId): a resend returns the stored message and broadcasts nothing.
  */
-export function send(ctx: AppContext, user: User, roomId: number, input: SendInput): Promise<SendResult> {
-  return sendMessage(ctx, user, roomId, input);
+export function send(
+  ctx: AppContext,
+  user: User,
+  roomId: number,
+  input: SendInput,
+  onQueued?: () => void,
+): Promise<SendResult> {
+  return sendMessage(ctx, user, roomId, input, onQueued);
 }
 
 /** A message the user may see, with its room and their membership there. */

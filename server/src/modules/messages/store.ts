@@ -49,26 +49,31 @@ export async function appendMessage(
   room: Room,
   m: NewMessage,
 ): Promise<Message> {
-  const [message] = await appendMessages(ctx, t, room, [m]);
+  const [message] = await appendMessages(ctx, t, new Map([[room.id, room]]), [{ ...m, roomId: room.id }]);
   return message!;
 }
 
 /**
- * Appends several messages to one room with one multi-row INSERT (group commit): their ids ascend in the order
- * given, and the room's "last message" moves once, to the last of them.
+ * Appends messages to one or more rooms with one multi-row INSERT (group commit): ids ascend in the order given,
+ * and each room's "last message" moves once, to its last one. Rooms are locked in id order (no deadlock between
+ * two batches).
  */
 export async function appendMessages(
   ctx: AppContext,
   t: Transaction,
-  room: Room,
-  ms: NewMessage[],
+  rooms: Map<number, Room>,
+  ms: (NewMessage & { roomId: number })[],
 ): Promise<Message[]> {
-  await lockRoom(ctx, t, room.id);
-  takeTurn(ctx, t, room.id);
+  const roomOf = (m: { roomId: number }) => m.roomId;
+  const roomIds = [...new Set(ms.map(roomOf))].sort((a, b) => a - b);
+  for (const id of roomIds) {
+    await lockRoom(ctx, t, id);
+    takeTurn(ctx, t, id);
+  }
   const now = new Date();
   const messages = await ctx.models.Message.bulkCreate(
     ms.map((m) => ({
-      roomId: room.id,
+      roomId: roomOf(m),
       authorId: m.authorId,
       kind: m.kind,
       text: m.text,
@@ -85,12 +90,28 @@ export async function appendMessages(
   // One statement's rows get their ids in VALUES order; sorting keeps that true whatever order RETURNING uses.
   const ids = messages.map((m) => Number(m.id)).sort((a, b) => a - b);
   messages.forEach((m, i) => (m.id = ids[i]!));
-  const last = ids[ids.length - 1]!;
-  await ctx.models.Room.update(
-    { lastMessageId: last, lastMessageAt: now },
-    { where: { id: room.id }, transaction: t, silent: true },
-  );
-  room.lastMessageId = last;
-  room.lastMessageAt = now;
+  const last = new Map<number, number>();
+  for (const m of messages) last.set(m.roomId, m.id);
+  if (last.size === 1) {
+    const [roomId, id] = [...last][0]!;
+    await ctx.models.Room.update(
+      { lastMessageId: id, lastMessageAt: now },
+      { where: { id: roomId }, transaction: t, silent: true },
+    );
+  } else {
+    // Ids are integers we just read back, so inlining them is safe.
+    const cases = [...last].map(([roomId, id]) => `WHEN ${roomId} THEN ${id}`).join(' ');
+    await ctx.db.sequelize.query(
+      `UPDATE rooms SET "lastMessageId" = CASE id ${cases} END, "lastMessageAt" = :now WHERE id IN (:ids)`,
+      { replacements: { now, ids: [...last.keys()] }, transaction: t },
+    );
+  }
+  for (const [roomId, id] of last) {
+    const room = rooms.get(roomId);
+    if (room) {
+      room.lastMessageId = id;
+      room.lastMessageAt = now;
+    }
+  }
   return messages;
 }
