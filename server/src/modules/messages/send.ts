@@ -38,6 +38,9 @@ type Outcome = { ok: SendResult } | { err: unknown };
 /** Sends per transaction: bounded so that one batch's statement and its latency stay small. */
 const MAX_BATCH = 512;
 
+/** Parallel group-commit queues on PostgreSQL: a few, as each holds a pooled connection while it commits. */
+const PG_QUEUES = 4;
+
 const committers = new WeakMap<AppContext, GroupCommit<PendingSend>>();
 
 /**
@@ -54,9 +57,10 @@ export function sendMessage(
 ): Promise<SendResult> {
   let committer = committers.get(ctx);
   if (!committer) committers.set(ctx, (committer = new GroupCommit((b) => commitBatch(ctx, b), MAX_BATCH)));
-  // SQLite writes one transaction at a time anyway, so every room shares one queue; PostgreSQL commits rooms
-  // in parallel, each under its room lock.
-  const key = ctx.db.dialect === 'sqlite' ? 0 : roomId;
+  // SQLite writes one transaction at a time anyway, so every room shares one queue. PostgreSQL commits several
+  // queues in parallel; each holds a fixed share of the rooms, so two batches never wait for each other's locks,
+  // and a batch spans many rooms (small rooms still fill big batches).
+  const key = ctx.db.dialect === 'sqlite' ? 0 : roomId % PG_QUEUES;
   const result = new Promise<SendResult>((resolve, reject) =>
     committer.push(key, { user, roomId, input, admitted: false, retried: false, resolve, reject }),
   );

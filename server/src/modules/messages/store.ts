@@ -90,6 +90,11 @@ export async function appendMessages(
   // One statement's rows get their ids in VALUES order; sorting keeps that true whatever order RETURNING uses.
   const ids = messages.map((m) => Number(m.id)).sort((a, b) => a - b);
   messages.forEach((m, i) => (m.id = ids[i]!));
+  // bulkCreate fires only afterBulkCreate: model hooks that watch single creations (metrics) hear of each one.
+  const hooks = ctx.models.Message as unknown as {
+    runHooks(name: string, ...args: unknown[]): Promise<void>;
+  };
+  for (const m of messages) await hooks.runHooks('afterCreate', m, { transaction: t });
   const last = new Map<number, number>();
   for (const m of messages) last.set(m.roomId, m.id);
   if (last.size === 1) {
