@@ -27,20 +27,19 @@ export async function history(
   roomId: number,
   q: HistoryQuery,
 ): Promise<MessagePage> {
-  const { room } = await loadVisibleRoom(ctx, user, roomId);
   const limit = q.limit ?? LIMITS.historyDefault;
   const idRange: Record<symbol, number> = {};
   if (q.before !== undefined) idRange[Op.lt] = Number(q.before);
   if (q.after !== undefined) idRange[Op.gt] = Number(q.after);
-  const where: WhereOptions<Message> = { roomId: room.id };
+  const where: WhereOptions<Message> = { roomId };
   if (q.before !== undefined || q.after !== undefined) Object.assign(where, { id: idRange });
   // Forward from `after`; otherwise backward from the newest (or from `before`).
   const forward = q.after !== undefined;
-  const rows = await ctx.models.Message.findAll({
-    where,
-    order: [['id', forward ? 'ASC' : 'DESC']],
-    limit: limit + 1,
-  });
+  // The page is read while visibility is checked (one wait instead of two); it is not used unless visible.
+  const [, rows] = await Promise.all([
+    loadVisibleRoom(ctx, user, roomId),
+    ctx.models.Message.findAll({ where, order: [['id', forward ? 'ASC' : 'DESC']], limit: limit + 1 }),
+  ]);
   const hasMore = rows.length > limit;
   const page = rows.slice(0, limit);
   if (!forward) page.reverse();
