@@ -51,6 +51,9 @@ export async function inTx<T>(ctx: AppContext, fn: (t: Transaction, after: After
   }
 }
 
+/** Room locks a transaction already holds: taking one twice would cost a round trip for nothing. */
+const locked = new WeakMap<Transaction, Set<number>>();
+
 /**
  * PostgreSQL: takes the room's row lock before anything else in the transaction, so writers to one room queue in
  * lock order: message ids follow commit order, and a membership change (foreign-key share lock, then the member
@@ -58,5 +61,9 @@ export async function inTx<T>(ctx: AppContext, fn: (t: Transaction, after: After
  */
 export async function lockRoom(ctx: AppContext, t: Transaction, roomId: number): Promise<void> {
   if (ctx.db.dialect !== 'postgres') return;
+  const held = locked.get(t) ?? new Set<number>();
+  locked.set(t, held);
+  if (held.has(roomId)) return;
+  held.add(roomId);
   await ctx.models.Room.findByPk(roomId, { attributes: ['id'], transaction: t, lock: t.LOCK.UPDATE });
 }

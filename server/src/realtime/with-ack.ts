@@ -14,6 +14,11 @@ import type { IoSocket } from './channels.js';
 export interface SocketCaller {
   user: User;
   socket: IoSocket;
+  /**
+   * For serial events: this one has taken its place in the write order (e.g. it is queued for a group commit),
+   * so the socket's next event may start without waiting for this one's ack. Calling it is optional.
+   */
+  queued: () => void;
 }
 
 export type EventHandler<E extends ClientEventName> = (
@@ -36,17 +41,67 @@ export interface EventOptions {
   serial?: boolean;
 }
 
+type UserModel = AppContext['models']['User'];
+interface Waiter {
+  resolve(u: User | null): void;
+  reject(err: unknown): void;
+}
+const userLoads = new WeakMap<UserModel, Map<number, Waiter[]>>();
+
+/**
+ * Loads the caller of an event. Every event reads its user fresh (a released account must stop at once), but
+ * the events that arrive in one turn of the loop share one query: under load that is one read for hundreds of
+ * events instead of one each. Each caller gets an instance of its own.
+ */
+function loadCaller(ctx: AppContext, id: number): Promise<User | null> {
+  const model = ctx.models.User;
+  let waiting = userLoads.get(model);
+  if (!waiting) {
+    const batch = new Map<number, Waiter[]>();
+    userLoads.set(model, (waiting = batch));
+    setImmediate(() => {
+      userLoads.delete(model);
+      model.findAll({ where: { id: [...batch.keys()] } }).then(
+        (users) => {
+          const byId = new Map(users.map((u) => [u.id, u]));
+          for (const [userId, waiters] of batch) {
+            const u = byId.get(userId);
+            waiters.forEach((w, i) =>
+              w.resolve(
+                !u
+                  ? null
+                  : i === 0
+                    ? u
+                    : model.build(u.get({ plain: true }), { isNewRecord: false, raw: true }),
+              ),
+            );
+          }
+        },
+        (err: unknown) => {
+          for (const waiters of batch.values()) for (const w of waiters) w.reject(err);
+        },
+      );
+    });
+  }
+  return new Promise((resolve, reject) => {
+    const list = waiting.get(id);
+    if (list) list.push({ resolve, reject });
+    else waiting.set(id, [{ resolve, reject }]);
+  });
+}
+
 /** Per socket: the tail of its serial events. */
 const serialTails = new WeakMap<IoSocket, Promise<unknown>>();
 
-function inArrivalOrder<T>(socket: IoSocket, work: () => Promise<T>): Promise<T> {
-  const run = (serialTails.get(socket) ?? Promise.resolve()).then(work);
-  serialTails.set(
-    socket,
-    run.catch(() => undefined),
-  );
+function inArrivalOrder<T>(socket: IoSocket, work: (queued: () => void) => Promise<T>): Promise<T> {
+  let queued!: () => void;
+  const turnOver = new Promise<void>((resolve) => (queued = resolve));
+  const run = (serialTails.get(socket) ?? Promise.resolve()).then(() => work(queued));
+  serialTails.set(socket, Promise.race([run.catch(() => undefined), turnOver]));
   return run;
 }
+
+const noop = () => {};
 
 /**
  * The one wrapper every client event goes through: admit → validate with the event's zod schema → load the
@@ -73,14 +128,14 @@ export function withAck<E extends ClientEventName>(
         const payload = args.length === 0 && event === 'presence:list' ? {} : args[0];
         const parsed = schema.safeParse(payload);
         if (!parsed.success) throw fromZod(parsed.error);
-        const run = async () => {
-          const user = await ctx.models.User.findByPk(Number(socket.data.userId));
+        const run = async (queued: () => void) => {
+          const user = await loadCaller(ctx, Number(socket.data.userId));
           if (!user || user.releasedAt)
             throw new AppError('UNAUTHORIZED', 'This account is no longer available');
-          return handler(parsed.data as ClientPayload<E>, { user, socket });
+          return handler(parsed.data as ClientPayload<E>, { user, socket, queued });
         };
         // Admission and validation above stay immediate; only the work waits its turn.
-        const data = await (opts.serial ? inArrivalOrder(socket, run) : run());
+        const data = await (opts.serial ? inArrivalOrder(socket, run) : run(noop));
         ack?.({ ok: true, data });
       } catch (err) {
         const { status, body } = toErrorBody(err);

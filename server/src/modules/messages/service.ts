@@ -1,16 +1,15 @@
 import { LIMITS, type Message as MessageDto, type MessagePage } from '@parley/protocol';
-import { Op, UniqueConstraintError, type WhereOptions } from 'sequelize';
+import { Op, type WhereOptions } from 'sequelize';
 import type { AppContext } from '../../context.js';
 import type { Message, User } from '../../db/models.js';
 import { inTx } from '../../db/unit-of-work.js';
-import { AppError, forbidden, notFound } from '../../errors.js';
+import { forbidden, notFound } from '../../errors.js';
 import { sid } from '../../http/present.js';
 import { findMembership } from '../rooms/membership.js';
-import { canDeleteMessage, canEditMessage, canPost } from '../rooms/policy.js';
+import { canDeleteMessage, canEditMessage } from '../rooms/policy.js';
 import { loadVisibleRoom, unreadCounts } from '../rooms/queries.js';
-import { presentAttachment } from '../uploads/presenter.js';
-import { presentMessage, presentMessages } from './presenter.js';
-import { appendMessage } from './store.js';
+import { presentMessages } from './presenter.js';
+import { sendMessage, type SendInput, type SendResult } from './send.js';
 
 export interface HistoryQuery {
   before?: string;
@@ -28,115 +27,39 @@ export async function history(
   roomId: number,
   q: HistoryQuery,
 ): Promise<MessagePage> {
-  const { room } = await loadVisibleRoom(ctx, user, roomId);
   const limit = q.limit ?? LIMITS.historyDefault;
   const idRange: Record<symbol, number> = {};
   if (q.before !== undefined) idRange[Op.lt] = Number(q.before);
   if (q.after !== undefined) idRange[Op.gt] = Number(q.after);
-  const where: WhereOptions<Message> = { roomId: room.id };
+  const where: WhereOptions<Message> = { roomId };
   if (q.before !== undefined || q.after !== undefined) Object.assign(where, { id: idRange });
   // Forward from `after`; otherwise backward from the newest (or from `before`).
   const forward = q.after !== undefined;
-  const rows = await ctx.models.Message.findAll({
-    where,
-    order: [['id', forward ? 'ASC' : 'DESC']],
-    limit: limit + 1,
-  });
+  // The page is read while visibility is checked (one wait instead of two); it is not used unless visible.
+  const [, rows] = await Promise.all([
+    loadVisibleRoom(ctx, user, roomId),
+    ctx.models.Message.findAll({ where, order: [['id', forward ? 'ASC' : 'DESC']], limit: limit + 1 }),
+  ]);
   const hasMore = rows.length > limit;
   const page = rows.slice(0, limit);
   if (!forward) page.reverse();
   return { messages: await presentMessages(ctx, page), hasMore };
 }
 
-export interface SendInput {
-  text?: string;
-  attachmentId?: string;
-  clientId?: string;
-}
+export { type SendInput, type SendResult } from './send.js';
 
 /**
- * Stores a message and, after commit, broadcasts it to the room. Idempotent by (author, clientId): a resend
- * returns the stored message and broadcasts nothing.
+ * Stores a message and, after commit, broadcasts it to the room (group commit: see send.ts). Idempotent by
+ * (author, clientId): a resend returns the stored message and broadcasts nothing.
  */
-export async function send(
+export function send(
   ctx: AppContext,
   user: User,
   roomId: number,
   input: SendInput,
-): Promise<{ message: MessageDto; replayed: boolean }> {
-  if (input.clientId) {
-    const earlier = await replayOf(ctx, user, roomId, input.clientId);
-    if (earlier) return earlier;
-  }
-  const { room, membership } = await loadVisibleRoom(ctx, user, roomId);
-  if (!canPost(room, membership)) throw forbidden('Join the room before posting');
-  const limited = await ctx.limits.take(
-    `msg:${user.id}`,
-    ctx.config.messageBurst,
-    ctx.config.messageRatePerSec,
-  );
-  if (!limited.ok) {
-    throw new AppError('RATE_LIMITED', 'You are sending messages too fast', undefined, limited.retryAfterSec);
-  }
-  try {
-    return await inTx(ctx, async (t, after) => {
-      let attachment = null;
-      if (input.attachmentId) {
-        attachment = await ctx.models.Attachment.findByPk(input.attachmentId, { transaction: t });
-        const expired = attachment && (attachment.expiredAt || attachment.expiresAt.getTime() <= Date.now());
-        if (!attachment || attachment.ownerId !== user.id || expired) throw notFound('Upload not found');
-        if (attachment.messageId !== null)
-          throw new AppError('CONFLICT', 'That upload is already attached to a message');
-      }
-      const message = await appendMessage(ctx, t, room, {
-        authorId: user.id,
-        kind: attachment ? 'image' : 'text',
-        text: input.text ?? '',
-        clientId: input.clientId ?? null,
-        attachmentId: attachment?.id ?? null,
-      });
-      if (attachment) {
-        // Claimed with a condition, so two sends racing for one upload cannot both attach it (PostgreSQL runs
-        // them concurrently; the check above only catches the common case early).
-        const [claimed] = await ctx.models.Attachment.update(
-          { messageId: message.id, roomId: room.id },
-          { where: { id: attachment.id, messageId: null }, transaction: t },
-        );
-        if (claimed !== 1) throw new AppError('CONFLICT', 'That upload is already attached to a message');
-        attachment.messageId = message.id;
-        attachment.roomId = room.id;
-      }
-      // What you write yourself is read.
-      await ctx.models.Membership.update(
-        { lastReadMessageId: message.id },
-        { where: { roomId: room.id, userId: user.id }, transaction: t },
-      );
-      const dto = presentMessage(
-        message,
-        user,
-        attachment && presentAttachment(attachment, ctx.uploads.urls),
-      );
-      after(() => ctx.rt.toRoom(room.id, 'message:new', dto));
-      return { message: dto, replayed: false };
-    });
-  } catch (err) {
-    // Two copies of one send raced; the other one won and was broadcast.
-    if (err instanceof UniqueConstraintError && input.clientId) {
-      const earlier = await replayOf(ctx, user, roomId, input.clientId);
-      if (earlier) return earlier;
-    }
-    throw err;
-  }
-}
-
-async function replayOf(ctx: AppContext, user: User, roomId: number, clientId: string) {
-  const earlier = await ctx.models.Message.findOne({ where: { authorId: user.id, clientId } });
-  if (!earlier) return null;
-  if (Number(earlier.roomId) !== roomId) {
-    throw new AppError('CONFLICT', 'That clientId was already used for a message in another room');
-  }
-  const [dto] = await presentMessages(ctx, [earlier]);
-  return { message: dto!, replayed: true };
+  onQueued?: () => void,
+): Promise<SendResult> {
+  return sendMessage(ctx, user, roomId, input, onQueued);
 }
 
 /** A message the user may see, with its room and their membership there. */

@@ -7,7 +7,8 @@ import * as messages from './service.js';
 /**
  * message:send/edit/delete, messages:fetch and room:read: thin adapters over the services REST uses too. A
  * socket's message writes are handled in the order they arrived, so one client's messages are stored in the order
- * it sent them even when it does not wait for each ack.
+ * it sent them even when it does not wait for each ack (a send lets the next one start once it is queued for its
+ * group commit, which keeps that order).
  */
 export function registerMessageEvents(ctx: AppContext, socket: IoSocket, guard: EventGuard): void {
   const serial = { serial: true };
@@ -16,12 +17,15 @@ export function registerMessageEvents(ctx: AppContext, socket: IoSocket, guard: 
     socket,
     guard,
     'message:send',
-    async (p, { user }) => {
-      const { message } = await messages.send(ctx, user, Number(p.roomId), {
-        text: p.text,
-        attachmentId: p.attachmentId,
-        clientId: p.clientId,
-      });
+    async (p, { user, queued }) => {
+      // Once queued for a commit its place in the room's order is fixed: the socket's next send may start.
+      const { message } = await messages.send(
+        ctx,
+        user,
+        Number(p.roomId),
+        { text: p.text, attachmentId: p.attachmentId, clientId: p.clientId },
+        queued,
+      );
       return { message };
     },
     serial,

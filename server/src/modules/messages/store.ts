@@ -49,12 +49,31 @@ export async function appendMessage(
   room: Room,
   m: NewMessage,
 ): Promise<Message> {
-  await lockRoom(ctx, t, room.id);
-  takeTurn(ctx, t, room.id);
+  const [message] = await appendMessages(ctx, t, new Map([[room.id, room]]), [{ ...m, roomId: room.id }]);
+  return message!;
+}
+
+/**
+ * Appends messages to one or more rooms with one multi-row INSERT (group commit): ids ascend in the order given,
+ * and each room's "last message" moves once, to its last one. Rooms are locked in id order (no deadlock between
+ * two batches).
+ */
+export async function appendMessages(
+  ctx: AppContext,
+  t: Transaction,
+  rooms: Map<number, Room>,
+  ms: (NewMessage & { roomId: number })[],
+): Promise<Message[]> {
+  const roomOf = (m: { roomId: number }) => m.roomId;
+  const roomIds = [...new Set(ms.map(roomOf))].sort((a, b) => a - b);
+  for (const id of roomIds) {
+    await lockRoom(ctx, t, id);
+    takeTurn(ctx, t, id);
+  }
   const now = new Date();
-  const message = await ctx.models.Message.create(
-    {
-      roomId: room.id,
+  const messages = await ctx.models.Message.bulkCreate(
+    ms.map((m) => ({
+      roomId: roomOf(m),
       authorId: m.authorId,
       kind: m.kind,
       text: m.text,
@@ -64,15 +83,40 @@ export async function appendMessage(
       editedAt: null,
       deletedAt: null,
       createdAt: now,
-    },
-    { transaction: t },
+    })),
+    // PostgreSQL hands the ids back with RETURNING; SQLite's driver derives them from the last insert id.
+    { transaction: t, ...(ctx.db.dialect === 'postgres' ? { returning: ['id'] } : {}) },
   );
-  message.id = Number(message.id);
-  await ctx.models.Room.update(
-    { lastMessageId: message.id, lastMessageAt: now },
-    { where: { id: room.id }, transaction: t, silent: true },
-  );
-  room.lastMessageId = message.id;
-  room.lastMessageAt = now;
-  return message;
+  // One statement's rows get their ids in VALUES order; sorting keeps that true whatever order RETURNING uses.
+  const ids = messages.map((m) => Number(m.id)).sort((a, b) => a - b);
+  messages.forEach((m, i) => (m.id = ids[i]!));
+  // bulkCreate fires only afterBulkCreate: model hooks that watch single creations (metrics) hear of each one.
+  const hooks = ctx.models.Message as unknown as {
+    runHooks(name: string, ...args: unknown[]): Promise<void>;
+  };
+  for (const m of messages) await hooks.runHooks('afterCreate', m, { transaction: t });
+  const last = new Map<number, number>();
+  for (const m of messages) last.set(m.roomId, m.id);
+  if (last.size === 1) {
+    const [roomId, id] = [...last][0]!;
+    await ctx.models.Room.update(
+      { lastMessageId: id, lastMessageAt: now },
+      { where: { id: roomId }, transaction: t, silent: true },
+    );
+  } else {
+    // Ids are integers we just read back, so inlining them is safe.
+    const cases = [...last].map(([roomId, id]) => `WHEN ${roomId} THEN ${id}`).join(' ');
+    await ctx.db.sequelize.query(
+      `UPDATE rooms SET "lastMessageId" = CASE id ${cases} END, "lastMessageAt" = :now WHERE id IN (:ids)`,
+      { replacements: { now, ids: [...last.keys()] }, transaction: t },
+    );
+  }
+  for (const [roomId, id] of last) {
+    const room = rooms.get(roomId);
+    if (room) {
+      room.lastMessageId = id;
+      room.lastMessageAt = now;
+    }
+  }
+  return messages;
 }

@@ -1,0 +1,334 @@
+import type { Message as MessageDto } from '@parley/protocol';
+import { QueryTypes, UniqueConstraintError, type Transaction } from 'sequelize';
+import type { AppContext } from '../../context.js';
+import type { Attachment, Membership, Message, Room, User } from '../../db/models.js';
+import { inTx, lockRoom, type After } from '../../db/unit-of-work.js';
+import { AppError, forbidden, notFound } from '../../errors.js';
+import { canPost, canSee } from '../rooms/policy.js';
+import { presentAttachment } from '../uploads/presenter.js';
+import { GroupCommit } from './group-commit.js';
+import { presentMessage, presentMessages } from './presenter.js';
+import { appendMessages } from './store.js';
+
+export interface SendInput {
+  text?: string;
+  attachmentId?: string;
+  clientId?: string;
+}
+
+export interface SendResult {
+  message: MessageDto;
+  replayed: boolean;
+}
+
+interface PendingSend {
+  user: User;
+  roomId: number;
+  input: SendInput;
+  /** The rate limit is taken once, even when a failed batch retries the send on its own. */
+  admitted: boolean;
+  /** Retried once alone after losing a clientId race, so that the retry finds the winner. */
+  retried: boolean;
+  resolve(r: SendResult): void;
+  reject(err: unknown): void;
+}
+
+type Outcome = { ok: SendResult } | { err: unknown };
+
+/** Sends per transaction: bounded so that one batch's statement and its latency stay small. */
+const MAX_BATCH = 512;
+
+/** Parallel group-commit queues on PostgreSQL: a few, as each holds a pooled connection while it commits. */
+const PG_QUEUES = 4;
+
+const committers = new WeakMap<AppContext, GroupCommit<PendingSend>>();
+
+/**
+ * Stores a message and, after commit, broadcasts it to the room; resolves only once it is durable. Sends that
+ * arrive while a transaction is being written share the next one (group commit). Idempotent by (author,
+ * clientId): a resend returns the stored message and broadcasts nothing.
+ */
+export function sendMessage(
+  ctx: AppContext,
+  user: User,
+  roomId: number,
+  input: SendInput,
+  onQueued?: () => void,
+): Promise<SendResult> {
+  let committer = committers.get(ctx);
+  if (!committer) committers.set(ctx, (committer = new GroupCommit((b) => commitBatch(ctx, b), MAX_BATCH)));
+  // SQLite writes one transaction at a time anyway, so every room shares one queue. PostgreSQL commits several
+  // queues in parallel; each holds a fixed share of the rooms, so two batches never wait for each other's locks,
+  // and a batch spans many rooms (small rooms still fill big batches).
+  const key = ctx.db.dialect === 'sqlite' ? 0 : roomId % PG_QUEUES;
+  const result = new Promise<SendResult>((resolve, reject) =>
+    committer.push(key, { user, roomId, input, admitted: false, retried: false, resolve, reject }),
+  );
+  onQueued?.();
+  return result;
+}
+
+/**
+ * One transaction for the batch; each send's own refusal (not found, forbidden, rate limited, conflict) answers
+ * that send only. Should the transaction itself fail (a clientId or upload raced with another node's), each send
+ * is retried in a transaction of its own, so one bad send never fails the others.
+ */
+async function commitBatch(ctx: AppContext, items: PendingSend[]): Promise<void> {
+  let outcomes: Outcome[];
+  try {
+    outcomes = await inTx(ctx, (t, after) => writeBatch(ctx, t, after, items));
+  } catch (err) {
+    if (items.length > 1) {
+      for (const item of items) await commitBatch(ctx, [item]);
+      return;
+    }
+    const item = items[0]!;
+    if (err instanceof UniqueConstraintError && !item.retried) {
+      item.retried = true;
+      return commitBatch(ctx, [item]);
+    }
+    item.reject(err);
+    return;
+  }
+  items.forEach((item, i) => {
+    const o = outcomes[i]!;
+    if ('ok' in o) item.resolve(o.ok);
+    else item.reject(o.err);
+  });
+}
+
+const pairKey = (authorId: number, clientId: string | number) => `${authorId}\u0000${clientId}`;
+
+async function writeBatch(
+  ctx: AppContext,
+  t: Transaction,
+  after: After,
+  items: PendingSend[],
+): Promise<Outcome[]> {
+  const roomIds = [...new Set(items.map((i) => i.roomId))].sort((a, b) => a - b);
+  // PostgreSQL: the room locks first (in id order), so the memberships read below are the ones this commit sees.
+  for (const id of roomIds) await lockRoom(ctx, t, id);
+  const { earlier, rooms, memberships } = await loadBatchState(ctx, t, items, roomIds);
+  const outcomes: (Outcome | undefined)[] = new Array(items.length);
+  // Sends of a clientId already sent earlier in this batch: index of the first one.
+  const copyOf = new Map<number, number>();
+  const firstByKey = new Map<string, number>();
+  const candidates: number[] = [];
+  items.forEach((item, i) => {
+    const { user, roomId, input } = item;
+    if (input.clientId) {
+      const key = pairKey(user.id, input.clientId);
+      const stored = earlier.get(key);
+      const first = firstByKey.get(key);
+      const usedIn = stored ? Number(stored.roomId) : first !== undefined ? items[first]!.roomId : roomId;
+      if (usedIn !== roomId) {
+        outcomes[i] = {
+          err: new AppError('CONFLICT', 'That clientId was already used for a message in another room'),
+        };
+        return;
+      }
+      if (stored) return; // a replay: presented below
+      if (first !== undefined) {
+        copyOf.set(i, first);
+        return;
+      }
+      firstByKey.set(key, i);
+    }
+    const room = rooms.get(roomId);
+    const membership = memberships.get(pairKey(user.id, roomId)) ?? null;
+    if (!room || !canSee(room, membership)) outcomes[i] = { err: notFound('Room not found') };
+    else if (!canPost(room, membership)) outcomes[i] = { err: forbidden('Join the room before posting') };
+    else candidates.push(i);
+  });
+  await admit(ctx, items, candidates, outcomes);
+  const attachments = await claimableAttachments(ctx, t, items, candidates, outcomes);
+
+  const accepted = candidates.filter((i) => !outcomes[i]);
+  const stored = new Map<number, Message>();
+  if (accepted.length) {
+    const rows = accepted.map((i) => {
+      const { user, roomId, input } = items[i]!;
+      return {
+        roomId,
+        authorId: user.id,
+        kind: input.attachmentId ? ('image' as const) : ('text' as const),
+        text: input.text ?? '',
+        clientId: input.clientId ?? null,
+        attachmentId: input.attachmentId ?? null,
+      };
+    });
+    const messages = await appendMessages(ctx, t, rooms, rows);
+    accepted.forEach((i, k) => stored.set(i, messages[k]!));
+    await markOwnRead(ctx, t, messages);
+  }
+  for (const [i, message] of stored) {
+    const attachment = attachments.get(i);
+    if (!attachment) continue;
+    // Claimed with a condition, so two sends racing for one upload cannot both attach it (PostgreSQL runs them
+    // concurrently; the check before only catches the common case early). A lost race fails the batch: retried.
+    const [claimed] = await ctx.models.Attachment.update(
+      { messageId: message.id, roomId: message.roomId },
+      { where: { id: attachment.id, messageId: null }, transaction: t },
+    );
+    if (claimed !== 1) throw new AppError('CONFLICT', 'That upload is already attached to a message');
+    attachment.messageId = message.id;
+    attachment.roomId = message.roomId;
+  }
+  for (const [i, message] of stored) {
+    const attachment = attachments.get(i);
+    const dto = presentMessage(
+      message,
+      items[i]!.user,
+      attachment ? presentAttachment(attachment, ctx.uploads.urls) : null,
+    );
+    outcomes[i] = { ok: { message: dto, replayed: false } };
+    after(() => ctx.rt.toRoom(message.roomId, 'message:new', dto));
+  }
+  for (const [i, first] of copyOf) {
+    const o = outcomes[first]!;
+    outcomes[i] = 'ok' in o ? { ok: { message: o.ok.message, replayed: true } } : o;
+  }
+  await presentReplays(ctx, t, items, earlier, outcomes);
+  return outcomes as Outcome[];
+}
+
+/** Everything the batch's checks read, in one query per table. */
+async function loadBatchState(ctx: AppContext, t: Transaction, items: PendingSend[], roomIds: number[]) {
+  const withClientId = items.filter((i) => i.input.clientId);
+  const userIds = [...new Set(items.map((i) => i.user.id))];
+  const [earlierRows, roomRows, membershipRows] = await Promise.all([
+    withClientId.length ? storedByClientId(ctx, t, withClientId) : ([] as Message[]),
+    ctx.models.Room.findAll({ where: { id: roomIds }, transaction: t }),
+    ctx.models.Membership.findAll({ where: { roomId: roomIds, userId: userIds }, transaction: t }),
+  ]);
+  return {
+    earlier: new Map(earlierRows.map((m) => [pairKey(Number(m.authorId), m.clientId!), m])),
+    rooms: new Map<number, Room>(roomRows.map((r) => [r.id, r])),
+    memberships: new Map<string, Membership>(membershipRows.map((m) => [pairKey(m.userId, m.roomId), m])),
+  };
+}
+
+/**
+ * Messages already stored under the sends' (authorId, clientId) pairs. A row-value IN makes one index probe per
+ * pair on both databases; `authorId IN (…) AND clientId IN (…)` scanned the table on SQLite, and an OR of pairs
+ * costs Sequelize more to build than the query costs to run.
+ */
+function storedByClientId(ctx: AppContext, t: Transaction, items: PendingSend[]): Promise<Message[]> {
+  const pairs = new Map(
+    items.map((i) => [pairKey(i.user.id, i.input.clientId!), [i.user.id, i.input.clientId!]]),
+  );
+  return ctx.db.sequelize.query(
+    `SELECT * FROM messages WHERE ("authorId", "clientId") IN (VALUES ${[...pairs.values()].map(() => '(?, ?)').join(', ')})`,
+    { replacements: [...pairs.values()].flat(), model: ctx.models.Message, mapToModel: true, transaction: t },
+  );
+}
+
+/** The per-user message rate, taken once per send that would be stored. */
+async function admit(
+  ctx: AppContext,
+  items: PendingSend[],
+  candidates: number[],
+  outcomes: (Outcome | undefined)[],
+) {
+  const { messageBurst, messageRatePerSec } = ctx.config;
+  await Promise.all(
+    candidates.map(async (i) => {
+      const item = items[i]!;
+      if (item.admitted) return;
+      const limited = await ctx.limits.take(`msg:${item.user.id}`, messageBurst, messageRatePerSec);
+      if (!limited.ok) {
+        outcomes[i] = {
+          err: new AppError(
+            'RATE_LIMITED',
+            'You are sending messages too fast',
+            undefined,
+            limited.retryAfterSec,
+          ),
+        };
+      } else item.admitted = true;
+    }),
+  );
+}
+
+/** The uploads the candidates attach: theirs, unexpired, not attached yet, and not twice in this batch. */
+async function claimableAttachments(
+  ctx: AppContext,
+  t: Transaction,
+  items: PendingSend[],
+  candidates: number[],
+  outcomes: (Outcome | undefined)[],
+): Promise<Map<number, Attachment>> {
+  const wanting = candidates.filter((i) => !outcomes[i] && items[i]!.input.attachmentId);
+  const out = new Map<number, Attachment>();
+  if (!wanting.length) return out;
+  const rows = await ctx.models.Attachment.findAll({
+    where: { id: [...new Set(wanting.map((i) => items[i]!.input.attachmentId!))] },
+    transaction: t,
+  });
+  const byId = new Map(rows.map((a) => [a.id, a]));
+  const taken = new Set<string>();
+  for (const i of wanting) {
+    const { user, input } = items[i]!;
+    const a = byId.get(input.attachmentId!);
+    const expired = a && (a.expiredAt || a.expiresAt.getTime() <= Date.now());
+    if (!a || a.ownerId !== user.id || expired) outcomes[i] = { err: notFound('Upload not found') };
+    else if (a.messageId !== null || taken.has(a.id))
+      outcomes[i] = { err: new AppError('CONFLICT', 'That upload is already attached to a message') };
+    else {
+      taken.add(a.id);
+      out.set(i, a);
+    }
+  }
+  return out;
+}
+
+/**
+ * What you write yourself is read: each author's read marker moves to their last message of the batch in that
+ * room, in one statement for the whole batch.
+ */
+async function markOwnRead(ctx: AppContext, t: Transaction, messages: Message[]) {
+  const last = new Map<string, { roomId: number; userId: number; id: number }>();
+  for (const m of messages) {
+    last.set(pairKey(m.authorId!, m.roomId), { roomId: m.roomId, userId: m.authorId!, id: m.id });
+  }
+  const marks = [...last.values()];
+  // All integers we produced (user, room and inserted ids), so inlining them is safe.
+  const cases = marks
+    .map((k) => `WHEN "roomId" = ${Number(k.roomId)} AND "userId" = ${Number(k.userId)} THEN ${Number(k.id)}`)
+    .join(' ');
+  await ctx.db.sequelize.query(
+    `UPDATE memberships SET "lastReadMessageId" = CASE ${cases} ELSE "lastReadMessageId" END
+      WHERE "roomId" IN (:rooms) AND "userId" IN (:users)`,
+    {
+      replacements: {
+        rooms: [...new Set(marks.map((k) => k.roomId))],
+        users: [...new Set(marks.map((k) => k.userId))],
+      },
+      transaction: t,
+      type: QueryTypes.UPDATE,
+    },
+  );
+}
+
+/** Sends whose clientId was stored before answer that message, as the first send did. */
+async function presentReplays(
+  ctx: AppContext,
+  t: Transaction,
+  items: PendingSend[],
+  earlier: Map<string, Message>,
+  outcomes: (Outcome | undefined)[],
+) {
+  const replays = items
+    .map((item, i) => ({
+      i,
+      m: item.input.clientId && earlier.get(pairKey(item.user.id, item.input.clientId)),
+    }))
+    .filter((r): r is { i: number; m: Message } => !outcomes[r.i] && !!r.m);
+  if (!replays.length) return;
+  const dtos = await presentMessages(
+    ctx,
+    replays.map((r) => r.m),
+    t,
+  );
+  replays.forEach((r, k) => (outcomes[r.i] = { ok: { message: dtos[k]!, replayed: true } }));
+}
