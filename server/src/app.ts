@@ -15,9 +15,8 @@ import { initModels } from './db/models.js';
 import { migrate } from './db/migrate.js';
 import { openDb } from './db/sequelize.js';
 import { AppError } from './errors.js';
-import { asyncApiRouter } from './http/asyncapi.js';
 import { clientAddress, type TrustFn } from './http/client-address.js';
-import { docsRouter } from './http/docs.js';
+import { lazyRouter } from './http/lazy.js';
 import { originAllowed } from './http/origin.js';
 import { attachMetrics, metricsRouter } from './http/metrics.js';
 import { apiNotFound, errorHandler } from './http/errors.js';
@@ -34,7 +33,6 @@ import { sweepExpired } from './modules/uploads/service.js';
 import { FsBlobStore } from './modules/uploads/storage.js';
 import { UploadUrls } from './modules/uploads/urls.js';
 import { userRoutes } from './modules/users/routes.js';
-import { startScaleOut } from './scale/index.js';
 import { Broadcaster, type IoServer } from './realtime/channels.js';
 import { attachRealtime } from './realtime/connection.js';
 
@@ -77,7 +75,10 @@ export async function createApp(config: Config, opts: { logger?: Logger } = {}):
     allowRequest: (req, cb) => cb(null, originAllowed(config, req)),
   });
   // REDIS_URL: nodes share broadcasts (Redis adapter), presence and rate limits through Redis (server/src/scale).
-  const scale = config.redisUrl ? await startScaleOut(config, logger) : null;
+  // Loaded only then: the Redis client is a tenth of a second of a single node's cold start.
+  const scale = config.redisUrl
+    ? await (await import('./scale/index.js')).startScaleOut(config, logger)
+    : null;
   if (scale) io.adapter(scale.adapter);
   const limits = scale?.limits ?? new MemoryRateLimitStore();
   const store = new FsBlobStore(path.join(config.dataDir, 'uploads'));
@@ -175,8 +176,14 @@ export async function createApp(config: Config, opts: { logger?: Logger } = {}):
   });
   app.use(api);
   app.use('/api', apiNotFound);
-  app.use(docsRouter());
-  app.use(asyncApiRouter());
+  // The API documents are generated from the schemas at the first request for them, not at start.
+  app.use(
+    '/docs',
+    lazyRouter(async () => {
+      const [docs, events] = await Promise.all([import('./http/docs.js'), import('./http/asyncapi.js')]);
+      return express.Router().use(docs.docsRouter(), events.asyncApiRouter());
+    }),
+  );
   app.use(metricsRouter());
   serveWebClient(app);
   app.use(errorHandler(logger));

@@ -1,8 +1,6 @@
 import cluster, { type Worker } from 'node:cluster';
 import net from 'node:net';
 import os from 'node:os';
-import { createAdapter, setupPrimary as setupClusterAdapterPrimary } from '@socket.io/cluster-adapter';
-import { setupWorker } from '@socket.io/sticky';
 import client from 'prom-client';
 import type { ParleyApp } from './app.js';
 import { ConfigError, type Config } from './config.js';
@@ -65,8 +63,15 @@ export function checkClusterConfig(config: Config): void {
   }
 }
 
-/** In a worker, after createApp: takes connections from the primary and joins the workers' shared adapter. */
-export function joinCluster(parley: ParleyApp, config: Config, logger: Logger): void {
+/**
+ * In a worker, after createApp: takes connections from the primary and joins the workers' shared adapter. The
+ * cluster modules are loaded here, not at start, so that a single process (the default) never loads them.
+ */
+export async function joinCluster(parley: ParleyApp, config: Config, logger: Logger): Promise<void> {
+  const [{ createAdapter }, { setupWorker }] = await Promise.all([
+    import('@socket.io/cluster-adapter'),
+    import('@socket.io/sticky'),
+  ]);
   if (!config.redisUrl) parley.io.adapter(createAdapter());
   setupWorker(parley.io as never);
   // Logged before the primary hears of it, so this line always precedes the primary's "listening" line.
@@ -218,7 +223,7 @@ export async function runPrimary({
   // A plain TCP server: the primary only reads request lines, it does not speak HTTP.
   const server = net.createServer((socket) => router.handle(socket));
   if (!config.redisUrl) {
-    setupClusterAdapterPrimary();
+    (await import('@socket.io/cluster-adapter')).setupPrimary();
     logger.warn(
       { workers },
       'REDIS_URL is not set: the workers share broadcasts through the cluster adapter, but presence (who is online), ' +

@@ -63,7 +63,7 @@ async function serve(config: Config, logger: Logger, timeoutMs: number): Promise
   const { parley } = await starting;
   if (stopping) return;
   if (cluster.isWorker) {
-    joinCluster(parley, config, logger);
+    await joinCluster(parley, config, logger);
     return;
   }
   const port = await parley.listen();

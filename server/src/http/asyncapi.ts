@@ -162,15 +162,15 @@ ${section('Server → client', Object.keys(serverEventSchemas), (e) => idOf(serv
 const EVENTS_CSS = `body{font-family:system-ui,sans-serif;margin:0;padding:1rem;color:#1d1d1f}main{max-width:60rem;margin:auto}
 pre{background:#f5f5f7;padding:.75rem;overflow:auto;font-size:.8rem}section{border-top:1px solid #ddd;padding:.5rem 0}`;
 
-/** /docs/asyncapi.yaml and its readable page /docs/events. */
+/** /docs/asyncapi.yaml and its readable page /docs/events; mounted at /docs (paths below are relative to it). */
 export function asyncApiRouter(): Router {
   const router = express.Router();
   const doc = buildAsyncApi();
   const yaml = stringify(doc, { aliasDuplicateObjects: false });
   const page = renderEventsPage(doc);
-  router.get('/docs/asyncapi.yaml', (_req, res) => void res.type('application/yaml').send(yaml));
-  router.get('/docs/asyncapi.json', (_req, res) => void res.json(doc));
-  router.get('/docs/events.css', (_req, res) => void res.type('text/css').send(EVENTS_CSS));
-  router.get('/docs/events', (_req, res) => void res.type('html').send(page));
+  router.get('/asyncapi.yaml', (_req, res) => void res.type('application/yaml').send(yaml));
+  router.get('/asyncapi.json', (_req, res) => void res.json(doc));
+  router.get('/events.css', (_req, res) => void res.type('text/css').send(EVENTS_CSS));
+  router.get('/events', (_req, res) => void res.type('html').send(page));
   return router;
 }

@@ -206,13 +206,13 @@ const SWAGGER_PAGE = `<!doctype html>
 <script src="/docs/init.js"></script></body></html>`;
 const SWAGGER_INIT = `window.ui = SwaggerUIBundle({ url: '/docs/openapi.json', dom_id: '#swagger-ui', deepLinking: true });`;
 
-/** /docs (Swagger UI, no inline script), /docs/openapi.json. */
+/** /docs (Swagger UI, no inline script), /docs/openapi.json; mounted at /docs (paths below are relative to it). */
 export function docsRouter(): Router {
   const router = express.Router();
   const doc = buildOpenApi();
   const require = createRequire(import.meta.url);
   const swaggerDir = path.dirname(require.resolve('swagger-ui-dist/package.json'));
-  router.use('/docs', (_req, res, next) => {
+  router.use((_req, res, next) => {
     // Swagger UI sets inline styles; scripts stay same-origin only.
     res.setHeader(
       'Content-Security-Policy',
@@ -220,9 +220,9 @@ export function docsRouter(): Router {
     );
     next();
   });
-  router.get('/docs/openapi.json', (_req, res) => void res.json(doc));
-  router.get('/docs/init.js', (_req, res) => void res.type('application/javascript').send(SWAGGER_INIT));
-  router.use('/docs/assets', express.static(swaggerDir, { index: false, maxAge: '1d' }));
-  router.get(['/docs', '/docs/'], (_req, res) => void res.type('html').send(SWAGGER_PAGE));
+  router.get('/openapi.json', (_req, res) => void res.json(doc));
+  router.get('/init.js', (_req, res) => void res.type('application/javascript').send(SWAGGER_INIT));
+  router.use('/assets', express.static(swaggerDir, { index: false, maxAge: '1d' }));
+  router.get('/', (_req, res) => void res.type('html').send(SWAGGER_PAGE));
   return router;
 }

@@ -8,7 +8,7 @@ import { ConfigError } from '../config.js';
 import type { AppContext } from '../context.js';
 import type { IoServer } from '../realtime/channels.js';
 import { socketLimitStats, socketStats } from '../realtime/connection.js';
-import { redisStats } from '../scale/redis.js';
+import { redisStats } from '../scale/stats.js';
 
 /*
  * Prometheus metrics at GET /metrics (text exposition format).

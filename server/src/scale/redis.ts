@@ -1,17 +1,10 @@
 import { createClient } from 'redis';
 import type { Logger } from '../logger.js';
+import { redisStats } from './stats.js';
 
 export type RedisClient = ReturnType<typeof createClient>;
 
-/** Counters for the metrics endpoint and tests. */
-export const redisStats = {
-  /** Adapter publishes that Redis refused or never got (the broadcast reached this node's sockets only). */
-  publishFailures: 0,
-  /** Times a connection came back after it was lost. */
-  reconnects: 0,
-  /** `error` events by connection: `cmd` (commands and publishes) and `sub` (subscriptions). */
-  errors: { cmd: 0, sub: 0 },
-};
+export { redisStats };
 
 /** Exponential back-off from 50 ms to 2 s plus jitter, forever: Redis coming back is always worth waiting for. */
 function reconnectStrategy(retries: number): number {

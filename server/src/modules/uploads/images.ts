@@ -1,6 +1,16 @@
-import { fileTypeFromFile } from 'file-type';
-import sharp, { type Metadata, type Sharp } from 'sharp';
+import type * as FileTypeNs from 'file-type';
+import type { Metadata, Sharp } from 'sharp';
+import type * as SharpNs from 'sharp';
 import { AppError } from '../../errors.js';
+
+/*
+ * sharp and file-type are loaded at the first upload, not at start: together they are about a tenth of a second of
+ * a cold start, and many nodes restart far more often than they see their first image.
+ */
+let sharpModule: Promise<typeof SharpNs> | undefined;
+const loadSharp = async () => (await (sharpModule ??= import('sharp'))).default;
+let fileTypeModule: Promise<typeof FileTypeNs> | undefined;
+const loadFileType = () => (fileTypeModule ??= import('file-type'));
 
 /** The only types we accept, decided by the bytes. SVG (scriptable) and everything else are refused. */
 export const ACCEPTED_MIME = ['image/jpeg', 'image/png', 'image/gif', 'image/webp'] as const;
@@ -18,6 +28,7 @@ export interface ProcessedImage {
 
 /** Sniffs the real type from the first bytes; the filename and the client's Content-Type are ignored. */
 export async function sniff(file: string): Promise<ImageMime> {
+  const { fileTypeFromFile } = await loadFileType();
   const type = await fileTypeFromFile(file).catch(() => undefined);
   if (!type || !(ACCEPTED_MIME as readonly string[]).includes(type.mime)) {
     throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'Only JPEG, PNG, GIF and WebP images can be uploaded');
@@ -50,6 +61,7 @@ export async function processImage(
   thumbOut: string,
 ): Promise<ProcessedImage> {
   const animated = mime === 'image/gif' || mime === 'image/webp';
+  const sharp = await loadSharp();
   const open = () => sharp(input, { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'truncated', animated });
   let meta: Metadata;
   try {
