@@ -1,5 +1,5 @@
 import path from 'node:path';
-import sqlite3 from '@appthreat/sqlite3';
+import type * as Sqlite3 from '@appthreat/sqlite3';
 import pg from 'pg';
 
 /*
@@ -34,8 +34,12 @@ export async function openBenchDb(env: Record<string, string>): Promise<BenchDb>
 }
 
 async function openSqlite(file: string): Promise<BenchDb> {
-  const db = await new Promise<sqlite3.Database>((resolve, reject) => {
-    const d = new sqlite3.Database(file, sqlite3.OPEN_READWRITE, (err) => (err ? reject(err) : resolve(d)));
+  // A CommonJS module whose typings describe named exports; at run time they all sit on the default export.
+  const sqlite3 = ((await import('@appthreat/sqlite3')) as unknown as { default: typeof Sqlite3 }).default;
+  const db = await new Promise<Sqlite3.Database>((resolve, reject) => {
+    const d = new sqlite3.Database(file, sqlite3.OPEN_READWRITE, (err: Error | null) =>
+      err ? reject(err) : resolve(d),
+    );
   });
   // The server may hold the write lock for a moment: wait for it rather than fail with SQLITE_BUSY.
   db.configure('busyTimeout', 30_000);
@@ -48,8 +52,13 @@ async function openSqlite(file: string): Promise<BenchDb> {
     where: file,
     all,
     run: (sql, params = []) =>
-      new Promise<void>((resolve, reject) => db.run(sql, params, (err) => (err ? reject(err) : resolve()))),
-    close: () => new Promise<void>((resolve, reject) => db.close((err) => (err ? reject(err) : resolve()))),
+      new Promise<void>((resolve, reject) =>
+        db.run(sql, params, (err: Error | null) => (err ? reject(err) : resolve())),
+      ),
+    close: () =>
+      new Promise<void>((resolve, reject) =>
+        db.close((err: Error | null) => (err ? reject(err) : resolve())),
+      ),
   };
 }
 
