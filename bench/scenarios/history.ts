@@ -39,7 +39,7 @@ function expectPage(what: string, messages: unknown[] | undefined): void {
 function fetchers(
   url: string,
   token: string,
-  socket: Socket,
+  socket: SocketPool,
   db: BenchDb,
   roomId: string,
 ): Record<Kind, Fetcher> {
