@@ -99,7 +99,7 @@ export class LoadGen {
     url: string,
     count: number,
     opts: { tokens?: string[]; concurrency: number; timeoutMs?: number },
-  ): Promise<{ ok: number; failed: number; ms: number; errors: string[] }> {
+  ): Promise<{ ok: number; failed: number; ms: number; errors: string[]; latency: Percentiles }> {
     const W = this.procs.length;
     this.counts = Array.from({ length: W }, (_, w) => Math.floor(count / W) + (w < count % W ? 1 : 0));
     let offset = 0;
@@ -128,6 +128,7 @@ export class LoadGen {
       failed: replies.reduce((a, r) => a + r.failed, 0),
       ms: performance.now() - started,
       errors: replies.flatMap((r) => r.errors),
+      latency: percentiles(replies.flatMap((r) => r.latencies)),
     };
   }
 

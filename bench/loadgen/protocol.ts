@@ -18,6 +18,8 @@ export interface ConnectedReply {
   failed: number;
   ms: number;
   errors: string[];
+  /** How long each successful handshake took (ms). */
+  latencies: number[];
 }
 
 /**

@@ -65,12 +65,15 @@ async function connect(cmd: ConnectCmd): Promise<void> {
   let next = 0;
   let ok = 0;
   const errors: string[] = [];
+  const latencies: number[] = [];
   const one = async (i: number) => {
+    const t0 = performance.now();
     try {
       clients[i] = await connectClient(cmd.kind, cmd.url, cmd.tokens?.[i], cmd.timeoutMs, (text) =>
         receive(i, text),
       );
       ok++;
+      latencies.push(performance.now() - t0);
     } catch (err) {
       if (errors.length < 5) errors.push(err instanceof Error ? err.message : String(err));
     }
@@ -79,7 +82,7 @@ async function connect(cmd: ConnectCmd): Promise<void> {
     while (next < cmd.count) await one(next++);
   };
   await Promise.all(Array.from({ length: Math.min(cmd.concurrency, cmd.count) }, lane));
-  reply({ t: 'connected', ok, failed: cmd.count - ok, ms: performance.now() - started, errors });
+  reply({ t: 'connected', ok, failed: cmd.count - ok, ms: performance.now() - started, errors, latencies });
 }
 
 /** Open-loop sending: at each tick, send whatever the schedule says is due, whether or not earlier sends were acked. */

@@ -58,12 +58,7 @@ type Label = TargetKind | 'parley (postgres)';
  * after the handshake) and that the harness counts right. Throws when they never do: that is a broken harness or
  * server, not a slow one.
  */
-async function probe(
-  lg: LoadGen,
-  t: RunningTarget,
-  members: number,
-  log: (l: string) => void,
-): Promise<void> {
+async function probe(lg: LoadGen, t: RunningTarget, members: number): Promise<void> {
   let last: StepResult | null = null;
   for (let attempt = 1; attempt <= 3; attempt++) {
     last = await lg.step({

@@ -1,0 +1,133 @@
+import type { TargetKind } from '../loadgen/protocol.js';
+import { quiesce } from '../lib/ladder.js';
+import { LoadGen } from '../lib/loadgen.js';
+import { hardFdLimit, sampleProcess } from '../lib/proc.js';
+import { cores, KINDS, ParleyFixture, startBaseline, type RunningTarget } from '../lib/targets.js';
+import type { BenchOptions, ResultRow, Scenario } from '../lib/types.js';
+
+/*
+ * Scenario 2, idle authenticated sockets: how many sockets one server process holds, and what each costs in RSS:
+ * (RSS with every socket open and settled - RSS before the first) / sockets.
+ */
+
+const SOCKETS: Record<BenchOptions['mode'], number> = { full: 20_000, quick: 3000, smoke: 200 };
+/**
+ * Parley's sockets belong to at most this many users (several "tabs" each). Every user's first socket sends
+ * `presence:online` to every socket already open, so 20,000 distinct users would spend the connect phase on
+ * ~200 million presence deliveries; the connect storm (scenario 5) measures that cost with distinct users.
+ */
+const MAX_USERS = 1000;
+/** File descriptors the server keeps for itself (database, listening socket, libuv, stdio). */
+const FD_MARGIN = 200;
+const CONNECT_CONCURRENCY = 200;
+
+interface Held {
+  tried: number;
+  connected: number;
+  bytesPerSocket: number | null;
+  rssBeforeMiB: number;
+  rssAfterMiB: number;
+  seconds: number;
+}
+
+/** Median RSS of three samples a second apart: one sample may land just before or after a collection. */
+async function settledRss(pid: number): Promise<number> {
+  const samples: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    if (i) await new Promise((r) => setTimeout(r, 1000));
+    samples.push((await sampleProcess(pid)).rssBytes);
+  }
+  return samples.sort((a, b) => a - b)[1]!;
+}
+
+async function hold(opts: BenchOptions, t: RunningTarget, count: number): Promise<Held> {
+  const lg = await LoadGen.start(2, cores(opts).loadgen);
+  try {
+    await quiesce(t.pid);
+    const before = await settledRss(t.pid);
+    const tokens = t.tokens
+      ? Array.from({ length: count }, (_, i) => t.tokens![i % t.tokens!.length]!)
+      : undefined;
+    const c = await lg.connect(t.kind, t.url, count, {
+      tokens,
+      concurrency: CONNECT_CONCURRENCY,
+      timeoutMs: 60_000,
+    });
+    if (c.errors.length) opts.log(`    ${c.failed} failed, e.g. ${c.errors.slice(0, 2).join('; ')}`);
+    await quiesce(t.pid, 60_000);
+    const after = await settledRss(t.pid);
+    const held: Held = {
+      tried: count,
+      connected: c.ok,
+      bytesPerSocket: c.ok ? (after - before) / c.ok : null,
+      rssBeforeMiB: before / 2 ** 20,
+      rssAfterMiB: after / 2 ** 20,
+      seconds: c.ms / 1000,
+    };
+    opts.log(
+      `  ${t.kind}: ${c.ok}/${count} sockets in ${held.seconds.toFixed(1)} s, RSS ${held.rssBeforeMiB.toFixed(0)} -> ` +
+        `${held.rssAfterMiB.toFixed(0)} MiB, ${((held.bytesPerSocket ?? 0) / 1024).toFixed(1)} KiB/socket`,
+    );
+    return held;
+  } finally {
+    await t.stop();
+    await lg.close();
+  }
+}
+
+async function run(opts: BenchOptions): Promise<ResultRow[]> {
+  const limit = (await hardFdLimit()) - FD_MARGIN;
+  const count = Math.min(SOCKETS[opts.mode], limit);
+  if (count < SOCKETS[opts.mode]) {
+    opts.log(
+      `  open-file hard limit ${limit + FD_MARGIN}: trying ${count} sockets, not ${SOCKETS[opts.mode]}`,
+    );
+  }
+  const users = Math.min(count, MAX_USERS);
+  const fixture = new ParleyFixture(opts, users);
+  const held = {} as Record<TargetKind, Held>;
+  try {
+    for (const kind of KINDS) {
+      const t = kind === 'parley' ? await fixture.start() : await startBaseline(kind, opts);
+      held[kind] = await hold(opts, t, count);
+    }
+  } finally {
+    await fixture.dispose();
+  }
+  const kib = (h: Held) => (h.bytesPerSocket === null ? null : h.bytesPerSocket / 1024);
+  const p = held.parley;
+  const sio = held['socket.io'];
+  const limited = count < 20_000 ? `; open-file hard limit ${limit + FD_MARGIN} caps the attempt` : '';
+  return [
+    {
+      scenario: '2 idle sockets',
+      case: `${count} sockets`,
+      metric: 'sockets held by one process',
+      unit: 'sockets',
+      higherIsBetter: true,
+      parley: p.connected,
+      baselines: { 'socket.io': sio.connected, ws: held.ws.connected },
+      target: {
+        text: '>= 20,000',
+        met: p.connected >= 20_000 ? true : p.connected < count ? false : null,
+      },
+      note: `Parley: ${users} users, ${Math.ceil(count / users)} sockets each; connected in ${p.seconds.toFixed(1)} s${limited}`,
+    },
+    {
+      scenario: '2 idle sockets',
+      case: `${count} sockets`,
+      metric: 'RSS per socket',
+      unit: 'KiB',
+      higherIsBetter: false,
+      parley: kib(p),
+      baselines: { 'socket.io': kib(sio), ws: kib(held.ws) },
+      target: {
+        text: '<= 1.2x socket.io',
+        met: kib(p) !== null && kib(sio) !== null ? kib(p)! <= 1.2 * kib(sio)! : null,
+      },
+      note: `(RSS after - before) / sockets, medians of 3 samples; Parley RSS ${p.rssBeforeMiB.toFixed(0)} -> ${p.rssAfterMiB.toFixed(0)} MiB`,
+    },
+  ];
+}
+
+export const idle: Scenario = { id: 'idle', title: '2. Idle authenticated sockets', run };
