@@ -127,3 +127,49 @@ export async function insertGuests(env: Record<string, string>, names: string[])
     await db.close();
   }
 }
+
+/**
+ * One public room per owner, named `<prefix>-<i>`, with the owner as its only member: what POST /api/chatrooms
+ * writes, minus the API round trip and durable commit per room. Resolves with the room ids, in owner order.
+ */
+export async function insertRooms(
+  env: Record<string, string>,
+  ownerIds: (string | number)[],
+  prefix: string,
+): Promise<string[]> {
+  const db = await openBenchDb(env);
+  try {
+    const at = dbDate(db, new Date());
+    const names = ownerIds.map((_, i) => `${prefix}-${i}`);
+    await db.run(db.dialect === 'sqlite' ? 'BEGIN IMMEDIATE' : 'BEGIN');
+    await insertRows(
+      db,
+      'rooms',
+      ['name', 'nameKey', 'description', 'kind', 'ownerId', 'memberCount', 'createdAt', 'updatedAt'],
+      names.map((n, i) => [n, n.toLowerCase(), '', 'public', Number(ownerIds[i]), 1, at, at]),
+    );
+    const ids = new Map<string, number>();
+    for (let i = 0; i < names.length; i += ROWS_PER_INSERT) {
+      const keys = names.slice(i, i + ROWS_PER_INSERT).map((n) => n.toLowerCase());
+      const rows = await db.all<{ id: number; nameKey: string }>(
+        `SELECT id, "nameKey" FROM rooms WHERE "nameKey" IN (${keys.map(() => '?').join(', ')})`,
+        keys,
+      );
+      for (const r of rows) ids.set(r.nameKey, Number(r.id));
+    }
+    const roomIds = names.map((n) => ids.get(n.toLowerCase())!);
+    await insertRows(
+      db,
+      'memberships',
+      ['roomId', 'userId', 'role', 'joinedAt', 'lastReadMessageId'],
+      roomIds.map((id, i) => [id, Number(ownerIds[i]), 'owner', at, 0]),
+    );
+    await db.run('COMMIT');
+    return roomIds.map(String);
+  } catch (err) {
+    await db.run('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    await db.close();
+  }
+}
