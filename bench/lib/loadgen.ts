@@ -64,6 +64,19 @@ export class LoadGen {
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       }),
     );
+    await Promise.all(
+      procs.map(
+        (p, w) =>
+          new Promise<void>((resolve, reject) => {
+            p.once('message', (m: WorkerReply) =>
+              m.t === 'ready' ? resolve() : reject(new Error(`load generator ${w}: ${JSON.stringify(m)}`)),
+            );
+            p.once('exit', (code) =>
+              reject(new Error(`load generator ${w} exited (code ${code}) before it was ready`)),
+            );
+          }),
+      ),
+    );
     return new LoadGen(procs);
   }
 

@@ -16,6 +16,7 @@ export interface ParleyServer {
   pid: number;
   /** The environment the server was started with (DATA_DIR, DATABASE_URL, JWT_SECRET...). */
   env: Record<string, string>;
+  nodeArgs: string[];
   /** Everything it printed so far. */
   output(): string;
   /** Stops the server and removes its data directory / database. */
@@ -31,7 +32,11 @@ export interface StartParleyOptions {
   env?: Record<string, string>;
   /** Pin the server to this core (with taskset) when given. */
   cpu?: 0 | 1;
+  /** Extra node flags, e.g. `--cpu-prof` (defaults to BENCH_NODE_ARGS, split on spaces, so any run can profile). */
+  nodeArgs?: string[];
 }
+
+const defaultNodeArgs = () => (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
 
 /** Parley's own variables are never inherited from the shell that runs the benchmark. */
 const PARLEY_ENV =
@@ -112,7 +117,7 @@ export async function startParley(opts: StartParleyOptions): Promise<ParleyServe
     rmSync(dataDir, { recursive: true, force: true });
   };
   try {
-    return await launch(env, opts.cpu, cleanup);
+    return await launch(env, opts.cpu, opts.nodeArgs ?? defaultNodeArgs(), cleanup);
   } catch (err) {
     await cleanup();
     throw err;
@@ -125,17 +130,18 @@ export async function restartParley(server: ParleyServer, cpu?: 0 | 1): Promise<
   const cleanup = async () => {
     await server.stop();
   };
-  return launch(env, cpu, cleanup);
+  return launch(env, cpu, server.nodeArgs, cleanup);
 }
 
 async function launch(
   baseEnv: Record<string, string>,
   cpu: 0 | 1 | undefined,
+  nodeArgs: string[],
   cleanup: () => Promise<void>,
 ): Promise<ParleyServer> {
   const port = await freePort();
   const env = { ...baseEnv, PORT: String(port) };
-  const child = spawnNode([path.join(ROOT, 'server/dist/index.js')], {
+  const child = spawnNode([...nodeArgs, path.join(ROOT, 'server/dist/index.js')], {
     cwd: ROOT,
     cpu,
     env: { ...cleanEnv(), ...env },
@@ -163,6 +169,7 @@ async function launch(
     port,
     pid: child.pid!,
     env,
+    nodeArgs,
     output: () => out,
     pause: async () => {
       await stopChild(child);

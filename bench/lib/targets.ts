@@ -76,6 +76,13 @@ export async function startBaseline(kind: 'socket.io' | 'ws', opts: BenchOptions
   return { kind, url: b.url, pid: b.pid, stop: () => b.stop() };
 }
 
+/**
+ * Access tokens for `count` Parley sockets: socket i uses user i mod users, so the first sockets are every user's
+ * first (and the only ones to announce `presence:online`), the rest are further "tabs". Undefined for baselines.
+ */
+export const tokensFor = (t: RunningTarget, count: number): string[] | undefined =>
+  t.tokens ? Array.from({ length: count }, (_, i) => t.tokens![i % t.tokens!.length]!) : undefined;
+
 /** A ratio-friendly best-of: the maximum of the values that exist, or null. */
 export const bestOf = (values: (number | null | undefined)[]): number | null => {
   const v = values.filter((x): x is number => typeof x === 'number' && Number.isFinite(x));

@@ -76,7 +76,8 @@ export interface CloseCmd {
 }
 
 export type WorkerCmd = ConnectCmd | StepCmd | TallyCmd | CloseCmd;
-export type WorkerReply = ConnectedReply | SentReply | TallyReply | { t: 'error'; message: string };
+export type WorkerReply =
+  { t: 'ready' } | ConnectedReply | SentReply | TallyReply | { t: 'error'; message: string };
 
 /** Epoch milliseconds with sub-millisecond resolution, comparable across processes on one machine. */
 export const nowMs = (): number => performance.timeOrigin + performance.now();

@@ -180,3 +180,5 @@ process.on('message', (cmd: WorkerCmd) => {
   );
 });
 process.on('disconnect', () => process.exit(0));
+// Modules are loaded: from now on a command is handled at once, so that no measurement includes the start-up.
+reply({ t: 'ready' });

@@ -1,7 +1,15 @@
 import type { TargetKind } from '../loadgen/protocol.js';
 import { describe, ladder, quiesce, type LadderConfig } from '../lib/ladder.js';
 import { LoadGen } from '../lib/loadgen.js';
-import { bestOf, cores, KINDS, ParleyFixture, startBaseline, type RunningTarget } from '../lib/targets.js';
+import {
+  bestOf,
+  cores,
+  KINDS,
+  ParleyFixture,
+  startBaseline,
+  tokensFor,
+  type RunningTarget,
+} from '../lib/targets.js';
 import type { BenchOptions, ResultRow, Scenario } from '../lib/types.js';
 import type { StepResult } from '../lib/loadgen.js';
 
@@ -48,6 +56,11 @@ const SIZES: Record<
 
 /** At most this many senders: enough to spread the rate (Parley allows ~30 events/s per socket), few enough to track. */
 const MAX_SENDERS = 100;
+/**
+ * Members beyond this many are further sockets ("tabs") of the same users: each user's first socket announces
+ * `presence:online` to every socket already open, so 5,000 distinct users would spend minutes connecting.
+ */
+const MAX_USERS = 1000;
 const PAYLOAD_BYTES = 100;
 const PROBE_MSG_RATE = 2;
 
@@ -89,7 +102,7 @@ async function climb(
   const t = await start();
   const lg = await LoadGen.start(2, cores(opts).loadgen);
   try {
-    const c = await lg.connect(t.kind, t.url, members, { tokens: t.tokens, concurrency: 100 });
+    const c = await lg.connect(t.kind, t.url, members, { tokens: tokensFor(t, members), concurrency: 100 });
     opts.log(`  ${label} N=${members}: ${c.ok} connected in ${(c.ms / 1000).toFixed(1)} s`);
     if (c.ok < members)
       throw new Error(`${label}: only ${c.ok}/${members} connected: ${c.errors.join('; ')}`);
@@ -121,8 +134,8 @@ async function run(opts: BenchOptions): Promise<ResultRow[]> {
   for (const members of size.members) {
     const withPg = Boolean(opts.pgUrl) && opts.mode === 'full' && members === 1000;
     const fixtures = {
-      parley: new ParleyFixture(opts, members),
-      pg: withPg ? new ParleyFixture(opts, members, 'postgres') : null,
+      parley: new ParleyFixture(opts, Math.min(members, MAX_USERS)),
+      pg: withPg ? new ParleyFixture(opts, Math.min(members, MAX_USERS), 'postgres') : null,
     };
     const results: Record<Label, (StepResult | null)[]> = {
       parley: [],
@@ -176,7 +189,7 @@ async function run(opts: BenchOptions): Promise<ResultRow[]> {
             },
           }
         : {}),
-      note: `${size.reps} rep(s), best of each; Parley ${noteOf('parley')}`,
+      note: `${size.reps} rep(s), best of each; ${Math.min(members, MAX_USERS)} Parley users; Parley ${noteOf('parley')}`,
     });
     if (withPg) {
       rows.push({

@@ -2,7 +2,7 @@ import type { TargetKind } from '../loadgen/protocol.js';
 import { quiesce } from '../lib/ladder.js';
 import { LoadGen } from '../lib/loadgen.js';
 import { hardFdLimit, sampleProcess } from '../lib/proc.js';
-import { cores, KINDS, ParleyFixture, startBaseline, type RunningTarget } from '../lib/targets.js';
+import { cores, KINDS, ParleyFixture, startBaseline, tokensFor, type RunningTarget } from '../lib/targets.js';
 import type { BenchOptions, ResultRow, Scenario } from '../lib/types.js';
 
 /*
