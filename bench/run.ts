@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { REGISTRY } from './scenarios/index.js';
 import { RESULTS_DIR, renderText, runInfo, saveResults, writeDoc, type ResultsFile } from './lib/report.js';
-import { ROOT } from './lib/server.js';
+import { buildIfStale } from './lib/build.js';
 import type { BenchOptions } from './lib/types.js';
 
 const args = process.argv.slice(2);
@@ -27,10 +27,6 @@ if (unknownIds.length) {
   );
   process.exit(2);
 }
-if (!existsSync(path.join(ROOT, 'server/dist/index.js'))) {
-  console.error('server/dist/index.js is missing: run `npm run build` first (npm run bench does)');
-  process.exit(2);
-}
 if (flag('taskset') && !existsSync('/usr/bin/taskset')) {
   console.error('--taskset: /usr/bin/taskset is not installed (apt-get install util-linux)');
   process.exit(2);
@@ -41,6 +37,7 @@ const log = (line: string) => {
   transcript.push(line);
   console.log(line);
 };
+buildIfStale(log);
 const opts: BenchOptions = {
   mode,
   taskset: flag('taskset'),

@@ -45,9 +45,7 @@ async function hold(opts: BenchOptions, t: RunningTarget, count: number): Promis
   try {
     await quiesce(t.pid);
     const before = await settledRss(t.pid);
-    const tokens = t.tokens
-      ? Array.from({ length: count }, (_, i) => t.tokens![i % t.tokens!.length]!)
-      : undefined;
+    const tokens = tokensFor(t, count);
     const c = await lg.connect(t.kind, t.url, count, {
       tokens,
       concurrency: CONNECT_CONCURRENCY,
