@@ -12,7 +12,7 @@ import type { BenchOptions, ResultRow, Scenario } from '../lib/types.js';
  * password hashing costs the fan-out (hashing runs off the event loop; if it stalled the loop, both would show it).
  */
 
-const SECONDS = { full: 15, quick: 5, smoke: 2 } as const;
+const SECONDS = { full: 15, quick: 4, smoke: 2 } as const;
 const LOGINS_PER_SEC = 20;
 /** Logins cycle over this many accounts (registering is one hash each, done before anything is measured). */
 const ACCOUNTS = 20;
@@ -128,7 +128,7 @@ export const login: Scenario = {
         serverPid: server.pid,
       };
       // Warm the login path (first argon2 calls, connection pools) before anything is measured.
-      await loginLoad(server.url, accounts, 1);
+      await loginLoad(server.url, accounts, 0.5);
       await loopDelay(server.url);
       const alone = await loginLoad(server.url, accounts, seconds);
       const loopAlone = await loopDelay(server.url);
