@@ -206,6 +206,12 @@ export class LoadGen {
     };
   }
 
+  /** Closes every socket (stop the server first: a Parley would otherwise process every departure). */
+  async reset(): Promise<void> {
+    await Promise.all(this.procs.map((_, w) => this.request(w, { t: 'reset' }, 'reset')));
+    this.counts = this.procs.map(() => 0);
+  }
+
   /** Ends the workers (their sockets close with them). */
   async close(): Promise<void> {
     await Promise.all(this.procs.map((p) => stopChild(p, 5000)));

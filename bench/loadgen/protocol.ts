@@ -71,13 +71,14 @@ export interface TallyReply {
   maxLatency: number;
 }
 
-export interface CloseCmd {
-  t: 'close';
+/** Closes every socket, so that the same workers can load the next server. */
+export interface ResetCmd {
+  t: 'reset';
 }
 
-export type WorkerCmd = ConnectCmd | StepCmd | TallyCmd | CloseCmd;
+export type WorkerCmd = ConnectCmd | StepCmd | TallyCmd | ResetCmd;
 export type WorkerReply =
-  { t: 'ready' } | ConnectedReply | SentReply | TallyReply | { t: 'error'; message: string };
+  { t: 'ready' } | { t: 'reset' } | ConnectedReply | SentReply | TallyReply | { t: 'error'; message: string };
 
 /** Epoch milliseconds with sub-millisecond resolution, comparable across processes on one machine. */
 export const nowMs = (): number => performance.timeOrigin + performance.now();

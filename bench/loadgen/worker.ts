@@ -170,9 +170,10 @@ process.on('message', (cmd: WorkerCmd) => {
         return step(cmd);
       case 'tally':
         return tally(cmd);
-      case 'close':
-        for (const c of clients) c?.close();
-        process.exit(0);
+      case 'reset':
+        for (const c of clients.splice(0)) c?.close();
+        rx.lastSeen = [];
+        return reply({ t: 'reset' });
     }
   };
   run().catch((err: unknown) =>

@@ -15,7 +15,7 @@ import type { BenchOptions, ResultRow, Scenario } from '../lib/types.js';
 const SIZES: Record<BenchOptions['mode'], { sockets: number; reps: number }> = {
   full: { sockets: 2000, reps: 2 },
   quick: { sockets: 1000, reps: 1 },
-  smoke: { sockets: 50, reps: 1 },
+  smoke: { sockets: 30, reps: 1 },
 };
 const CONCURRENCY = 50;
 
@@ -26,9 +26,7 @@ interface Storm {
   serverCpu: number;
 }
 
-async function storm(opts: BenchOptions, t: RunningTarget, sockets: number): Promise<Storm> {
-  // Spawned (and their modules loaded) before the clock starts.
-  const lg = await LoadGen.start(2, cores(opts).loadgen);
+async function storm(opts: BenchOptions, lg: LoadGen, t: RunningTarget, sockets: number): Promise<Storm> {
   try {
     await quiesce(t.pid);
     const before = await sampleProcess(t.pid);
@@ -52,7 +50,7 @@ async function storm(opts: BenchOptions, t: RunningTarget, sockets: number): Pro
     return s;
   } finally {
     await t.stop();
-    await lg.close();
+    await lg.reset();
   }
 }
 
@@ -60,14 +58,17 @@ async function run(opts: BenchOptions): Promise<ResultRow[]> {
   const { sockets, reps } = SIZES[opts.mode];
   const fixture = new ParleyFixture(opts, sockets);
   const results: Record<TargetKind, Storm[]> = { parley: [], 'socket.io': [], ws: [] };
+  // Spawned (and their modules loaded) before any clock starts.
+  const lg = await LoadGen.start(2, cores(opts).loadgen);
   try {
     for (let rep = 1; rep <= reps; rep++) {
       for (const kind of KINDS) {
         const t = kind === 'parley' ? await fixture.start() : await startBaseline(kind, opts);
-        results[kind].push(await storm(opts, t, sockets));
+        results[kind].push(await storm(opts, lg, t, sockets));
       }
     }
   } finally {
+    await lg.close();
     await fixture.dispose();
   }
   const complete = (kind: TargetKind) => results[kind].filter((s) => s.ok === sockets);

@@ -94,13 +94,13 @@ async function probe(lg: LoadGen, t: RunningTarget, members: number): Promise<vo
 
 async function climb(
   opts: BenchOptions,
+  lg: LoadGen,
   label: Label,
   start: () => Promise<RunningTarget>,
   members: number,
   cfg: Omit<LadderConfig, 'members'>,
 ): Promise<StepResult | null> {
   const t = await start();
-  const lg = await LoadGen.start(2, cores(opts).loadgen);
   try {
     const c = await lg.connect(t.kind, t.url, members, { tokens: tokensFor(t, members), concurrency: 100 });
     opts.log(`  ${label} N=${members}: ${c.ok} connected in ${(c.ms / 1000).toFixed(1)} s`);
@@ -124,7 +124,7 @@ async function climb(
   } finally {
     // The server first: closing thousands of client sockets into a live Parley would make it do the departures.
     await t.stop();
-    await lg.close();
+    await lg.reset();
   }
 }
 
@@ -143,20 +143,22 @@ async function run(opts: BenchOptions): Promise<ResultRow[]> {
       ws: [],
       'parley (postgres)': [],
     };
+    const lg = await LoadGen.start(2, cores(opts).loadgen);
     try {
       for (let rep = 1; rep <= size.reps; rep++) {
         for (const kind of KINDS) {
           const start = kind === 'parley' ? () => fixtures.parley.start() : () => startBaseline(kind, opts);
-          results[kind].push(await climb(opts, kind, start, members, size.ladder));
+          results[kind].push(await climb(opts, lg, kind, start, members, size.ladder));
         }
         if (fixtures.pg) {
           const pg = fixtures.pg;
           results['parley (postgres)'].push(
-            await climb(opts, 'parley (postgres)', () => pg.start(), members, size.ladder),
+            await climb(opts, lg, 'parley (postgres)', () => pg.start(), members, size.ladder),
           );
         }
       }
     } finally {
+      await lg.close();
       await fixtures.parley.dispose();
       await fixtures.pg?.dispose();
     }

@@ -10,7 +10,7 @@ import type { BenchOptions, ResultRow, Scenario } from '../lib/types.js';
  * (RSS with every socket open and settled - RSS before the first) / sockets.
  */
 
-const SOCKETS: Record<BenchOptions['mode'], number> = { full: 20_000, quick: 3000, smoke: 200 };
+const SOCKETS: Record<BenchOptions['mode'], number> = { full: 20_000, quick: 3000, smoke: 100 };
 /**
  * Parley's sockets belong to at most this many users (several "tabs" each). Every user's first socket sends
  * `presence:online` to every socket already open, so 20,000 distinct users would spend the connect phase on
@@ -30,21 +30,20 @@ interface Held {
   seconds: number;
 }
 
-/** Median RSS of three samples a second apart: one sample may land just before or after a collection. */
-async function settledRss(pid: number): Promise<number> {
+/** Median RSS of `n` samples a second apart: one sample may land just before or after a collection. */
+async function settledRss(pid: number, n: number): Promise<number> {
   const samples: number[] = [];
-  for (let i = 0; i < 3; i++) {
+  for (let i = 0; i < n; i++) {
     if (i) await new Promise((r) => setTimeout(r, 1000));
     samples.push((await sampleProcess(pid)).rssBytes);
   }
-  return samples.sort((a, b) => a - b)[1]!;
+  return samples.sort((a, b) => a - b)[Math.floor(n / 2)]!;
 }
 
-async function hold(opts: BenchOptions, t: RunningTarget, count: number): Promise<Held> {
-  const lg = await LoadGen.start(2, cores(opts).loadgen);
+async function hold(opts: BenchOptions, lg: LoadGen, t: RunningTarget, count: number): Promise<Held> {
   try {
     await quiesce(t.pid);
-    const before = await settledRss(t.pid);
+    const before = await settledRss(t.pid, opts.mode === 'smoke' ? 1 : 3);
     const tokens = tokensFor(t, count);
     const c = await lg.connect(t.kind, t.url, count, {
       tokens,
@@ -53,7 +52,7 @@ async function hold(opts: BenchOptions, t: RunningTarget, count: number): Promis
     });
     if (c.errors.length) opts.log(`    ${c.failed} failed, e.g. ${c.errors.slice(0, 2).join('; ')}`);
     await quiesce(t.pid, 60_000);
-    const after = await settledRss(t.pid);
+    const after = await settledRss(t.pid, opts.mode === 'smoke' ? 1 : 3);
     const held: Held = {
       tried: count,
       connected: c.ok,
@@ -69,7 +68,7 @@ async function hold(opts: BenchOptions, t: RunningTarget, count: number): Promis
     return held;
   } finally {
     await t.stop();
-    await lg.close();
+    await lg.reset();
   }
 }
 
@@ -84,12 +83,14 @@ async function run(opts: BenchOptions): Promise<ResultRow[]> {
   const users = Math.min(count, MAX_USERS);
   const fixture = new ParleyFixture(opts, users);
   const held = {} as Record<TargetKind, Held>;
+  const lg = await LoadGen.start(2, cores(opts).loadgen);
   try {
     for (const kind of KINDS) {
       const t = kind === 'parley' ? await fixture.start() : await startBaseline(kind, opts);
-      held[kind] = await hold(opts, t, count);
+      held[kind] = await hold(opts, lg, t, count);
     }
   } finally {
+    await lg.close();
     await fixture.dispose();
   }
   const kib = (h: Held) => (h.bytesPerSocket === null ? null : h.bytesPerSocket / 1024);
@@ -123,7 +124,7 @@ async function run(opts: BenchOptions): Promise<ResultRow[]> {
         text: '<= 1.2x socket.io',
         met: kib(p) !== null && kib(sio) !== null ? kib(p)! <= 1.2 * kib(sio)! : null,
       },
-      note: `(RSS after - before) / sockets, medians of 3 samples; Parley RSS ${p.rssBeforeMiB.toFixed(0)} -> ${p.rssAfterMiB.toFixed(0)} MiB`,
+      note: `(RSS after - before) / sockets, medians of 3 samples 1 s apart (1 in smoke mode); Parley RSS ${p.rssBeforeMiB.toFixed(0)} -> ${p.rssAfterMiB.toFixed(0)} MiB`,
     },
   ];
 }
