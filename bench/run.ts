@@ -1,6 +1,7 @@
 // `npm run bench [-- --quick|--smoke] [--taskset] [--only=fanout,idle] [--write-doc]`: runs the scenarios of issue 7
 // against Parley and the baselines, prints a table and records it (see bench/README.md).
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { REGISTRY } from './scenarios/index.js';
 import { RESULTS_DIR, renderText, runInfo, saveResults, writeDoc, type ResultsFile } from './lib/report.js';
@@ -61,16 +62,17 @@ for (const entry of REGISTRY.filter((e) => !only || only.includes(e.id))) {
     log(`\n== ${entry.title}: not available (bench/scenarios/${entry.id}.ts is missing)`);
     continue;
   }
-  log(`\n== ${scenario.title}`);
+  const loadBefore = os.loadavg()[0]!;
+  log(`\n== ${scenario.title} (load average ${loadBefore.toFixed(1)} on ${os.cpus().length} cores)`);
   const t0 = performance.now();
   try {
-    run[entry.id] = { info, rows: await scenario.run(opts) };
+    run[entry.id] = { info, rows: await scenario.run(opts), load: [loadBefore, os.loadavg()[0]!] };
   } catch (err) {
     // A scenario that throws is a broken harness or a server that would not start: the run fails, the rest still run.
     failed++;
     const message = err instanceof Error ? err.message.split('\n')[0]! : String(err);
     log(`!! ${entry.id} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    run[entry.id] = { info, rows: [], error: message };
+    run[entry.id] = { info, rows: [], error: message, load: [loadBefore, os.loadavg()[0]!] };
   }
   log(`   (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
 }

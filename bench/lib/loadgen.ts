@@ -18,8 +18,11 @@ export interface StepResult {
   /** Messages/s offered by all senders together, and deliveries/s that would make at full fan-out. */
   msgRate: number;
   offeredDeliveries: number;
-  /** Messages/s the senders actually managed in the measured window. */
+  /** Messages/s the senders actually managed in the measured window, and how many that was. */
   sentRate: number;
+  sentInWindow: number;
+  /** Messages/s the schedule asked for in the measured window, counted the same way. */
+  scheduledInWindow: number;
   deliveriesPerSec: number;
   latency: Percentiles;
   lost: number;
@@ -195,6 +198,8 @@ export class LoadGen {
       msgRate: plan.msgRate,
       offeredDeliveries: plan.msgRate * this.counts.reduce((a, b) => a + b, 0),
       sentRate: sent.reduce((a, s) => a + s.sentInWindow, 0) / windowSec,
+      sentInWindow: sent.reduce((a, s) => a + s.sentInWindow, 0),
+      scheduledInWindow: plan.msgRate * windowSec,
       deliveriesPerSec: tallies.reduce((a, t) => a + t.windowDeliveries, 0) / windowSec,
       latency,
       lost: tallies.reduce((a, t) => a + t.lost, 0),

@@ -20,7 +20,16 @@ export interface RunInfo {
 }
 
 /** What a results file holds: per scenario id, its rows and the run they came from. */
-export type ResultsFile = Record<string, { info: RunInfo; rows: ResultRow[]; error?: string }>;
+export type ResultsFile = Record<
+  string,
+  {
+    info: RunInfo;
+    rows: ResultRow[];
+    error?: string;
+    /** 1-minute load averages when the scenario started and ended: the machine is shared, this says how much. */
+    load?: [number, number];
+  }
+>;
 
 export const RESULTS_DIR = path.join(ROOT, 'bench/results');
 const DOC = path.join(ROOT, 'docs/PERFORMANCE.md');
@@ -143,10 +152,12 @@ export async function writeDoc(results: ResultsFile, order: string[]): Promise<v
   const ids = order.filter((id) => results[id]);
   const rows = ids.flatMap((id) => results[id]!.rows);
   const runs = ids.map((id) => {
-    const { info, error } = results[id]!;
+    const { info, error, load } = results[id]!;
     return (
       `- \`${id}\`: ${info.date}, ${info.mode} mode${info.taskset ? ', taskset' : ''}, git ${info.sha}, ${info.cpu} ` +
-      `(${info.cores} cores, ${info.memGiB} GiB), Node ${info.node}${error ? `; **failed**: ${error}` : ''}`
+      `(${info.cores} cores, ${info.memGiB} GiB), Node ${info.node}` +
+      (load ? `, load average ${load[0].toFixed(1)} at start / ${load[1].toFixed(1)} at end` : '') +
+      (error ? `; **failed**: ${error}` : '')
     );
   });
   const generated = [

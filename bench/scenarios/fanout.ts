@@ -28,11 +28,11 @@ const SIZES: Record<
     reps: 2,
     ladder: {
       startDeliveries: 16_000,
-      stepMs: 5000,
+      stepMs: 4000,
       warmupMs: 1000,
-      drainMs: 5000,
-      bisections: 3,
-      maxSteps: 12,
+      drainMs: 4000,
+      bisections: 2,
+      maxSteps: 10,
     },
   },
   quick: {
@@ -40,11 +40,11 @@ const SIZES: Record<
     reps: 1,
     ladder: {
       startDeliveries: 16_000,
-      stepMs: 2000,
+      stepMs: 1500,
       warmupMs: 500,
-      drainMs: 3000,
-      bisections: 2,
-      maxSteps: 8,
+      drainMs: 2000,
+      bisections: 1,
+      maxSteps: 5,
     },
   },
   smoke: {
@@ -60,7 +60,7 @@ const MAX_SENDERS = 100;
  * Members beyond this many are further sockets ("tabs") of the same users: each user's first socket announces
  * `presence:online` to every socket already open, so 5,000 distinct users would spend minutes connecting.
  */
-const MAX_USERS = 1000;
+const MAX_USERS: Record<BenchOptions['mode'], number> = { full: 1000, quick: 200, smoke: 20 };
 const PAYLOAD_BYTES = 100;
 const PROBE_MSG_RATE = 2;
 
@@ -134,8 +134,8 @@ async function run(opts: BenchOptions): Promise<ResultRow[]> {
   for (const members of size.members) {
     const withPg = Boolean(opts.pgUrl) && opts.mode === 'full' && members === 1000;
     const fixtures = {
-      parley: new ParleyFixture(opts, Math.min(members, MAX_USERS)),
-      pg: withPg ? new ParleyFixture(opts, Math.min(members, MAX_USERS), 'postgres') : null,
+      parley: new ParleyFixture(opts, Math.min(members, MAX_USERS[opts.mode])),
+      pg: withPg ? new ParleyFixture(opts, Math.min(members, MAX_USERS[opts.mode]), 'postgres') : null,
     };
     const results: Record<Label, (StepResult | null)[]> = {
       parley: [],
@@ -191,7 +191,7 @@ async function run(opts: BenchOptions): Promise<ResultRow[]> {
             },
           }
         : {}),
-      note: `${size.reps} rep(s), best of each; ${Math.min(members, MAX_USERS)} Parley users; Parley ${noteOf('parley')}`,
+      note: `${size.reps} rep(s), best of each; ${Math.min(members, MAX_USERS[opts.mode])} Parley users; Parley ${noteOf('parley')}`,
     });
     if (withPg) {
       rows.push({

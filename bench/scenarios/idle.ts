@@ -10,13 +10,13 @@ import type { BenchOptions, ResultRow, Scenario } from '../lib/types.js';
  * (RSS with every socket open and settled - RSS before the first) / sockets.
  */
 
-const SOCKETS: Record<BenchOptions['mode'], number> = { full: 20_000, quick: 3000, smoke: 100 };
+const SOCKETS: Record<BenchOptions['mode'], number> = { full: 20_000, quick: 1000, smoke: 100 };
 /**
  * Parley's sockets belong to at most this many users (several "tabs" each). Every user's first socket sends
  * `presence:online` to every socket already open, so 20,000 distinct users would spend the connect phase on
  * ~200 million presence deliveries; the connect storm (scenario 5) measures that cost with distinct users.
  */
-const MAX_USERS = 1000;
+const MAX_USERS: Record<BenchOptions['mode'], number> = { full: 1000, quick: 100, smoke: 20 };
 /** File descriptors the server keeps for itself (database, listening socket, libuv, stdio). */
 const FD_MARGIN = 200;
 const CONNECT_CONCURRENCY = 200;
@@ -80,7 +80,7 @@ async function run(opts: BenchOptions): Promise<ResultRow[]> {
       `  open-file hard limit ${limit + FD_MARGIN}: trying ${count} sockets, not ${SOCKETS[opts.mode]}`,
     );
   }
-  const users = Math.min(count, MAX_USERS);
+  const users = Math.min(count, MAX_USERS[opts.mode]);
   const fixture = new ParleyFixture(opts, users);
   const held = {} as Record<TargetKind, Held>;
   const lg = await LoadGen.start(2, cores(opts).loadgen);
