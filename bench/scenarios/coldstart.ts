@@ -15,7 +15,7 @@ import type { BenchOptions, ResultRow, Scenario } from '../lib/types.js';
  * (empty, existing, baseline, empty, ...) so a noisy neighbour hits all three alike.
  */
 
-const RUNS = { full: 5, quick: 2, smoke: 1 } as const;
+const RUNS = { full: 5, quick: 3, smoke: 1 } as const;
 /** PostgreSQL runs: full mode only, to keep quick and smoke within their time budgets. */
 const PG_RUNS = { full: 5, quick: 0, smoke: 0 } as const;
 const TARGET_MS = 1500;
