@@ -33,6 +33,9 @@ if (flag('taskset') && !existsSync('/usr/bin/taskset')) {
   process.exit(2);
 }
 
+// Interrupted: exit, so that the exit handler of lib/proc.ts ends every server and worker this run started.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(130));
+
 const transcript: string[] = [];
 const log = (line: string) => {
   transcript.push(line);

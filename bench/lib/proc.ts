@@ -33,6 +33,12 @@ export const cpuShare = (a: ProcessSample, b: ProcessSample): number =>
 
 const HAS_TASKSET = existsSync('/usr/bin/taskset');
 
+/** Every child spawned here that has not exited yet: whatever happens to the run, none is left behind. */
+const live = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of live) child.kill('SIGKILL');
+});
+
 /**
  * Spawns `node <args>`, pinned to `cpu` with taskset when asked and available (taskset execs node, so the pid is
  * node's), with the open-file limit raised to the hard limit (the idle-socket scenario holds ~20,000 sockets).
@@ -41,7 +47,10 @@ export function spawnNode(args: string[], opts: SpawnOptions & { cpu?: 0 | 1 }):
   const pin = opts.cpu !== undefined && HAS_TASKSET ? ['taskset', '-c', String(opts.cpu)] : [];
   const cmd = [...pin, process.execPath, ...args];
   // `exec` keeps the pid: bash becomes taskset, which becomes node.
-  return spawn('bash', ['-c', 'ulimit -n "$(ulimit -Hn)"; exec "$@"', 'bench', ...cmd], opts);
+  const child = spawn('bash', ['-c', 'ulimit -n "$(ulimit -Hn)"; exec "$@"', 'bench', ...cmd], opts);
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  return child;
 }
 
 /** The open-file hard limit of this process tree (what a child can raise its limit to). */
