@@ -66,6 +66,12 @@ const PROBE_MSG_RATE = 2;
 
 type Label = TargetKind | 'parley (postgres)';
 
+/** A server's ladder: its best passing step, and its lowest-rate step (passing or not). */
+interface Climb {
+  best: StepResult | null;
+  lowest: StepResult | null;
+}
+
 /**
  * A few messages at a trivial rate must all arrive: it proves every socket is subscribed (Parley joins rooms just
  * after the handshake) and that the harness counts right. Throws when they never do: that is a broken harness or
@@ -99,7 +105,7 @@ async function climb(
   start: () => Promise<RunningTarget>,
   members: number,
   cfg: Omit<LadderConfig, 'members'>,
-): Promise<StepResult | null> {
+): Promise<Climb> {
   const t = await start();
   try {
     const c = await lg.connect(t.kind, t.url, members, { tokens: tokensFor(t, members), concurrency: 100 });
@@ -108,7 +114,7 @@ async function climb(
       throw new Error(`${label}: only ${c.ok}/${members} connected: ${c.errors.join('; ')}`);
     await quiesce(t.pid);
     await probe(lg, t, members);
-    const { best } = await ladder(
+    const { best, steps } = await ladder(
       lg,
       {
         senders: Math.min(members, MAX_SENDERS),
@@ -120,7 +126,7 @@ async function climb(
       opts.log,
     );
     opts.log(`  ${label} N=${members} best: ${best ? describe(best) : 'none passed'}`);
-    return best;
+    return { best, lowest: [...steps].sort((a, b) => a.msgRate - b.msgRate)[0] ?? null };
   } finally {
     // The server first: closing thousands of client sockets into a live Parley would make it do the departures.
     await t.stop();
@@ -137,7 +143,7 @@ async function run(opts: BenchOptions): Promise<ResultRow[]> {
       parley: new ParleyFixture(opts, Math.min(members, MAX_USERS[opts.mode])),
       pg: withPg ? new ParleyFixture(opts, Math.min(members, MAX_USERS[opts.mode]), 'postgres') : null,
     };
-    const results: Record<Label, (StepResult | null)[]> = {
+    const results: Record<Label, Climb[]> = {
       parley: [],
       'socket.io': [],
       ws: [],
@@ -162,9 +168,20 @@ async function run(opts: BenchOptions): Promise<ResultRow[]> {
       await fixtures.parley.dispose();
       await fixtures.pg?.dispose();
     }
-    const best = (label: Label) => bestOf(results[label].map((r) => r?.deliveriesPerSec));
-    const at = (label: Label) =>
-      results[label].filter(Boolean).sort((a, b) => b!.deliveriesPerSec - a!.deliveriesPerSec)[0];
+    const passed = (label: Label) => results[label].flatMap((c) => (c.best ? [c.best] : []));
+    const best = (label: Label) => bestOf(passed(label).map((r) => r.deliveriesPerSec));
+    const at = (label: Label) => passed(label).sort((a, b) => b.deliveriesPerSec - a.deliveriesPerSec)[0];
+    // Where a server passed no step, the p99 it had at the lowest rate tried says how far off it was.
+    const lowestP99 = (label: Label) => {
+      const low = results[label]
+        .flatMap((c) => (c.lowest ? [c.lowest] : []))
+        .sort((a, b) => a.latency.p99 - b.latency.p99)[0];
+      return low
+        ? `${label} p99 ${low.latency.p99.toFixed(0)} ms at ${low.msgRate.toFixed(1)} msg/s`
+        : `${label} -`;
+    };
+    const missing = KINDS.filter((k) => !passed(k).length);
+    const lowNote = missing.length ? `; no step passed for ${missing.map(lowestP99).join(', ')}` : '';
     const baselines = { 'socket.io': best('socket.io'), ws: best('ws') };
     const noteOf = (label: Label) => {
       const r = at(label);
@@ -191,7 +208,7 @@ async function run(opts: BenchOptions): Promise<ResultRow[]> {
             },
           }
         : {}),
-      note: `${size.reps} rep(s), best of each; ${Math.min(members, MAX_USERS[opts.mode])} Parley users; Parley ${noteOf('parley')}`,
+      note: `${size.reps} rep(s), best of each; ${Math.min(members, MAX_USERS[opts.mode])} Parley users; Parley ${noteOf('parley')}${lowNote}`,
     });
     if (withPg) {
       rows.push({
