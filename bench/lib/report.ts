@@ -64,7 +64,8 @@ const fmt = (v: number | null): string => {
 
 /** Parley relative to a baseline, oriented so that > 1 always means Parley is better. */
 export function ratio(row: ResultRow, baseline: number | null): number | null {
-  if (row.parley === null || baseline === null || row.parley === 0 || baseline === 0) return null;
+  // A zero or negative value (an RSS that fell while sockets opened) has no meaningful ratio.
+  if (row.parley === null || baseline === null || row.parley <= 0 || baseline <= 0) return null;
   return row.higherIsBetter ? row.parley / baseline : baseline / row.parley;
 }
 
