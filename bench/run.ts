@@ -88,7 +88,7 @@ log(`inverted for lower-is-better metrics, so > 1 always means Parley does bette
 log(renderText(rows));
 
 mkdirSync(RESULTS_DIR, { recursive: true });
-const merged = saveResults(path.join(RESULTS_DIR, `${mode}.json`), run);
+const merged = await saveResults(path.join(RESULTS_DIR, `${mode}.json`), run);
 writeFileSync(path.join(RESULTS_DIR, `${mode}.log`), `${transcript.join('\n')}\n`);
 if (mode === 'full' || flag('write-doc')) {
   await writeDoc(

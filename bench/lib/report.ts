@@ -141,11 +141,17 @@ export function readResults(file: string): ResultsFile {
 }
 
 /** Merges this run's scenarios into `file` (scenarios not run keep their earlier results) and returns the merge. */
-export function saveResults(file: string, run: ResultsFile): ResultsFile {
+export async function saveResults(file: string, run: ResultsFile): Promise<ResultsFile> {
   mkdirSync(path.dirname(file), { recursive: true });
   const merged = { ...readResults(file), ...run };
-  writeFileSync(file, `${JSON.stringify(merged, null, 2)}\n`);
+  writeFileSync(file, await formatted(file, JSON.stringify(merged, null, 2)));
   return merged;
+}
+
+/** `text` as `npm run format:check` expects the file to be, so that a run never leaves the repository failing it. */
+async function formatted(file: string, text: string): Promise<string> {
+  const config = (await prettier.resolveConfig(file)) ?? {};
+  return prettier.format(text, { ...config, filepath: file });
 }
 
 /** Rewrites the generated part of docs/PERFORMANCE.md from `results`, in registry order. */
@@ -181,7 +187,5 @@ export async function writeDoc(results: ResultsFile, order: string[]): Promise<v
     from >= 0 && to > from
       ? doc.slice(0, from) + generated + doc.slice(to + END.length)
       : `${doc}\n${generated}\n`;
-  // Formatted as `npm run format:check` expects, so that a run never leaves the repository failing it.
-  const config = (await prettier.resolveConfig(DOC)) ?? {};
-  writeFileSync(DOC, await prettier.format(next, { ...config, filepath: DOC }));
+  writeFileSync(DOC, await formatted(DOC, next));
 }
