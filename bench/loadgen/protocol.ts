@@ -84,8 +84,14 @@ export type WorkerReply =
 export const nowMs = (): number => performance.timeOrigin + performance.now();
 
 /** The payload every sender puts in a message: who, which step, which sequence number, when. */
-export function encodePayload(sender: number, step: number, seq: number, padTo: number): string {
-  const head = `${sender}|${step}|${seq}|${nowMs().toFixed(3)}|`;
+export function encodePayload(
+  sender: number,
+  step: number,
+  seq: number,
+  padTo: number,
+  at = nowMs(),
+): string {
+  const head = `${sender}|${step}|${seq}|${at.toFixed(3)}|`;
   return head.length >= padTo ? head : head + 'x'.repeat(padTo - head.length);
 }
 

@@ -125,8 +125,10 @@ async function step(cmd: StepCmd): Promise<void> {
       const k = sent % cmd.senders.length;
       const s = cmd.senderIds[k]!;
       const n = ++seq[k]!;
-      const text = encodePayload(s, cmd.step, n, cmd.payloadBytes);
-      if (nowMs() >= rx.from) sentInWindow++;
+      const at = nowMs();
+      const text = encodePayload(s, cmd.step, n, cmd.payloadBytes, at);
+      // The receivers' rule: a message belongs to the measured window by its send time.
+      if (at >= rx.from && at < rx.to) sentInWindow++;
       clients[cmd.senders[k]!]?.send(text, `b${s}-${cmd.step}-${n}`, cmd.roomId, onAck);
       sent++;
     }
