@@ -93,6 +93,8 @@ async function run(opts: BenchOptions): Promise<ResultRow[]> {
     await lg.close();
     await fixture.dispose();
   }
+  const none = KINDS.filter((k) => held[k].connected === 0);
+  if (none.length) throw new Error(`idle sockets: no socket connected to ${none.join(', ')}`);
   const kib = (h: Held) => (h.bytesPerSocket === null ? null : h.bytesPerSocket / 1024);
   const p = held.parley;
   const sio = held['socket.io'];
