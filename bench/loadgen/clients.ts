@@ -1,0 +1,81 @@
+import { io as ioClient, type Socket } from 'socket.io-client';
+import WebSocket from 'ws';
+import type { TargetKind } from './protocol.js';
+
+/** One connected load-generator socket, whatever the server. */
+export interface BenchClient {
+  /** Sends one chat message; `onAck(error)` is called when the server acknowledged it (Parley only). */
+  send(
+    text: string,
+    clientId: string,
+    roomId: string | undefined,
+    onAck: (error: string | null) => void,
+  ): void;
+  close(): void;
+}
+
+interface ParleyAck {
+  ok: boolean;
+  error?: { code: string; message: string };
+}
+
+/**
+ * Connects one socket and resolves once it is open; `onText` receives the text of every chat message delivered to
+ * it. Every kind uses the WebSocket transport directly, so all three servers do the same handshake work.
+ */
+export function connectClient(
+  kind: TargetKind,
+  url: string,
+  token: string | undefined,
+  timeoutMs: number,
+  onText: (text: string) => void,
+): Promise<BenchClient> {
+  if (kind === 'ws') return connectWs(url, timeoutMs, onText);
+  return new Promise((resolve, reject) => {
+    const socket: Socket = ioClient(url, {
+      transports: ['websocket'],
+      reconnection: false,
+      timeout: timeoutMs,
+      forceNew: true,
+      ...(kind === 'parley' ? { auth: { token } } : {}),
+    });
+    const event = kind === 'parley' ? 'message:new' : 'chat message';
+    if (kind === 'parley') socket.on(event, (m: { text: string }) => onText(m.text));
+    else socket.on(event, (text: string) => onText(text));
+    socket.once('connect', () => {
+      socket.off('connect_error');
+      resolve({
+        send(text, clientId, roomId, onAck) {
+          if (kind === 'parley')
+            socket.emit('message:send', { roomId, text, clientId }, (ack: ParleyAck) =>
+              onAck(ack.ok ? null : (ack.error?.code ?? 'NO_ERROR_CODE')),
+            );
+          else socket.emit('chat message', text);
+        },
+        close: () => socket.close(),
+      });
+    });
+    socket.once('connect_error', (err) => {
+      socket.close();
+      reject(err);
+    });
+  });
+}
+
+function connectWs(url: string, timeoutMs: number, onText: (text: string) => void): Promise<BenchClient> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { handshakeTimeout: timeoutMs });
+    ws.on('message', (data) => onText(String(data)));
+    ws.once('open', () =>
+      resolve({
+        send: (text) => ws.send(text),
+        close: () => ws.terminate(),
+      }),
+    );
+    // After the handshake an error only closes the socket; the loss it causes shows in the tally.
+    ws.on('error', (err) => {
+      ws.terminate();
+      reject(err);
+    });
+  });
+}
