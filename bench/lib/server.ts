@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { cleanEnv } from '../../server/src/test-support/env.js';
 import { spawnNode, stopChild, until } from './proc.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -38,17 +39,7 @@ export interface StartParleyOptions {
 
 const defaultNodeArgs = () => (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
 
-/** Parley's own variables are never inherited from the shell that runs the benchmark. */
-const PARLEY_ENV =
-  /^(NODE_ENV|PORT|HOST|DATA_DIR|DATABASE_URL|REDIS_URL|JWT_SECRET|ACCESS_TOKEN_TTL|REFRESH_TOKEN_TTL|ALLOW_GUESTS|CORS_ORIGINS|UPLOAD_.*|RATE_LIMIT_.*|LOGIN_MAX_FAILURES|MESSAGE_.*|TLS_.*|LOG_LEVEL|TRUST_PROXY|SQLITE_DRIVER|PASSWORD_HASH_MEMORY_KIB|REDIS_KEY_PREFIX|PRESENCE_NODE_TTL|WORKERS|SHUTDOWN_TIMEOUT_MS|METRICS_.*)$/;
-
-/** This process's environment minus anything that configures Parley. */
-export const cleanEnv = (): Record<string, string> =>
-  Object.fromEntries(
-    Object.entries(process.env).filter(
-      (e): e is [string, string] => e[1] !== undefined && !PARLEY_ENV.test(e[0]),
-    ),
-  );
+export { cleanEnv };
 
 /** A free TCP port on 127.0.0.1 (released before it is returned; the server binds it a moment later). */
 export async function freePort(): Promise<number> {
@@ -90,6 +81,9 @@ const BENCH_ENV: Record<string, string> = {
   LOGIN_MAX_FAILURES: '100000000',
   MESSAGE_RATE_PER_SEC: '100000',
   MESSAGE_BURST: '100000',
+  // One address opens every socket of the run, many of them per user.
+  MAX_SOCKETS_PER_USER: '1000000',
+  MAX_SOCKETS_PER_ADDRESS: '1000000',
   // The minimum argon2 memory cost: seeding thousands of users must not dominate a run (scenario 6 sets its own).
   PASSWORD_HASH_MEMORY_KIB: '8192',
 };

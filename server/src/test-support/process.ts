@@ -1,7 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cleanEnv } from './env.js';
 import { freshPostgresDatabase, PG_URL } from './server.js';
+
+export { cleanEnv };
 
 /*
  * Parley in a process of its own, for tests that must kill it, restart it or watch it exit: the real entry point
@@ -9,18 +12,6 @@ import { freshPostgresDatabase, PG_URL } from './server.js';
  */
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-
-/** Parley's own variables are never inherited from the environment the tests run in. */
-const PARLEY_ENV =
-  /^(NODE_ENV|PORT|HOST|DATA_DIR|DATABASE_URL|REDIS_URL|JWT_SECRET|ACCESS_TOKEN_TTL|REFRESH_TOKEN_TTL|ALLOW_GUESTS|CORS_ORIGINS|UPLOAD_.*|RATE_LIMIT_.*|LOGIN_MAX_FAILURES|MESSAGE_.*|TLS_.*|LOG_LEVEL|TRUST_PROXY|SQLITE_DRIVER|PASSWORD_HASH_MEMORY_KIB|MAX_SOCKETS_.*|SOCKET_.*|REDIS_KEY_PREFIX|PRESENCE_NODE_TTL|WORKERS|SHUTDOWN_TIMEOUT_MS|METRICS_.*|TEST_.*)$/;
-
-/** The environment a child starts from: this process's, minus anything that configures Parley. */
-export const cleanEnv = (): Record<string, string> =>
-  Object.fromEntries(
-    Object.entries(process.env).filter(
-      (e): e is [string, string] => e[1] !== undefined && !PARLEY_ENV.test(e[0]),
-    ),
-  );
 
 /** Spawns the real entry point; stdout/stderr are piped. */
 export const spawnParley = (env: Record<string, string>): ChildProcess =>

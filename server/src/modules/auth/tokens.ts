@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import type { Config } from '../../config.js';
 import { AppError } from '../../errors.js';
@@ -7,6 +7,17 @@ export const TOKEN_ISSUER = 'parley';
 export const TOKEN_AUDIENCE = 'parley-api';
 /** Pinned: a token that names any other algorithm (`none`, RS256 with our secret as a "public key"…) is refused. */
 const ALGORITHM = 'HS256' as const;
+
+/*
+ * The secret as a KeyObject, made once per secret: given a string, jsonwebtoken first tries it as a PEM public key
+ * on every call (a failed parse and a stack trace), which was most of the cost of checking a token.
+ */
+const keys = new Map<string, KeyObject>();
+function keyOf(secret: string): KeyObject {
+  let key = keys.get(secret);
+  if (!key) keys.set(secret, (key = createSecretKey(Buffer.from(secret, 'utf8'))));
+  return key;
+}
 
 export interface AccessClaims {
   userId: string;
@@ -18,7 +29,7 @@ export function signAccessToken(
   config: Pick<Config, 'jwtSecret' | 'accessTokenTtlSec'>,
   c: AccessClaims,
 ): string {
-  return jwt.sign({ sid: c.sessionId }, config.jwtSecret, {
+  return jwt.sign({ sid: c.sessionId }, keyOf(config.jwtSecret), {
     algorithm: ALGORITHM,
     subject: c.userId,
     issuer: TOKEN_ISSUER,
@@ -31,7 +42,7 @@ export function signAccessToken(
 export function verifyAccessToken(config: Pick<Config, 'jwtSecret'>, token: string): AccessClaims {
   let payload: jwt.JwtPayload | string;
   try {
-    payload = jwt.verify(token, config.jwtSecret, {
+    payload = jwt.verify(token, keyOf(config.jwtSecret), {
       algorithms: [ALGORITHM],
       issuer: TOKEN_ISSUER,
       audience: TOKEN_AUDIENCE,
