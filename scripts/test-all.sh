@@ -4,7 +4,7 @@
 #   1. sqlite      npm test: lint, typecheck, the whole Vitest suite on SQLite
 #   2. postgres    the whole Vitest suite again, with TEST_DATABASE_URL pointing at a throwaway PostgreSQL
 #   3. redis       `npm run test:redis` with TEST_REDIS_URL (and TEST_DATABASE_URL), once that script exists
-#   4. hardening   `npm run test:hardening`: the abuse and fault suite (issue 8), on SQLite
+#   4. hardening   `npm run test:hardening`: the abuse and fault suite (issue 8), on SQLite, then on PostgreSQL
 #   5. browser     `npm run test:browser`, once that script exists (needs /usr/bin/chromium)
 #   6. bench       `npm run bench:smoke`: a tiny run of every benchmark, so the harness cannot rot (not timed)
 #
@@ -131,9 +131,17 @@ else
 fi
 
 # ---- 4. hardening ------------------------------------------------------------------------------------
-# On SQLite (the default a first user gets); its database-outage case starts a PostgreSQL server of its own.
+# On SQLite (the default a first user gets); its database-outage case starts a PostgreSQL server of its own. Then
+# on PostgreSQL too (the suite holds tests that used to be backbone and real-time tests), minus the 3-minute wait
+# of the long-offline client, whose catch-up path is the same on both databases.
 if has_npm_script test:hardening; then
   run_suite hardening env -u TEST_DATABASE_URL -u TEST_REDIS_URL npm run test:hardening
+  if $SERVICES_UP; then
+    run_suite hardening-postgres env -u TEST_REDIS_URL TEST_DATABASE_URL="$TEST_DATABASE_URL" \
+      npm run test:hardening -- --exclude '**/offline-3min.hardening.ts'
+  else
+    skip_suite hardening-postgres "$MISSING"
+  fi
 fi
 
 # ---- 5. browser -------------------------------------------------------------------------------------
