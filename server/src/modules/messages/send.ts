@@ -71,21 +71,32 @@ export function sendMessage(
 /**
  * One transaction for the batch; each send's own refusal (not found, forbidden, rate limited, conflict) answers
  * that send only. Should the transaction itself fail (a clientId or upload raced with another node's), each send
- * is retried in a transaction of its own, so one bad send never fails the others.
+ * is retried in a transaction of its own, so one bad send never fails the others. Resolves as soon as the batch's
+ * data is committed (or its retries are over), before its broadcasts and answers: the queue's next transaction
+ * then runs while this one's sends are delivered (each room's broadcasts still wait their turn, see store.ts).
  */
-async function commitBatch(ctx: AppContext, items: PendingSend[]): Promise<void> {
+function commitBatch(ctx: AppContext, items: PendingSend[]): Promise<void> {
+  return new Promise<void>((free) => void runBatch(ctx, items, free).finally(free));
+}
+
+async function runBatch(ctx: AppContext, items: PendingSend[], committed: () => void): Promise<void> {
   let outcomes: Outcome[];
   try {
-    outcomes = await inTx(ctx, (t, after) => writeBatch(ctx, t, after, items));
+    outcomes = await inTx(ctx, (t, after) => {
+      // The first after-commit effect: the batch's rows are durable and visible to the next transaction.
+      after(committed);
+      return writeBatch(ctx, t, after, items);
+    });
   } catch (err) {
+    // Retries run before the queue moves on, so that a send retried alone still precedes its socket's next one.
     if (items.length > 1) {
-      for (const item of items) await commitBatch(ctx, [item]);
+      for (const item of items) await runBatch(ctx, [item], () => undefined);
       return;
     }
     const item = items[0]!;
     if (err instanceof UniqueConstraintError && !item.retried) {
       item.retried = true;
-      return commitBatch(ctx, [item]);
+      return runBatch(ctx, [item], () => undefined);
     }
     item.reject(err);
     return;
