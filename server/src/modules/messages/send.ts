@@ -2,7 +2,7 @@ import type { Message as MessageDto } from '@parley/protocol';
 import { QueryTypes, UniqueConstraintError, type Transaction } from 'sequelize';
 import type { AppContext } from '../../context.js';
 import type { Attachment, Membership, Message, Room, User } from '../../db/models.js';
-import { inTx, lockRoom, type After } from '../../db/unit-of-work.js';
+import { inTx, lockRooms, type After } from '../../db/unit-of-work.js';
 import { AppError, forbidden, notFound } from '../../errors.js';
 import { canPost, canSee } from '../rooms/policy.js';
 import { presentAttachment } from '../uploads/presenter.js';
@@ -118,7 +118,7 @@ async function writeBatch(
 ): Promise<Outcome[]> {
   const roomIds = [...new Set(items.map((i) => i.roomId))].sort((a, b) => a - b);
   // PostgreSQL: the room locks first (in id order), so the memberships read below are the ones this commit sees.
-  for (const id of roomIds) await lockRoom(ctx, t, id);
+  await lockRooms(ctx, t, roomIds);
   const { earlier, rooms, memberships } = await loadBatchState(ctx, t, items, roomIds);
   const outcomes: (Outcome | undefined)[] = new Array(items.length);
   // Sends of a clientId already sent earlier in this batch: index of the first one.
@@ -318,22 +318,13 @@ async function markOwnRead(ctx: AppContext, t: Transaction, messages: StoredMess
   for (const m of messages) {
     last.set(pairKey(m.authorId!, m.roomId), { roomId: m.roomId, userId: m.authorId!, id: m.id });
   }
-  const marks = [...last.values()];
-  // All integers we produced (user, room and inserted ids), so inlining them is safe.
-  const cases = marks
-    .map((k) => `WHEN "roomId" = ${Number(k.roomId)} AND "userId" = ${Number(k.userId)} THEN ${Number(k.id)}`)
-    .join(' ');
+  // All integers we produced (user, room and inserted ids), so inlining them is safe. A join on the pairs, not a
+  // CASE over them: that was evaluated per row, quadratic in the batch.
+  const pairs = [...last.values()].map((k) => `(${Number(k.roomId)}, ${Number(k.userId)}, ${Number(k.id)})`);
   await ctx.db.sequelize.query(
-    `UPDATE memberships SET "lastReadMessageId" = CASE ${cases} ELSE "lastReadMessageId" END
-      WHERE "roomId" IN (:rooms) AND "userId" IN (:users)`,
-    {
-      replacements: {
-        rooms: [...new Set(marks.map((k) => k.roomId))],
-        users: [...new Set(marks.map((k) => k.userId))],
-      },
-      transaction: t,
-      type: QueryTypes.UPDATE,
-    },
+    `UPDATE memberships SET "lastReadMessageId" = v.column3 FROM (VALUES ${pairs.join(', ')}) AS v
+      WHERE memberships."roomId" = v.column1 AND memberships."userId" = v.column2`,
+    { transaction: t, type: QueryTypes.UPDATE },
   );
 }
 

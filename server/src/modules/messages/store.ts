@@ -1,7 +1,7 @@
 import { QueryTypes, type Transaction } from 'sequelize';
 import type { AppContext } from '../../context.js';
 import type { Message, Room } from '../../db/models.js';
-import { afterCommit, lockRoom, onSettled } from '../../db/unit-of-work.js';
+import { afterCommit, lockRooms, onSettled } from '../../db/unit-of-work.js';
 
 export interface NewMessage {
   authorId: number | null;
@@ -87,10 +87,8 @@ export async function appendMessages(
   ms: (NewMessage & { roomId: number })[],
 ): Promise<StoredMessage[]> {
   const roomIds = [...new Set(ms.map((m) => m.roomId))].sort((a, b) => a - b);
-  for (const id of roomIds) {
-    await lockRoom(ctx, t, id);
-    takeTurn(ctx, t, id);
-  }
+  await lockRooms(ctx, t, roomIds);
+  for (const id of roomIds) takeTurn(ctx, t, id);
   const now = new Date();
   const { sequelize } = ctx.db;
   const bind: unknown[] = [];
@@ -136,10 +134,11 @@ export async function appendMessages(
   const last = new Map<number, number>();
   for (const m of messages) last.set(m.roomId, m.id);
   // Ids are integers we just read back, so inlining them is safe.
-  const cases = [...last].map(([roomId, id]) => `WHEN ${Number(roomId)} THEN ${id}`).join(' ');
+  const pairs = [...last].map(([roomId, id]) => `(${Number(roomId)}, ${id})`);
   await sequelize.query(
-    `UPDATE rooms SET "lastMessageId" = CASE id ${cases} END, "lastMessageAt" = :now WHERE id IN (:ids)`,
-    { replacements: { now, ids: [...last.keys()] }, transaction: t, type: QueryTypes.UPDATE },
+    `UPDATE rooms SET "lastMessageId" = v.column2, "lastMessageAt" = :now
+      FROM (VALUES ${pairs.join(', ')}) AS v WHERE rooms.id = v.column1`,
+    { replacements: { now }, transaction: t, type: QueryTypes.UPDATE },
   );
   for (const [roomId, id] of last) {
     const room = rooms.get(roomId);
