@@ -1,4 +1,4 @@
-import type { Transaction } from 'sequelize';
+import { QueryTypes, type Transaction } from 'sequelize';
 import type { AppContext } from '../context.js';
 
 /** Registers something to do once the transaction has committed (a broadcast, a socket subscription). */
@@ -60,10 +60,23 @@ const locked = new WeakMap<Transaction, Set<number>>();
  * count's exclusive lock) cannot deadlock with another. SQLite needs nothing: its writes are already serialised.
  */
 export async function lockRoom(ctx: AppContext, t: Transaction, roomId: number): Promise<void> {
+  await lockRooms(ctx, t, [roomId]);
+}
+
+/**
+ * Several rooms' locks in one statement (a group-commit batch spans many rooms): taken in id order, as FOR UPDATE
+ * locks the rows as the sort hands them over, so two batches cannot deadlock.
+ */
+export async function lockRooms(ctx: AppContext, t: Transaction, roomIds: Iterable<number>): Promise<void> {
   if (ctx.db.dialect !== 'postgres') return;
   const held = locked.get(t) ?? new Set<number>();
   locked.set(t, held);
-  if (held.has(roomId)) return;
-  held.add(roomId);
-  await ctx.models.Room.findByPk(roomId, { attributes: ['id'], transaction: t, lock: t.LOCK.UPDATE });
+  const wanted = [...new Set(roomIds)].filter((id) => !held.has(id));
+  if (!wanted.length) return;
+  for (const id of wanted) held.add(id);
+  await ctx.db.sequelize.query('SELECT id FROM rooms WHERE id IN (:ids) ORDER BY id FOR UPDATE', {
+    replacements: { ids: wanted },
+    transaction: t,
+    type: QueryTypes.SELECT,
+  });
 }

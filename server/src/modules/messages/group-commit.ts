@@ -1,7 +1,8 @@
 /**
  * Group commit: work items pushed under one key while that key's transaction is running wait, and the next
  * transaction takes all of them (up to `maxBatch`). One BEGIN/COMMIT (one fsync) then serves many callers. The
- * `commit` function settles every item of its batch itself; a key's batches run one after another, in push order.
+ * `commit` function settles every item of its batch itself; a key's batches run one after another, in push order:
+ * the next starts when `commit`'s promise resolves, which may be before its items are settled.
  */
 export class GroupCommit<T> {
   private queues = new Map<string | number, T[]>();

@@ -8,7 +8,10 @@ import { presentUser } from '../users/presenter.js';
 
 /** Allowlist of what clients see of a message. A deleted message keeps its place but loses its content. */
 export function presentMessage(
-  m: Message,
+  m: Pick<
+    Message,
+    'id' | 'roomId' | 'kind' | 'text' | 'event' | 'clientId' | 'createdAt' | 'editedAt' | 'deletedAt'
+  >,
   author: User | null,
   attachment: AttachmentDto | null,
 ): MessageDto {

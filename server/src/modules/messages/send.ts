@@ -2,13 +2,13 @@ import type { Message as MessageDto } from '@parley/protocol';
 import { QueryTypes, UniqueConstraintError, type Transaction } from 'sequelize';
 import type { AppContext } from '../../context.js';
 import type { Attachment, Membership, Message, Room, User } from '../../db/models.js';
-import { inTx, lockRoom, type After } from '../../db/unit-of-work.js';
+import { inTx, lockRooms, type After } from '../../db/unit-of-work.js';
 import { AppError, forbidden, notFound } from '../../errors.js';
 import { canPost, canSee } from '../rooms/policy.js';
 import { presentAttachment } from '../uploads/presenter.js';
 import { GroupCommit } from './group-commit.js';
 import { presentMessage, presentMessages } from './presenter.js';
-import { appendMessages } from './store.js';
+import { appendMessages, type StoredMessage } from './store.js';
 
 export interface SendInput {
   text?: string;
@@ -71,21 +71,32 @@ export function sendMessage(
 /**
  * One transaction for the batch; each send's own refusal (not found, forbidden, rate limited, conflict) answers
  * that send only. Should the transaction itself fail (a clientId or upload raced with another node's), each send
- * is retried in a transaction of its own, so one bad send never fails the others.
+ * is retried in a transaction of its own, so one bad send never fails the others. Resolves as soon as the batch's
+ * data is committed (or its retries are over), before its broadcasts and answers: the queue's next transaction
+ * then runs while this one's sends are delivered (each room's broadcasts still wait their turn, see store.ts).
  */
-async function commitBatch(ctx: AppContext, items: PendingSend[]): Promise<void> {
+function commitBatch(ctx: AppContext, items: PendingSend[]): Promise<void> {
+  return new Promise<void>((free) => void runBatch(ctx, items, free).finally(free));
+}
+
+async function runBatch(ctx: AppContext, items: PendingSend[], committed: () => void): Promise<void> {
   let outcomes: Outcome[];
   try {
-    outcomes = await inTx(ctx, (t, after) => writeBatch(ctx, t, after, items));
+    outcomes = await inTx(ctx, (t, after) => {
+      // The first after-commit effect: the batch's rows are durable and visible to the next transaction.
+      after(committed);
+      return writeBatch(ctx, t, after, items);
+    });
   } catch (err) {
+    // Retries run before the queue moves on, so that a send retried alone still precedes its socket's next one.
     if (items.length > 1) {
-      for (const item of items) await commitBatch(ctx, [item]);
+      for (const item of items) await runBatch(ctx, [item], () => undefined);
       return;
     }
     const item = items[0]!;
     if (err instanceof UniqueConstraintError && !item.retried) {
       item.retried = true;
-      return commitBatch(ctx, [item]);
+      return runBatch(ctx, [item], () => undefined);
     }
     item.reject(err);
     return;
@@ -107,7 +118,7 @@ async function writeBatch(
 ): Promise<Outcome[]> {
   const roomIds = [...new Set(items.map((i) => i.roomId))].sort((a, b) => a - b);
   // PostgreSQL: the room locks first (in id order), so the memberships read below are the ones this commit sees.
-  for (const id of roomIds) await lockRoom(ctx, t, id);
+  await lockRooms(ctx, t, roomIds);
   const { earlier, rooms, memberships } = await loadBatchState(ctx, t, items, roomIds);
   const outcomes: (Outcome | undefined)[] = new Array(items.length);
   // Sends of a clientId already sent earlier in this batch: index of the first one.
@@ -144,7 +155,7 @@ async function writeBatch(
   const attachments = await claimableAttachments(ctx, t, items, candidates, outcomes);
 
   const accepted = candidates.filter((i) => !outcomes[i]);
-  const stored = new Map<number, Message>();
+  const stored = new Map<number, StoredMessage>();
   if (accepted.length) {
     const rows = accepted.map((i) => {
       const { user, roomId, input } = items[i]!;
@@ -157,7 +168,8 @@ async function writeBatch(
         attachmentId: input.attachmentId ?? null,
       };
     });
-    const messages = await appendMessages(ctx, t, rooms, rows);
+    // The rooms read here are the checks' rows, not instances anyone keeps: nothing to move along.
+    const messages = await appendMessages(ctx, t, new Map(), rows);
     accepted.forEach((i, k) => stored.set(i, messages[k]!));
     await markOwnRead(ctx, t, messages);
   }
@@ -192,19 +204,34 @@ async function writeBatch(
   return outcomes as Outcome[];
 }
 
-/** Everything the batch's checks read, in one query per table. */
+type RoomRow = Pick<Room, 'id' | 'kind' | 'ownerId' | 'name' | 'nameKey'>;
+type MembershipRow = Pick<Membership, 'roomId' | 'userId' | 'role'>;
+
+/**
+ * Everything the batch's checks read, in one query per table, as plain rows: the checks need a few columns, and
+ * building a model instance per row was a good part of the batch's cost.
+ */
 async function loadBatchState(ctx: AppContext, t: Transaction, items: PendingSend[], roomIds: number[]) {
   const withClientId = items.filter((i) => i.input.clientId);
   const userIds = [...new Set(items.map((i) => i.user.id))];
+  const select = <R extends object>(sql: string, replacements: Record<string, unknown>) =>
+    ctx.db.sequelize.query<R>(sql, { replacements, transaction: t, type: QueryTypes.SELECT });
   const [earlierRows, roomRows, membershipRows] = await Promise.all([
     withClientId.length ? storedByClientId(ctx, t, withClientId) : ([] as Message[]),
-    ctx.models.Room.findAll({ where: { id: roomIds }, transaction: t }),
-    ctx.models.Membership.findAll({ where: { roomId: roomIds, userId: userIds }, transaction: t }),
+    select<RoomRow>('SELECT id, kind, "ownerId", name, "nameKey" FROM rooms WHERE id IN (:roomIds)', {
+      roomIds,
+    }),
+    select<MembershipRow>(
+      'SELECT "roomId", "userId", role FROM memberships WHERE "roomId" IN (:roomIds) AND "userId" IN (:userIds)',
+      { roomIds, userIds },
+    ),
   ]);
   return {
     earlier: new Map(earlierRows.map((m) => [pairKey(Number(m.authorId), m.clientId!), m])),
-    rooms: new Map<number, Room>(roomRows.map((r) => [r.id, r])),
-    memberships: new Map<string, Membership>(membershipRows.map((m) => [pairKey(m.userId, m.roomId), m])),
+    rooms: new Map<number, RoomRow>(roomRows.map((r) => [Number(r.id), r])),
+    memberships: new Map<string, MembershipRow>(
+      membershipRows.map((m) => [pairKey(Number(m.userId), Number(m.roomId)), m]),
+    ),
   };
 }
 
@@ -286,27 +313,18 @@ async function claimableAttachments(
  * What you write yourself is read: each author's read marker moves to their last message of the batch in that
  * room, in one statement for the whole batch.
  */
-async function markOwnRead(ctx: AppContext, t: Transaction, messages: Message[]) {
+async function markOwnRead(ctx: AppContext, t: Transaction, messages: StoredMessage[]) {
   const last = new Map<string, { roomId: number; userId: number; id: number }>();
   for (const m of messages) {
     last.set(pairKey(m.authorId!, m.roomId), { roomId: m.roomId, userId: m.authorId!, id: m.id });
   }
-  const marks = [...last.values()];
-  // All integers we produced (user, room and inserted ids), so inlining them is safe.
-  const cases = marks
-    .map((k) => `WHEN "roomId" = ${Number(k.roomId)} AND "userId" = ${Number(k.userId)} THEN ${Number(k.id)}`)
-    .join(' ');
+  // All integers we produced (user, room and inserted ids), so inlining them is safe. A join on the pairs, not a
+  // CASE over them: that was evaluated per row, quadratic in the batch.
+  const pairs = [...last.values()].map((k) => `(${Number(k.roomId)}, ${Number(k.userId)}, ${Number(k.id)})`);
   await ctx.db.sequelize.query(
-    `UPDATE memberships SET "lastReadMessageId" = CASE ${cases} ELSE "lastReadMessageId" END
-      WHERE "roomId" IN (:rooms) AND "userId" IN (:users)`,
-    {
-      replacements: {
-        rooms: [...new Set(marks.map((k) => k.roomId))],
-        users: [...new Set(marks.map((k) => k.userId))],
-      },
-      transaction: t,
-      type: QueryTypes.UPDATE,
-    },
+    `UPDATE memberships SET "lastReadMessageId" = v.column3 FROM (VALUES ${pairs.join(', ')}) AS v
+      WHERE memberships."roomId" = v.column1 AND memberships."userId" = v.column2`,
+    { transaction: t, type: QueryTypes.UPDATE },
   );
 }
 
