@@ -11,6 +11,7 @@ import { registerRoomEvents } from '../modules/rooms/socket.js';
 import { presentUser } from '../modules/users/presenter.js';
 import { setBookkeeping } from './bookkeeping.js';
 import { channel, type IoServer, type IoSocket } from './channels.js';
+import { TokenExpiry } from './expiry.js';
 import { FloodCooldown, guardSlowReaders, SocketQuota } from './socket-limits.js';
 import type { EventGuard } from './with-ack.js';
 
@@ -66,30 +67,6 @@ function createGuard(ctx: AppContext, cooldown: FloodCooldown): EventGuard {
   };
 }
 
-/** setTimeout's longest delay; a longer one fires at once (an ACCESS_TOKEN_TTL of 30d is ~2.6e9 ms). */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
-/** At `expiresAt` (ms) the socket gets `session:ended {reason: "token_expired"}` and is closed. */
-function endAtExpiry(socket: IoSocket, expiresAt: number): void {
-  let timer: NodeJS.Timeout;
-  const arm = () => {
-    const left = expiresAt - Date.now();
-    timer =
-      left > MAX_TIMER_MS
-        ? setTimeout(arm, MAX_TIMER_MS)
-        : setTimeout(
-            () => {
-              socket.emit('session:ended', { reason: 'token_expired' });
-              socket.disconnect(true);
-            },
-            Math.max(0, left),
-          );
-    timer.unref();
-  };
-  arm();
-  socket.once('disconnect', () => clearTimeout(timer));
-}
-
 /**
  * The `exp` claim of a token that was just verified. Read directly: `jwt.decode` parses the header too and costs
  * ~50 us per handshake, for a field whose signature was already checked.
@@ -125,6 +102,7 @@ export function attachRealtime(
   const guard = createGuard(ctx, cooldown);
   const quota = new SocketQuota(ctx, addressOf);
   const slowReaders = guardSlowReaders(io, ctx);
+  const expiry = new TokenExpiry();
   let closed = false;
   // The user the handshake just read, for the arrival's presence:online: one query fewer per connect.
   const handshakeUsers = new WeakMap<IoSocket, User>();
@@ -139,9 +117,6 @@ export function attachRealtime(
       handshakeUsers.set(socket, actor.user);
       cooldown.check(socket.data.userId);
       quota.take(socket, socket.data.userId);
-      // When the access token expires the socket is told and closed; the client refreshes and reconnects.
-      const exp = expiryOf(token);
-      if (exp) endAtExpiry(socket, exp * 1000);
       next();
     } catch (err) {
       next(handshakeError(err));
@@ -204,11 +179,15 @@ export function attachRealtime(
     });
     // Before any await: a logout or a room subscription that lands during setup must already find this socket.
     socket.join([channel.user(userId), channel.session(sessionId)]);
+    // When the access token expires the socket is told and closed; the client refreshes and reconnects.
+    const exp = expiryOf((socket.handshake.auth as { token: string }).token);
+    if (exp) expiry.add(socket, exp);
     const setup = arrived(socket);
     setBookkeeping(socket, setup);
     // The departure waits for the arrival, so that a socket that goes while it is being set up is never left
     // counted as online, and `presence:offline` never overtakes its `presence:online`.
     socket.on('disconnect', () => {
+      if (exp) expiry.remove(socket, exp);
       setBookkeeping(
         socket,
         setup.then(() => departed(userId, socket.id)),
@@ -221,6 +200,7 @@ export function attachRealtime(
       closed = true;
       slowReaders.close();
       typing.close();
+      expiry.close();
     },
   };
 }
