@@ -162,21 +162,24 @@ export function attachRealtime(
     }
   }
 
+  /** One for every socket (Socket.IO calls it with the socket as `this`), not a closure per socket. */
+  function unknownEvent(this: IoSocket, event: string): void {
+    if (KNOWN_EVENTS.has(event)) return;
+    // Ignored, but counted, and paid for from the same bucket: a flood of made-up events is still a flood.
+    socketStats.unknownEvents++;
+    try {
+      guard.admit(this);
+    } catch {
+      // Refused: the strike is counted; there is nothing to answer.
+    }
+  }
+
   io.on('connection', (socket) => {
     const { userId, sessionId } = socket.data;
     registerMessageEvents(ctx, socket, guard);
     registerRoomEvents(ctx, socket, guard);
     registerPresenceEvents(ctx, socket, guard, typing);
-    socket.onAny((event: string) => {
-      if (KNOWN_EVENTS.has(event)) return;
-      // Ignored, but counted, and paid for from the same bucket: a flood of made-up events is still a flood.
-      socketStats.unknownEvents++;
-      try {
-        guard.admit(socket);
-      } catch {
-        // Refused: the strike is counted; there is nothing to answer.
-      }
-    });
+    socket.onAny(unknownEvent);
     // Before any await: a logout or a room subscription that lands during setup must already find this socket.
     socket.join([channel.user(userId), channel.session(sessionId)]);
     // When the access token expires the socket is told and closed; the client refreshes and reconnects.
