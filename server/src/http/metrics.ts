@@ -144,6 +144,25 @@ export function countRedisErrors(
 }
 
 /**
+ * Socket middleware, one for every socket: runs before the event's handler; only the ack callback is wrapped, so
+ * handlers are untouched.
+ */
+function timeAckedEvent(packet: unknown[], next: (err?: Error) => void): void {
+  const event = packet[0];
+  const last = packet.length - 1;
+  const ack = packet[last];
+  if (typeof event === 'string' && KNOWN_EVENTS.has(event) && last > 0 && typeof ack === 'function') {
+    const end = metrics.socketEventDuration.startTimer({ event });
+    packet[last] = (...args: unknown[]) => {
+      const result = args[0] as { ok?: unknown } | undefined;
+      end({ ok: String(result?.ok === true) });
+      return (ack as (...a: unknown[]) => unknown)(...args);
+    };
+  }
+  next();
+}
+
+/**
  * Instruments one Parley: counts its sockets, times every acknowledged client event, counts committed messages
  * and failed queries. Called once by `createApp`, before the server listens.
  */
@@ -152,21 +171,7 @@ export function attachMetrics(io: IoServer, ctx: Pick<AppContext, 'db' | 'models
   io.httpServer?.once('close', () => ioServers.delete(io));
 
   io.on('connection', (socket) => {
-    // Runs before the event's handler; only the ack callback is wrapped, so handlers are untouched.
-    socket.use((packet, next) => {
-      const event = packet[0];
-      const last = packet.length - 1;
-      const ack = packet[last];
-      if (typeof event === 'string' && KNOWN_EVENTS.has(event) && last > 0 && typeof ack === 'function') {
-        const end = metrics.socketEventDuration.startTimer({ event });
-        packet[last] = (...args: unknown[]) => {
-          const result = args[0] as { ok?: unknown } | undefined;
-          end({ ok: String(result?.ok === true) });
-          return (ack as (...a: unknown[]) => unknown)(...args);
-        };
-      }
-      next();
-    });
+    socket.use(timeAckedEvent);
   });
 
   ctx.models.Message.addHook('afterCreate', (message, options) => {

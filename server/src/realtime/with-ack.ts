@@ -103,6 +103,16 @@ function inArrivalOrder<T>(socket: IoSocket, work: (queued: () => void) => Promi
 
 const noop = () => {};
 
+type Listener = (this: IoSocket, ...args: unknown[]) => Promise<void>;
+type AnyHandler = (payload: never, caller: SocketCaller) => Promise<unknown>;
+
+/**
+ * One listener per (context, guard, event, options), shared by every socket (Socket.IO calls it with the socket as
+ * `this`); per socket only its handlers are kept. A closure per event per socket was ~1 KiB of every idle socket.
+ */
+const sharedListeners = new WeakMap<AppContext, WeakMap<EventGuard, Map<string, Listener>>>();
+const socketHandlers = new WeakMap<IoSocket, Map<ClientEventName, AnyHandler>>();
+
 /**
  * The one wrapper every client event goes through: admit → validate with the event's zod schema → load the
  * caller → handler (the same services REST uses) → `{ok:true,data}` or `{ok:false,error}`. Nothing escapes: an
@@ -116,34 +126,62 @@ export function withAck<E extends ClientEventName>(
   handler: EventHandler<E>,
   opts: EventOptions = {},
 ): void {
-  const schema = clientEventSchemas[event];
-  socket.on(
-    event as never,
-    (async (...args: unknown[]) => {
-      const ack =
-        typeof args[args.length - 1] === 'function' ? (args.pop() as (r: Ack<unknown>) => void) : undefined;
-      try {
-        guard.admit(socket);
-        // Only a missing payload stands for `{}` (presence:list has no fields); `null` is a wrong type like any other.
-        const payload = args.length === 0 && event === 'presence:list' ? {} : args[0];
-        const parsed = schema.safeParse(payload);
-        if (!parsed.success) throw fromZod(parsed.error);
-        const run = async (queued: () => void) => {
-          const user = await loadCaller(ctx, Number(socket.data.userId));
-          if (!user || user.releasedAt)
-            throw new AppError('UNAUTHORIZED', 'This account is no longer available');
-          return handler(parsed.data as ClientPayload<E>, { user, socket, queued });
-        };
-        // Admission and validation above stay immediate; only the work waits its turn.
-        const data = await (opts.serial ? inArrivalOrder(socket, run) : run(noop));
-        ack?.({ ok: true, data });
-      } catch (err) {
-        const { status, body } = toErrorBody(err);
-        if (status >= 500)
-          ctx.logger.error({ err, event, userId: socket.data.userId }, 'socket event failed');
-        if (ack) ack({ ok: false, ...body });
-        else socket.emit('error', body);
-      }
-    }) as never,
-  );
+  let handlers = socketHandlers.get(socket);
+  if (!handlers) socketHandlers.set(socket, (handlers = new Map()));
+  if (handlers.has(event)) {
+    // A second handler for the same event on this socket: it gets a listener of its own, as the first one did.
+    socket.on(
+      event as never,
+      ((...args: unknown[]) =>
+        handleEvent(ctx, socket, guard, event, handler as AnyHandler, opts, args)) as never,
+    );
+    return;
+  }
+  handlers.set(event, handler as AnyHandler);
+  let byGuard = sharedListeners.get(ctx);
+  if (!byGuard) sharedListeners.set(ctx, (byGuard = new WeakMap()));
+  let byEvent = byGuard.get(guard);
+  if (!byEvent) byGuard.set(guard, (byEvent = new Map()));
+  const key = `${event}:${opts.serial ? 's' : ''}`;
+  let listener = byEvent.get(key);
+  if (!listener) {
+    listener = function (this: IoSocket, ...args: unknown[]) {
+      return handleEvent(ctx, this, guard, event, socketHandlers.get(this)!.get(event)!, opts, args);
+    };
+    byEvent.set(key, listener);
+  }
+  socket.on(event as never, listener as never);
+}
+
+async function handleEvent(
+  ctx: AppContext,
+  socket: IoSocket,
+  guard: EventGuard,
+  event: ClientEventName,
+  handler: AnyHandler,
+  opts: EventOptions,
+  args: unknown[],
+): Promise<void> {
+  const ack =
+    typeof args[args.length - 1] === 'function' ? (args.pop() as (r: Ack<unknown>) => void) : undefined;
+  try {
+    guard.admit(socket);
+    // Only a missing payload stands for `{}` (presence:list has no fields); `null` is a wrong type like any other.
+    const payload = args.length === 0 && event === 'presence:list' ? {} : args[0];
+    const parsed = clientEventSchemas[event].safeParse(payload);
+    if (!parsed.success) throw fromZod(parsed.error);
+    const run = async (queued: () => void) => {
+      const user = await loadCaller(ctx, Number(socket.data.userId));
+      if (!user || user.releasedAt) throw new AppError('UNAUTHORIZED', 'This account is no longer available');
+      return handler(parsed.data as never, { user, socket, queued });
+    };
+    // Admission and validation above stay immediate; only the work waits its turn.
+    const data = await (opts.serial ? inArrivalOrder(socket, run) : run(noop));
+    ack?.({ ok: true, data });
+  } catch (err) {
+    const { status, body } = toErrorBody(err);
+    if (status >= 500) ctx.logger.error({ err, event, userId: socket.data.userId }, 'socket event failed');
+    if (ack) ack({ ok: false, ...body });
+    else socket.emit('error', body);
+  }
 }
