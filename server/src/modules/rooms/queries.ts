@@ -24,6 +24,18 @@ export async function loadVisibleRoom(
 }
 
 /**
+ * Select-list columns that tell whether `:userId` may see the room aliased `r`, for reads that check visibility in
+ * the same query as their data (one round trip instead of three). Pair with `isVisibleRow`.
+ */
+export const ROOM_VISIBILITY_COLUMNS = `r.kind AS "roomKind",
+  EXISTS (SELECT 1 FROM memberships ms WHERE ms."roomId" = r.id AND ms."userId" = :userId) AS "isMember"`;
+
+/** Whether a row carrying ROOM_VISIBILITY_COLUMNS may be shown (the same rule as loadVisibleRoom: canSee). */
+export function isVisibleRow(row: { roomKind: string; isMember: unknown }): boolean {
+  return canSee({ kind: row.roomKind } as Room, row.isMember ? ({} as Membership) : null);
+}
+
+/**
  * Unread messages per room for `userId`: messages after their read marker that others wrote (system messages
  * and deleted ones do not count). One grouped query over the `(roomId, id)` index.
  */
