@@ -1,5 +1,5 @@
 import { LIMITS, type Message as MessageDto, type MessagePage } from '@parley/protocol';
-import { Op, QueryTypes } from 'sequelize';
+import { Op } from 'sequelize';
 import type { AppContext } from '../../context.js';
 import type { User } from '../../db/models.js';
 import { inTx } from '../../db/unit-of-work.js';
@@ -7,7 +7,13 @@ import { forbidden, notFound } from '../../errors.js';
 import { sid } from '../../http/present.js';
 import { findMembership } from '../rooms/membership.js';
 import { canDeleteMessage, canEditMessage } from '../rooms/policy.js';
-import { isVisibleRow, loadVisibleRoom, ROOM_VISIBILITY_COLUMNS, unreadCounts } from '../rooms/queries.js';
+import {
+  isVisibleRow,
+  loadVisibleRoom,
+  VISIBLE_ROOM_COLUMNS,
+  VISIBLE_ROOM_FROM,
+  unreadCounts,
+} from '../rooms/queries.js';
 import { MESSAGE_ROW_COLUMNS, presentMessageRows, presentMessages, type MessageRow } from './presenter.js';
 import { sendMessage, type SendInput, type SendResult } from './send.js';
 
@@ -32,29 +38,26 @@ export async function history(
   const forward = q.after !== undefined;
   const order = forward ? 'ASC' : 'DESC';
   const range = [
-    q.before !== undefined ? 'AND id < :before' : '',
-    q.after !== undefined ? 'AND id > :after' : '',
+    q.before !== undefined ? 'AND id < $before' : '',
+    q.after !== undefined ? 'AND id > $after' : '',
   ].join(' ');
   // One query for the whole answer: the room's visibility, the page, its authors and attachments. The room row
   // comes back even when the page is empty (one row with a null message id); none at all: no such room.
-  const rows = await ctx.db.sequelize.query<MessageRow & { roomKind: string; isMember: unknown }>(
-    `SELECT ${ROOM_VISIBILITY_COLUMNS}, ${MESSAGE_ROW_COLUMNS}
-       FROM rooms r
-       LEFT JOIN (SELECT * FROM messages WHERE "roomId" = :roomId ${range} ORDER BY id ${order} LIMIT :take) msg
+  const rows = await ctx.db.read<MessageRow & { roomKind: string; memberRole: 'owner' | 'member' | null }>(
+    `SELECT ${VISIBLE_ROOM_COLUMNS}, ${MESSAGE_ROW_COLUMNS}
+       FROM ${VISIBLE_ROOM_FROM}
+       LEFT JOIN (SELECT * FROM messages WHERE "roomId" = $roomId ${range} ORDER BY id ${order} LIMIT $take) msg
          ON 1 = 1
        LEFT JOIN users u ON u.id = msg."authorId"
        LEFT JOIN attachments a ON a.id = msg."attachmentId"
-      WHERE r.id = :roomId
+      WHERE r.id = $roomId
       ORDER BY msg.id ${order}`,
     {
-      replacements: {
-        roomId,
-        userId: user.id,
-        ...(q.before !== undefined && { before: Number(q.before) }),
-        ...(q.after !== undefined && { after: Number(q.after) }),
-        take: limit + 1,
-      },
-      type: QueryTypes.SELECT,
+      roomId,
+      userId: user.id,
+      ...(q.before !== undefined && { before: Number(q.before) }),
+      ...(q.after !== undefined && { after: Number(q.after) }),
+      take: limit + 1,
     },
   );
   if (!rows[0] || !isVisibleRow(rows[0])) throw notFound('Room not found');

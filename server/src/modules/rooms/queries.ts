@@ -24,15 +24,15 @@ export async function loadVisibleRoom(
 }
 
 /**
- * Select-list columns that tell whether `:userId` may see the room aliased `r`, for reads that check visibility in
- * the same query as their data (one round trip instead of three). Pair with `isVisibleRow`.
+ * For reads that check visibility in the same query as their data (one round trip instead of three): the room
+ * `$roomId` as `r` joined with `$userId`'s membership, and the columns `isVisibleRow` reads.
  */
-export const ROOM_VISIBILITY_COLUMNS = `r.kind AS "roomKind",
-  EXISTS (SELECT 1 FROM memberships ms WHERE ms."roomId" = r.id AND ms."userId" = :userId) AS "isMember"`;
+export const VISIBLE_ROOM_FROM = `rooms r LEFT JOIN memberships ms ON ms."roomId" = r.id AND ms."userId" = $userId`;
+export const VISIBLE_ROOM_COLUMNS = `r.kind AS "roomKind", ms.role AS "memberRole"`;
 
-/** Whether a row carrying ROOM_VISIBILITY_COLUMNS may be shown (the same rule as loadVisibleRoom: canSee). */
-export function isVisibleRow(row: { roomKind: string; isMember: unknown }): boolean {
-  return canSee({ kind: row.roomKind } as Room, row.isMember ? ({} as Membership) : null);
+/** Whether a row carrying VISIBLE_ROOM_COLUMNS may be shown (the same rule as loadVisibleRoom: canSee). */
+export function isVisibleRow(row: { roomKind: string; memberRole: Membership['role'] | null }): boolean {
+  return canSee({ kind: row.roomKind } as Room, row.memberRole ? { role: row.memberRole } : null);
 }
 
 /**
