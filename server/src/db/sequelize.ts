@@ -167,9 +167,14 @@ export async function openDb(
     queue = run.catch(() => undefined);
     return run;
   };
+  // PostgreSQL gets the values inlined as literals, like model reads: a bound parameter takes its column's type,
+  // so an id beyond INTEGER (a guessed room id) would be an error instead of "no such row".
   const read = <T extends object>(sql: string, params: Record<string, unknown>): Promise<T[]> =>
     dialect === 'sqlite'
       ? sqliteRead<T>(sequelize, sql, params)
-      : sequelize.query<T>(sql, { bind: params, type: QueryTypes.SELECT });
+      : sequelize.query<T>(sql.replace(/\$(\w+)/g, ':$1'), {
+          replacements: params,
+          type: QueryTypes.SELECT,
+        });
   return { sequelize, dialect, tx, read, close: () => sequelize.close() };
 }
