@@ -1,18 +1,21 @@
 import type { Attachment as AttachmentDto, Message as MessageDto } from '@parley/protocol';
 import type { Transaction } from 'sequelize';
 import type { AppContext } from '../../context.js';
-import type { Message, User } from '../../db/models.js';
+import type { Message } from '../../db/models.js';
 import { iso, sid } from '../../http/present.js';
 import { presentAttachment } from '../uploads/presenter.js';
-import { presentUser } from '../users/presenter.js';
+import { presentUser, type UserFields } from '../users/presenter.js';
+
+/** The columns presentMessage reads (a model instance or a raw row both fit). */
+type MessageFields = Pick<
+  Message,
+  'id' | 'roomId' | 'kind' | 'text' | 'event' | 'clientId' | 'createdAt' | 'editedAt' | 'deletedAt'
+>;
 
 /** Allowlist of what clients see of a message. A deleted message keeps its place but loses its content. */
 export function presentMessage(
-  m: Pick<
-    Message,
-    'id' | 'roomId' | 'kind' | 'text' | 'event' | 'clientId' | 'createdAt' | 'editedAt' | 'deletedAt'
-  >,
-  author: User | null,
+  m: MessageFields,
+  author: UserFields | null,
   attachment: AttachmentDto | null,
 ): MessageDto {
   const deleted = m.deletedAt !== null;
@@ -56,6 +59,102 @@ export async function presentMessages(
       m.attachmentId !== null && attById.has(m.attachmentId)
         ? presentAttachment(attById.get(m.attachmentId)!, ctx.uploads.urls)
         : null,
+    ),
+  );
+}
+
+/**
+ * The columns MESSAGE_ROW_COLUMNS selects: a message with its author (`users u`) and attachment (`attachments a`)
+ * joined, as the driver hands them back (no model instances: a page is 51 of them).
+ */
+export interface MessageRow {
+  id: number | string;
+  roomId: number | string;
+  kind: Message['kind'];
+  text: string;
+  event: Message['event'];
+  clientId: string | null;
+  deletedAt: Date | string | null;
+  editedAt: Date | string | null;
+  createdAt: Date | string;
+  authorId: number | null;
+  authorUsername: string;
+  authorDisplayName: string;
+  authorAvatarAttachmentId: string | null;
+  authorIsGuest: boolean | number;
+  authorCreatedAt: Date | string;
+  attachmentId: string | null;
+  attachmentMime: string;
+  attachmentSize: number;
+  attachmentWidth: number;
+  attachmentHeight: number;
+  attachmentExpiresAt: Date | string;
+  attachmentExpiredAt: Date | string | null;
+}
+
+/** Select list for MessageRow, over `msg` (messages) left-joined with `u` (its author) and `a` (its attachment). */
+export const MESSAGE_ROW_COLUMNS = `msg.id AS "id", msg."roomId" AS "roomId", msg.kind AS "kind", msg.text AS "text",
+  msg.event AS "event", msg."clientId" AS "clientId", msg."deletedAt" AS "deletedAt", msg."editedAt" AS "editedAt",
+  msg."createdAt" AS "createdAt",
+  u.id AS "authorId", u.username AS "authorUsername", u."displayName" AS "authorDisplayName",
+  u."avatarAttachmentId" AS "authorAvatarAttachmentId", u."isGuest" AS "authorIsGuest",
+  u."createdAt" AS "authorCreatedAt",
+  a.id AS "attachmentId", a.mime AS "attachmentMime", a.size AS "attachmentSize", a.width AS "attachmentWidth",
+  a.height AS "attachmentHeight", a."expiresAt" AS "attachmentExpiresAt", a."expiredAt" AS "attachmentExpiredAt"`;
+
+/**
+ * A date column as a model would read it. PostgreSQL's driver already gives a Date; SQLite gives the text Sequelize
+ * wrote, and a text without an offset is read in the connection's time zone, as Sequelize's DATE parser does.
+ */
+function dbDate(value: Date | string, timezone: string): Date;
+function dbDate(value: Date | string | null, timezone: string): Date | null;
+function dbDate(value: Date | string | null, timezone: string): Date | null {
+  if (value === null || value instanceof Date) return value;
+  return new Date(value.includes('+') ? value : value + timezone);
+}
+
+/** Presents rows read with MESSAGE_ROW_COLUMNS: the same answer presentMessages gives for the same messages. */
+export function presentMessageRows(ctx: AppContext, rows: MessageRow[]): MessageDto[] {
+  const { timezone } = (ctx.db.sequelize as unknown as { options: { timezone?: string } }).options;
+  const tz = timezone ?? '+00:00';
+  return rows.map((r) =>
+    presentMessage(
+      {
+        // Ids pass through as the driver gave them (PostgreSQL's BIGINT is a string): sid() prints either.
+        id: r.id as number,
+        roomId: r.roomId as number,
+        kind: r.kind,
+        text: r.text,
+        event: r.event,
+        clientId: r.clientId,
+        createdAt: dbDate(r.createdAt, tz),
+        editedAt: dbDate(r.editedAt, tz),
+        deletedAt: dbDate(r.deletedAt, tz),
+      },
+      r.authorId === null
+        ? null
+        : {
+            id: r.authorId,
+            username: r.authorUsername,
+            displayName: r.authorDisplayName,
+            avatarAttachmentId: r.authorAvatarAttachmentId,
+            isGuest: Boolean(r.authorIsGuest),
+            createdAt: dbDate(r.authorCreatedAt, tz),
+          },
+      r.attachmentId === null
+        ? null
+        : presentAttachment(
+            {
+              id: r.attachmentId,
+              mime: r.attachmentMime,
+              size: r.attachmentSize,
+              width: r.attachmentWidth,
+              height: r.attachmentHeight,
+              expiresAt: dbDate(r.attachmentExpiresAt, tz),
+              expiredAt: dbDate(r.attachmentExpiredAt, tz),
+            },
+            ctx.uploads.urls,
+          ),
     ),
   );
 }

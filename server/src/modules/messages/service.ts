@@ -1,14 +1,20 @@
 import { LIMITS, type Message as MessageDto, type MessagePage } from '@parley/protocol';
-import { Op, type WhereOptions } from 'sequelize';
+import { Op } from 'sequelize';
 import type { AppContext } from '../../context.js';
-import type { Message, User } from '../../db/models.js';
+import type { User } from '../../db/models.js';
 import { inTx } from '../../db/unit-of-work.js';
 import { forbidden, notFound } from '../../errors.js';
 import { sid } from '../../http/present.js';
 import { findMembership } from '../rooms/membership.js';
 import { canDeleteMessage, canEditMessage } from '../rooms/policy.js';
-import { loadVisibleRoom, unreadCounts } from '../rooms/queries.js';
-import { presentMessages } from './presenter.js';
+import {
+  isVisibleRow,
+  loadVisibleRoom,
+  VISIBLE_ROOM_COLUMNS,
+  VISIBLE_ROOM_FROM,
+  unreadCounts,
+} from '../rooms/queries.js';
+import { MESSAGE_ROW_COLUMNS, presentMessageRows, presentMessages, type MessageRow } from './presenter.js';
 import { sendMessage, type SendInput, type SendResult } from './send.js';
 
 export interface HistoryQuery {
@@ -28,22 +34,38 @@ export async function history(
   q: HistoryQuery,
 ): Promise<MessagePage> {
   const limit = q.limit ?? LIMITS.historyDefault;
-  const idRange: Record<symbol, number> = {};
-  if (q.before !== undefined) idRange[Op.lt] = Number(q.before);
-  if (q.after !== undefined) idRange[Op.gt] = Number(q.after);
-  const where: WhereOptions<Message> = { roomId };
-  if (q.before !== undefined || q.after !== undefined) Object.assign(where, { id: idRange });
   // Forward from `after`; otherwise backward from the newest (or from `before`).
   const forward = q.after !== undefined;
-  // The page is read while visibility is checked (one wait instead of two); it is not used unless visible.
-  const [, rows] = await Promise.all([
-    loadVisibleRoom(ctx, user, roomId),
-    ctx.models.Message.findAll({ where, order: [['id', forward ? 'ASC' : 'DESC']], limit: limit + 1 }),
-  ]);
-  const hasMore = rows.length > limit;
-  const page = rows.slice(0, limit);
+  const order = forward ? 'ASC' : 'DESC';
+  const range = [
+    q.before !== undefined ? 'AND id < $before' : '',
+    q.after !== undefined ? 'AND id > $after' : '',
+  ].join(' ');
+  // One query for the whole answer: the room's visibility, the page, its authors and attachments. The room row
+  // comes back even when the page is empty (one row with a null message id); none at all: no such room.
+  const rows = await ctx.db.read<MessageRow & { roomKind: string; memberRole: 'owner' | 'member' | null }>(
+    `SELECT ${VISIBLE_ROOM_COLUMNS}, ${MESSAGE_ROW_COLUMNS}
+       FROM ${VISIBLE_ROOM_FROM}
+       LEFT JOIN (SELECT * FROM messages WHERE "roomId" = $roomId ${range} ORDER BY id ${order} LIMIT $take) msg
+         ON 1 = 1
+       LEFT JOIN users u ON u.id = msg."authorId"
+       LEFT JOIN attachments a ON a.id = msg."attachmentId"
+      WHERE r.id = $roomId
+      ORDER BY msg.id ${order}`,
+    {
+      roomId,
+      userId: user.id,
+      ...(q.before !== undefined && { before: Number(q.before) }),
+      ...(q.after !== undefined && { after: Number(q.after) }),
+      take: limit + 1,
+    },
+  );
+  if (!rows[0] || !isVisibleRow(rows[0])) throw notFound('Room not found');
+  const found = rows[0].id === null ? [] : rows;
+  const hasMore = found.length > limit;
+  const page = found.slice(0, limit);
   if (!forward) page.reverse();
-  return { messages: await presentMessages(ctx, page), hasMore };
+  return { messages: presentMessageRows(ctx, page), hasMore };
 }
 
 export { type SendInput, type SendResult } from './send.js';

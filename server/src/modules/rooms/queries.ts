@@ -24,6 +24,18 @@ export async function loadVisibleRoom(
 }
 
 /**
+ * For reads that check visibility in the same query as their data (one round trip instead of three): the room
+ * `$roomId` as `r` joined with `$userId`'s membership, and the columns `isVisibleRow` reads.
+ */
+export const VISIBLE_ROOM_FROM = `rooms r LEFT JOIN memberships ms ON ms."roomId" = r.id AND ms."userId" = $userId`;
+export const VISIBLE_ROOM_COLUMNS = `r.kind AS "roomKind", ms.role AS "memberRole"`;
+
+/** Whether a row carrying VISIBLE_ROOM_COLUMNS may be shown (the same rule as loadVisibleRoom: canSee). */
+export function isVisibleRow(row: { roomKind: string; memberRole: Membership['role'] | null }): boolean {
+  return canSee({ kind: row.roomKind } as Room, row.memberRole ? { role: row.memberRole } : null);
+}
+
+/**
  * Unread messages per room for `userId`: messages after their read marker that others wrote (system messages
  * and deleted ones do not count). One grouped query over the `(roomId, id)` index.
  */

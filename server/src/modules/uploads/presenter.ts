@@ -9,8 +9,14 @@ export const NEVER_EXPIRES = new Date('9999-12-31T00:00:00.000Z');
 /** Where an avatar is served: avatars are public to signed-in users, so their URL needs no signature. */
 export const attachmentUrl = (id: string) => `/api/uploads/${id}`;
 
+/** The columns presentAttachment reads (a model instance or a raw row both fit). */
+export type AttachmentFields = Pick<
+  Attachment,
+  'id' | 'mime' | 'size' | 'width' | 'height' | 'expiresAt' | 'expiredAt'
+>;
+
 /** Allowlist of what clients see of an attachment, with signed URLs. */
-export function presentAttachment(a: Attachment, urls: UploadUrls): AttachmentDto {
+export function presentAttachment(a: AttachmentFields, urls: UploadUrls): AttachmentDto {
   const q = urls.query(a.id);
   const never = a.expiresAt.getTime() >= NEVER_EXPIRES.getTime();
   return {
