@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { QueryTypes, Sequelize, Transaction, type Options } from 'sequelize';
+import { DatabaseError, QueryTypes, Sequelize, Transaction, type Options } from 'sequelize';
 import type { Logger } from '../logger.js';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -113,7 +113,10 @@ async function sqliteRead<T>(
   for (const [k, v] of Object.entries(params)) bound[`$${k}`] = v;
   const conn = await cm.getConnection();
   const rows = await new Promise<T[]>((resolve, reject) =>
-    (conn as SqliteReader).all(sql, bound, (err, r) => (err ? reject(err) : resolve(r as T[]))),
+    // Wrapped as Sequelize wraps it, so that the error mapping (SQLITE_BUSY: 503) and the metrics treat it alike.
+    (conn as SqliteReader).all(sql, bound, (err, r) =>
+      err ? reject(new DatabaseError(Object.assign(err, { sql }))) : resolve(r as T[]),
+    ),
   );
   // afterQuery hooks still see the SQL (tests check the plan of what the server runs); without hooks this is free.
   (sequelize as unknown as { runHooks(name: string, ...args: unknown[]): unknown }).runHooks(

@@ -182,6 +182,7 @@ export function attachMetrics(io: IoServer, ctx: Pick<AppContext, 'db' | 'models
   });
 
   countQueryErrors(ctx.db.sequelize);
+  countReadErrors(ctx.db);
 }
 
 const instrumented = new WeakSet<object>();
@@ -200,6 +201,21 @@ function countQueryErrors(sequelize: AppContext['db']['sequelize']): void {
     }
   };
   Object.defineProperty(sequelize, 'query', { value: counted, configurable: true, writable: true });
+}
+
+/** The same for `db.read` on SQLite, where it bypasses `sequelize.query` (elsewhere it goes through it: counted). */
+function countReadErrors(db: AppContext['db']): void {
+  if (db.dialect !== 'sqlite' || instrumented.has(db)) return;
+  instrumented.add(db);
+  const read = db.read.bind(db);
+  db.read = async (...args) => {
+    try {
+      return await read(...args);
+    } catch (err) {
+      metrics.dbErrors.inc({ type: err instanceof Error ? err.name : 'unknown' });
+      throw err;
+    }
+  };
 }
 
 /** Loopback: 127.0.0.0/8 and ::1 (IPv4-mapped addresses are matched as IPv4). */
