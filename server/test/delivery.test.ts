@@ -27,6 +27,7 @@ import {
   fullHistory,
   generalRoomId,
   joinRoom,
+  messageMarker,
   MISSING_ID,
   newClientId,
   postMessage,
@@ -60,10 +61,7 @@ afterAll(async () => {
 });
 
 /** A marker every socket of a signed-in user gets: a message in general. */
-async function generalMarker(by: Session) {
-  const m = await postMessage(call, by, generalId, `marker ${uniqueName('m')}`);
-  return { name: 'message:new' as const, where: (p: { id: string }) => p.id === m.id };
-}
+const generalMarker = (by: Session) => messageMarker(call, by, generalId);
 
 /** A room owned by `owner` with `members` joined, everyone's sockets connected afterwards. */
 async function roomWith(owner: Session, members: Session[], kind: 'public' | 'private' = 'public') {

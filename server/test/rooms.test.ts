@@ -17,6 +17,7 @@ import {
   type ClientSocket,
 } from './helpers/sockets.js';
 import { ISO, MISSING_ID, expectError, expectStatus, userOf } from './helpers/http.js';
+import { messageMarker } from './helpers/realtime.js';
 
 /*
  * Rooms and members over real HTTP and real sockets: every contract row for /api/chatrooms and its members, what
@@ -101,10 +102,7 @@ async function postMessage(s: Session, roomId: string, text: string): Promise<an
 }
 
 /** A marker every socket gets: a message in `general`, where every user is a member. */
-async function generalMarker() {
-  const m = await postMessage(alice, generalId, `marker ${uniqueName('m')}`);
-  return { name: 'message:new' as const, where: (p: { id: string }) => p.id === m.id };
-}
+const generalMarker = () => messageMarker(call, alice, generalId);
 
 /** A marker every socket gets: a new public room, announced to everyone. */
 async function publicRoomMarker() {

@@ -21,6 +21,7 @@ import {
   expectStatusOf,
   generalRoomId,
   joinRoom,
+  messageMarker,
   newClientId,
   postMessage,
   serverSocketOf,
@@ -50,10 +51,7 @@ afterAll(async () => {
 });
 
 /** A marker every socket of a signed-in user gets after whatever came before it: a message in general. */
-async function generalMarker(by: Session) {
-  const m = await postMessage(call, by, generalId, `marker ${uniqueName('m')}`);
-  return { name: 'message:new' as const, where: (p: { id: string }) => p.id === m.id };
-}
+const generalMarker = (by: Session) => messageMarker(call, by, generalId);
 
 /** A room of `kind` owned by a new user, with a new user to kick and a new bystander in it. */
 async function roomWithKicked(kind: 'public' | 'private') {

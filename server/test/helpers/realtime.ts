@@ -312,6 +312,15 @@ export async function postMessage(call: Call, s: Session, roomId: string, text: 
   return res.body;
 }
 
+/**
+ * A marker for "did not receive": a message posted by `by` in `roomId` (usually general, where everyone is), which
+ * each member socket gets after whatever was sent to it before (`receivedBeforeMarker`, `expectNoneBy`).
+ */
+export async function messageMarker(call: Call, by: Session, roomId: string) {
+  const m = await postMessage(call, by, roomId, `marker ${uniqueName('m')}`);
+  return { name: 'message:new' as const, where: (p: { id: string }) => p.id === m.id };
+}
+
 /** The whole history of a room as `s` sees it, oldest first (walks back from the newest in pages of 100). */
 export async function fullHistory(call: Call, s: Session, roomId: string): Promise<Message[]> {
   let all: Message[] = [];

@@ -5,8 +5,8 @@ import {
   connectReady,
   emitNoAck,
   expectStatusOf,
+  messageMarker,
   newClientId,
-  postMessage,
 } from '../../helpers/realtime.js';
 import { emitAck, type ClientSocket } from '../../helpers/sockets.js';
 import { PASSWORD, type World } from './world.js';
@@ -205,6 +205,5 @@ export async function generalMarker(world: World) {
   const general = (
     await world.call('GET', '/api/chatrooms', { token: world.newcomer.accessToken })
   ).body.rooms.find((r: { name: string }) => r.name === 'general');
-  const m = await postMessage(world.call, world.newcomer, general.id, `marker ${uniqueName('mk')}`);
-  return { name: 'message:new' as const, where: (p: { id: string }) => p.id === m.id };
+  return messageMarker(world.call, world.newcomer, general.id);
 }
