@@ -1,7 +1,7 @@
 import { serverEventSchemas, type ServerEventName } from '@parley/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../../src/test-support/server.js';
-import { closeRawSockets, connectReady } from '../helpers/realtime.js';
+import { closeRawSockets } from '../helpers/realtime.js';
 import { closeAllSockets, received, receivedBeforeMarker, type ClientSocket } from '../helpers/sockets.js';
 import {
   generalMarker,
@@ -11,7 +11,7 @@ import {
   type ReceiveCase,
 } from './matrix/receive-cases.js';
 import { ROOM_KINDS } from './matrix/rules.js';
-import { makeWorld, type World } from './matrix/world.js';
+import { connectKinds, makeWorld, type World } from './matrix/world.js';
 
 /*
  * Hardening, authorization matrix of what the server pushes (issue 8): for every server → client event of the
@@ -26,13 +26,7 @@ let sockets: Record<Listener, ClientSocket>;
 beforeAll(async () => {
   server = await startTestServer();
   world = await makeWorld(server);
-  const { owner, member, outsider, guest } = world.sessions;
-  sockets = {
-    owner: await connectReady(server, owner),
-    member: await connectReady(server, member),
-    outsider: await connectReady(server, outsider),
-    guest: await connectReady(server, guest),
-  };
+  sockets = await connectKinds(server, world);
 });
 afterAll(async () => {
   closeAllSockets();

@@ -1,11 +1,11 @@
 import { clientEventSchemas } from '@parley/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../../src/test-support/server.js';
-import { closeRawSockets, connectReady } from '../helpers/realtime.js';
+import { closeRawSockets } from '../helpers/realtime.js';
 import { closeAllSockets, type ClientSocket } from '../helpers/sockets.js';
 import { eventCells, runEventCell } from './matrix/cells.js';
 import { eventCases } from './matrix/event-cases.js';
-import { makeWorld, type World } from './matrix/world.js';
+import { connectKinds, makeWorld, type World } from './matrix/world.js';
 
 /*
  * Hardening, authorization matrix over the socket (issue 8): every user kind × room kind × client event of the
@@ -20,13 +20,7 @@ let sockets: Record<'owner' | 'member' | 'outsider' | 'guest', ClientSocket>;
 beforeAll(async () => {
   server = await startTestServer();
   world = await makeWorld(server);
-  const { owner, member, outsider, guest } = world.sessions;
-  sockets = {
-    owner: await connectReady(server, owner),
-    member: await connectReady(server, member),
-    outsider: await connectReady(server, outsider),
-    guest: await connectReady(server, guest),
-  };
+  sockets = await connectKinds(server, world);
 });
 afterAll(async () => {
   closeAllSockets();

@@ -7,7 +7,15 @@ import {
   type TestServer,
 } from '../../../src/test-support/server.js';
 import { png, uploadFile } from '../../helpers/images.js';
-import { addMember, createRoom, expectStatusOf, joinRoom, postMessage } from '../../helpers/realtime.js';
+import {
+  addMember,
+  connectReady,
+  createRoom,
+  expectStatusOf,
+  joinRoom,
+  postMessage,
+} from '../../helpers/realtime.js';
+import type { ClientSocket } from '../../helpers/sockets.js';
 import type { RoomKind, UserKind } from './rules.js';
 
 /*
@@ -107,5 +115,19 @@ export async function makeWorld(server: TestServer): Promise<World> {
       return images.get(room.id)!;
     },
     throwaway: (kind) => (kind === 'guest' ? guest(call) : register(call, uniqueName('tmp'))),
+  };
+}
+
+/** One socket, set up and counted online, for each signed-in kind of the world. */
+export async function connectKinds(
+  server: TestServer,
+  world: World,
+): Promise<Record<Exclude<UserKind, 'loggedOut'>, ClientSocket>> {
+  const { owner, member, outsider, guest } = world.sessions;
+  return {
+    owner: await connectReady(server, owner),
+    member: await connectReady(server, member),
+    outsider: await connectReady(server, outsider),
+    guest: await connectReady(server, guest),
   };
 }
