@@ -18,12 +18,19 @@ const SCRIPTS: Record<BaselineKind, string> = {
   ws: 'bench/baselines/ws.mjs',
 };
 
-/** Starts bench/baselines/<kind> as a child process (pinned to `cpu` when given) and resolves once it listens. */
-export async function runBaseline(kind: BaselineKind, opts: { cpu?: 0 | 1 } = {}): Promise<BaselineServer> {
+/**
+ * Starts a small server (`node <args>` with PORT set) as a child process, pinned to `cpu` when given, and resolves
+ * once it prints "listening". Used for the baselines and the ingest scenario's ack-only server.
+ */
+export async function spawnListening(
+  name: string,
+  args: string[],
+  cpu?: 0 | 1,
+): Promise<{ port: number; pid: number; stop(): Promise<void> }> {
   const port = await freePort();
-  const child = spawnNode([path.join(ROOT, SCRIPTS[kind])], {
+  const child = spawnNode(args, {
     cwd: ROOT,
-    cpu: opts.cpu,
+    cpu,
     env: { ...cleanEnv(), NODE_ENV: 'production', PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -32,7 +39,7 @@ export async function runBaseline(kind: BaselineKind, opts: { cpu?: 0 | 1 } = {}
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   const up = await until(
     () => {
-      if (child.exitCode !== null) throw new Error(`${kind} baseline exited:\n${out}`);
+      if (child.exitCode !== null) throw new Error(`${name} exited:\n${out}`);
       return out.includes('listening');
     },
     20_000,
@@ -40,13 +47,23 @@ export async function runBaseline(kind: BaselineKind, opts: { cpu?: 0 | 1 } = {}
   );
   if (!up) {
     await stopChild(child);
-    throw new Error(`${kind} baseline did not start within 20 s:\n${out}`);
+    throw new Error(`${name} did not start within 20 s:\n${out}`);
   }
+  return { port, pid: child.pid!, stop: () => stopChild(child) };
+}
+
+/** Starts bench/baselines/<kind> as a child process (pinned to `cpu` when given) and resolves once it listens. */
+export async function runBaseline(kind: BaselineKind, opts: { cpu?: 0 | 1 } = {}): Promise<BaselineServer> {
+  const { port, pid, stop } = await spawnListening(
+    `${kind} baseline`,
+    [path.join(ROOT, SCRIPTS[kind])],
+    opts.cpu,
+  );
   return {
     kind,
     url: kind === 'ws' ? `ws://127.0.0.1:${port}` : `http://127.0.0.1:${port}`,
     port,
-    pid: child.pid!,
-    stop: () => stopChild(child),
+    pid,
+    stop,
   };
 }

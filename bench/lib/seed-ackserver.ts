@@ -1,5 +1,4 @@
-import { spawnNode, stopChild, until } from './proc.js';
-import { cleanEnv, freePort, ROOT } from './server.js';
+import { spawnListening } from './baseline.js';
 
 /*
  * The ingest baseline: a bare Socket.IO server that answers `message:send` the way Parley does (an ack carrying the
@@ -36,27 +35,10 @@ export interface AckServer {
 
 /** Starts the ack-only baseline (pinned to `cpu` when given); resolves once it listens. */
 export async function startAckServer(cpu?: 0 | 1): Promise<AckServer> {
-  const port = await freePort();
-  const child = spawnNode(['--input-type=module', '-e', SOURCE], {
-    cwd: ROOT,
+  const { port, pid, stop } = await spawnListening(
+    'ack baseline',
+    ['--input-type=module', '-e', SOURCE],
     cpu,
-    env: { ...cleanEnv(), NODE_ENV: 'production', PORT: String(port) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const up = await until(
-    () => {
-      if (child.exitCode !== null) throw new Error(`ack baseline exited:\n${out}`);
-      return out.includes('listening');
-    },
-    20_000,
-    20,
   );
-  if (!up) {
-    await stopChild(child);
-    throw new Error(`ack baseline did not start within 20 s:\n${out}`);
-  }
-  return { url: `http://127.0.0.1:${port}`, pid: child.pid!, stop: () => stopChild(child) };
+  return { url: `http://127.0.0.1:${port}`, pid, stop };
 }
