@@ -4,8 +4,8 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import { cleanEnv } from '../../server/src/test-support/env.js';
+import { freshPostgresDatabase } from '../../server/src/test-support/postgres.js';
 import { spawnNode, stopChild, until } from './proc.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -50,24 +50,6 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** Creates a fresh PostgreSQL database next to the one `adminUrl` names; `drop` removes it. */
-async function freshDatabase(adminUrl: string): Promise<{ url: string; drop: () => Promise<void> }> {
-  const name = `parley_bench_${randomBytes(5).toString('hex')}`;
-  const run = async (sql: string) => {
-    const c = new pg.Client({ connectionString: adminUrl });
-    await c.connect();
-    try {
-      await c.query(sql);
-    } finally {
-      await c.end();
-    }
-  };
-  await run(`CREATE DATABASE ${name}`);
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  return { url: url.toString(), drop: () => run(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
-}
-
 /**
  * Settings that would otherwise throttle a load generator that opens thousands of sessions from one address and
  * sends far more than a person: the benchmark measures the server, not its rate limits.
@@ -97,7 +79,7 @@ export async function startParley(opts: StartParleyOptions): Promise<ParleyServe
   let db: { url: string; drop: () => Promise<void> } | null = null;
   if (opts.db === 'postgres') {
     if (!opts.pgUrl) throw new Error('startParley: db "postgres" needs pgUrl');
-    db = await freshDatabase(opts.pgUrl);
+    db = await freshPostgresDatabase(opts.pgUrl);
   }
   const env: Record<string, string> = {
     ...BENCH_ENV,

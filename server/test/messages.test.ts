@@ -20,6 +20,7 @@ import {
   type ClientSocket,
 } from './helpers/sockets.js';
 import { ISO, MISSING_ID, expectError, expectStatus, userOf } from './helpers/http.js';
+import { MESSAGE_KEYS } from './helpers/realtime.js';
 
 /*
  * Messages over real HTTP and real sockets: sending (idempotent by clientId), history paging both ways, editing,
@@ -32,20 +33,6 @@ let call: Call;
 let alice: Session, bob: Session, carol: Session, dave: Session;
 let aliceSocket: ClientSocket, aliceSocket2: ClientSocket, bobSocket: ClientSocket, carolSocket: ClientSocket;
 let generalId: string;
-
-const MESSAGE_KEYS = [
-  'attachment',
-  'author',
-  'clientId',
-  'createdAt',
-  'deleted',
-  'editedAt',
-  'event',
-  'id',
-  'kind',
-  'roomId',
-  'text',
-];
 
 /** Exactly the contract's Message fields, with the right types. */
 function expectMessage(m: any, expected: Partial<Message> = {}): Message {

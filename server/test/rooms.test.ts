@@ -17,7 +17,7 @@ import {
   type ClientSocket,
 } from './helpers/sockets.js';
 import { ISO, MISSING_ID, expectError, expectStatus, userOf } from './helpers/http.js';
-import { messageMarker } from './helpers/realtime.js';
+import { messageMarker, ROOM_KEYS } from './helpers/realtime.js';
 
 /*
  * Rooms and members over real HTTP and real sockets: every contract row for /api/chatrooms and its members, what
@@ -30,20 +30,6 @@ let call: Call;
 let alice: Session, bob: Session, carol: Session, dave: Session, guest: Session;
 let aliceSocket: ClientSocket, bobSocket: ClientSocket, carolSocket: ClientSocket, daveSocket: ClientSocket;
 let generalId: string;
-
-const ROOM_KEYS = [
-  'createdAt',
-  'description',
-  'id',
-  'isMember',
-  'kind',
-  'lastMessageAt',
-  'memberCount',
-  'name',
-  'ownerId',
-  'unreadCount',
-  'updatedAt',
-];
 
 /** Exactly the contract's Room fields (no more, no fewer), with the right types. */
 function expectRoom(room: any, expected: Partial<Room> = {}): Room {

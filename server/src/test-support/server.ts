@@ -3,10 +3,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Session } from '@parley/protocol';
-import pg from 'pg';
 import { createApp, type ParleyApp } from '../app.js';
 import type { Config } from '../config.js';
 import { createLogger } from '../logger.js';
+import { freshPostgresDatabase } from './postgres.js';
+
+export { freshPostgresDatabase };
 
 /**
  * Real servers for tests: a fresh SQLite file in a temp dir, or, when TEST_DATABASE_URL points at a PostgreSQL
@@ -47,27 +49,6 @@ export function testConfig(dataDir: string, overrides: Partial<Config> = {}): Co
     socketMaxBufferedBytes: 4 * 1024 * 1024,
     socketFloodCooldownSec: 0,
     ...overrides,
-  };
-}
-
-export async function freshPostgresDatabase(
-  adminUrl: string,
-): Promise<{ url: string; drop: () => Promise<void> }> {
-  const name = `parley_t_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    drop: async () => {
-      const c = new pg.Client({ connectionString: adminUrl });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    },
   };
 }
 
