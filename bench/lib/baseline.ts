@@ -26,8 +26,9 @@ export async function spawnListening(
   name: string,
   args: string[],
   cpu?: 0 | 1,
+  fixedPort?: number,
 ): Promise<{ port: number; pid: number; stop(): Promise<void> }> {
-  const port = await freePort();
+  const port = fixedPort ?? (await freePort());
   const child = spawnNode(args, {
     cwd: ROOT,
     cpu,
@@ -52,12 +53,19 @@ export async function spawnListening(
   return { port, pid: child.pid!, stop: () => stopChild(child) };
 }
 
-/** Starts bench/baselines/<kind> as a child process (pinned to `cpu` when given) and resolves once it listens. */
-export async function runBaseline(kind: BaselineKind, opts: { cpu?: 0 | 1 } = {}): Promise<BaselineServer> {
+/**
+ * Starts bench/baselines/<kind> as a child process (pinned to `cpu` when given) and resolves once it listens; on
+ * `port` when given (a restart), else on a free one.
+ */
+export async function runBaseline(
+  kind: BaselineKind,
+  opts: { cpu?: 0 | 1; port?: number } = {},
+): Promise<BaselineServer> {
   const { port, pid, stop } = await spawnListening(
     `${kind} baseline`,
     [path.join(ROOT, SCRIPTS[kind])],
     opts.cpu,
+    opts.port,
   );
   return {
     kind,

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type {
   ConnectedReply,
   SentReply,
+  StatusReply,
   TallyReply,
   TargetKind,
   WorkerCmd,
@@ -114,14 +115,23 @@ export class LoadGen {
     kind: TargetKind,
     url: string,
     count: number,
-    opts: { tokens?: string[]; concurrency: number; timeoutMs?: number },
+    opts: {
+      tokens?: string[];
+      concurrency: number;
+      timeoutMs?: number;
+      /** Keep the sockets already open and add these (a storm measured in phases). */
+      append?: boolean;
+      /** The clients reconnect by themselves when the server goes away (the restart scenario). */
+      reconnect?: boolean;
+    },
   ): Promise<{ ok: number; failed: number; ms: number; errors: string[]; latency: Percentiles }> {
     const W = this.procs.length;
-    this.counts = Array.from({ length: W }, (_, w) => Math.floor(count / W) + (w < count % W ? 1 : 0));
+    const shares = Array.from({ length: W }, (_, w) => Math.floor(count / W) + (w < count % W ? 1 : 0));
+    this.counts = shares.map((n, w) => n + (opts.append ? (this.counts[w] ?? 0) : 0));
     let offset = 0;
     const started = performance.now();
     const replies = await Promise.all(
-      this.counts.map((n, w) => {
+      shares.map((n, w) => {
         const tokens = opts.tokens?.slice(offset, offset + n);
         offset += n;
         return this.request<ConnectedReply>(
@@ -134,6 +144,8 @@ export class LoadGen {
             tokens,
             concurrency: Math.max(1, Math.ceil(opts.concurrency / W)),
             timeoutMs: opts.timeoutMs ?? 30_000,
+            append: opts.append,
+            reconnect: opts.reconnect,
           },
           'connected',
         );
@@ -208,6 +220,17 @@ export class LoadGen {
       ackErrorSample: sent.flatMap((s) => s.ackErrorSample),
       serverCpu: before.s ? cpuShare(before.s, after) : 0,
       serverRssMiB: after.rssBytes / 2 ** 20,
+    };
+  }
+
+  /** How many sockets are connected now, over every worker, and how many are held in all. */
+  async status(): Promise<{ connected: number; total: number }> {
+    const replies = await Promise.all(
+      this.procs.map((_, w) => this.request<StatusReply>(w, { t: 'status' }, 'status')),
+    );
+    return {
+      connected: replies.reduce((a, r) => a + r.connected, 0),
+      total: replies.reduce((a, r) => a + r.total, 0),
     };
   }
 

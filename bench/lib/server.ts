@@ -100,13 +100,20 @@ export async function startParley(opts: StartParleyOptions): Promise<ParleyServe
   }
 }
 
-/** Starts Parley again on the data a paused server left (same DATA_DIR, database and JWT secret). */
-export async function restartParley(server: ParleyServer, cpu?: 0 | 1): Promise<ParleyServer> {
+/**
+ * Starts Parley again on the data a paused server left (same DATA_DIR, database and JWT secret); on the same port
+ * with `samePort`, as a restarted server comes back at the address its clients reconnect to.
+ */
+export async function restartParley(
+  server: ParleyServer,
+  cpu?: 0 | 1,
+  opts: { samePort?: boolean } = {},
+): Promise<ParleyServer> {
   const { PORT: _port, ...env } = server.env;
   const cleanup = async () => {
     await server.stop();
   };
-  return launch(env, cpu, server.nodeArgs, cleanup);
+  return launch(env, cpu, server.nodeArgs, cleanup, opts.samePort ? server.port : undefined);
 }
 
 async function launch(
@@ -114,8 +121,9 @@ async function launch(
   cpu: 0 | 1 | undefined,
   nodeArgs: string[],
   cleanup: () => Promise<void>,
+  fixedPort?: number,
 ): Promise<ParleyServer> {
-  const port = await freePort();
+  const port = fixedPort ?? (await freePort());
   const env = { ...baseEnv, PORT: String(port) };
   const child = spawnNode([...nodeArgs, path.join(ROOT, 'server/dist/index.js')], {
     cwd: ROOT,
@@ -134,7 +142,7 @@ async function launch(
     } catch {
       return false;
     }
-  }, 60_000);
+  }, 60_000, fixedPort ? 20 : 100);
   if (!healthy) {
     await stopChild(child);
     throw new Error(`Parley did not answer /api/health within 60 s:\n${out}`);

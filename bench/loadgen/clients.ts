@@ -11,6 +11,8 @@ export interface BenchClient {
     roomId: string | undefined,
     onAck: (error: string | null) => void,
   ): void;
+  /** Whether the socket is connected now (a reconnecting client is not). */
+  connected(): boolean;
   close(): void;
 }
 
@@ -29,12 +31,14 @@ export function connectClient(
   token: string | undefined,
   timeoutMs: number,
   onText: (text: string) => void,
+  reconnect = false,
 ): Promise<BenchClient> {
   if (kind === 'ws') return connectWs(url, timeoutMs, onText);
   return new Promise((resolve, reject) => {
     const socket: Socket = ioClient(url, {
       transports: ['websocket'],
-      reconnection: false,
+      // With `reconnect`, socket.io-client's defaults (1 s doubling to 5 s, ±50 % jitter), as the web client has.
+      reconnection: reconnect,
       timeout: timeoutMs,
       forceNew: true,
       ...(kind === 'parley' ? { auth: { token } } : {}),
@@ -42,8 +46,15 @@ export function connectClient(
     const event = kind === 'parley' ? 'message:new' : 'chat message';
     if (kind === 'parley') socket.on(event, (m: { text: string }) => onText(m.text));
     else socket.on(event, (text: string) => onText(text));
+    if (reconnect) {
+      // A refusal by the server's middleware (RATE_LIMITED during a storm) is not retried by socket.io-client
+      // itself; the web client retries it after a jittered pause, and so does this one.
+      socket.on('connect_error', () => {
+        if (!socket.active) setTimeout(() => socket.connect(), 1000 + Math.random() * 2000).unref();
+      });
+    }
     socket.once('connect', () => {
-      socket.off('connect_error');
+      socket.off('connect_error', failFirst);
       resolve({
         send(text, clientId, roomId, onAck) {
           if (kind === 'parley')
@@ -52,13 +63,15 @@ export function connectClient(
             );
           else socket.emit('chat message', text);
         },
+        connected: () => socket.connected,
         close: () => socket.close(),
       });
     });
-    socket.once('connect_error', (err) => {
+    const failFirst = (err: Error) => {
       socket.close();
       reject(err);
-    });
+    };
+    socket.once('connect_error', failFirst);
   });
 }
 
@@ -69,6 +82,7 @@ function connectWs(url: string, timeoutMs: number, onText: (text: string) => voi
     ws.once('open', () =>
       resolve({
         send: (text) => ws.send(text),
+        connected: () => ws.readyState === WebSocket.OPEN,
         close: () => ws.terminate(),
       }),
     );

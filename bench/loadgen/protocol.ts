@@ -11,6 +11,13 @@ export interface ConnectCmd {
   tokens?: string[];
   concurrency: number;
   timeoutMs: number;
+  /** Keep the sockets already open and add these after them (a storm measured in phases). */
+  append?: boolean;
+  /**
+   * Let the client reconnect by itself, with socket.io-client's default back-off (as the web client does), after
+   * the server goes away: the restart scenario counts how many are connected again, and when.
+   */
+  reconnect?: boolean;
 }
 export interface ConnectedReply {
   t: 'connected';
@@ -71,14 +78,30 @@ export interface TallyReply {
   maxLatency: number;
 }
 
+/** How many of the worker's sockets are connected now, and how many it holds in all. */
+export interface StatusCmd {
+  t: 'status';
+}
+export interface StatusReply {
+  t: 'status';
+  connected: number;
+  total: number;
+}
+
 /** Closes every socket, so that the same workers can load the next server. */
 export interface ResetCmd {
   t: 'reset';
 }
 
-export type WorkerCmd = ConnectCmd | StepCmd | TallyCmd | ResetCmd;
+export type WorkerCmd = ConnectCmd | StepCmd | TallyCmd | StatusCmd | ResetCmd;
 export type WorkerReply =
-  { t: 'ready' } | { t: 'reset' } | ConnectedReply | SentReply | TallyReply | { t: 'error'; message: string };
+    | { t: 'ready' }
+  | { t: 'reset' }
+  | ConnectedReply
+  | SentReply
+  | TallyReply
+  | StatusReply
+  | { t: 'error'; message: string };
 
 /** Epoch milliseconds with sub-millisecond resolution, comparable across processes on one machine. */
 export const nowMs = (): number => performance.timeOrigin + performance.now();

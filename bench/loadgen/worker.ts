@@ -62,6 +62,8 @@ function receive(receiver: number, text: string): void {
 
 async function connect(cmd: ConnectCmd): Promise<void> {
   const started = performance.now();
+  if (!cmd.append) for (const c of clients.splice(0)) c?.close();
+  const base = clients.length;
   let next = 0;
   let ok = 0;
   const errors: string[] = [];
@@ -69,8 +71,13 @@ async function connect(cmd: ConnectCmd): Promise<void> {
   const one = async (i: number) => {
     const t0 = performance.now();
     try {
-      clients[i] = await connectClient(cmd.kind, cmd.url, cmd.tokens?.[i], cmd.timeoutMs, (text) =>
-        receive(i, text),
+      clients[base + i] = await connectClient(
+        cmd.kind,
+        cmd.url,
+        cmd.tokens?.[i],
+        cmd.timeoutMs,
+        (text) => receive(base + i, text),
+        cmd.reconnect,
       );
       ok++;
       latencies.push(performance.now() - t0);
@@ -172,6 +179,12 @@ process.on('message', (cmd: WorkerCmd) => {
         return step(cmd);
       case 'tally':
         return tally(cmd);
+      case 'status':
+        return reply({
+          t: 'status',
+          connected: clients.reduce((n, c) => n + (c?.connected() ? 1 : 0), 0),
+          total: clients.length,
+        });
       case 'reset':
         for (const c of clients.splice(0)) c?.close();
         rx.lastSeen = [];

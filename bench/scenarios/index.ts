@@ -41,4 +41,5 @@ export const REGISTRY: RegistryEntry[] = [
   entry('connect', '5. Connect storm'),
   entry('login', '6. Login'),
   entry('coldstart', '7. Cold start'),
+  entry('restart', '8. Restart'),
 ];
