@@ -135,14 +135,18 @@ async function launch(
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   const url = `http://127.0.0.1:${port}`;
-  const healthy = await until(async () => {
-    if (child.exitCode !== null) throw new Error(`Parley exited (code ${child.exitCode}):\n${out}`);
-    try {
-      return (await fetch(`${url}/api/health`)).status === 200;
-    } catch {
-      return false;
-    }
-  }, 60_000, fixedPort ? 20 : 100);
+  const healthy = await until(
+    async () => {
+      if (child.exitCode !== null) throw new Error(`Parley exited (code ${child.exitCode}):\n${out}`);
+      try {
+        return (await fetch(`${url}/api/health`)).status === 200;
+      } catch {
+        return false;
+      }
+    },
+    60_000,
+    fixedPort ? 20 : 100,
+  );
   if (!healthy) {
     await stopChild(child);
     throw new Error(`Parley did not answer /api/health within 60 s:\n${out}`);

@@ -95,7 +95,7 @@ export interface ResetCmd {
 
 export type WorkerCmd = ConnectCmd | StepCmd | TallyCmd | StatusCmd | ResetCmd;
 export type WorkerReply =
-    | { t: 'ready' }
+  | { t: 'ready' }
   | { t: 'reset' }
   | ConnectedReply
   | SentReply
