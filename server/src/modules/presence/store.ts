@@ -1,7 +1,8 @@
-import sortedBtree from 'sorted-btree';
+import { createRequire } from 'node:module';
+import type sortedBtree from 'sorted-btree';
 
-// sorted-btree is CommonJS with its class as `exports.default`.
-const BTree = sortedBtree.default;
+// sorted-btree is CommonJS with its class as `exports.default`; required, so that Node and Vitest agree.
+const BTree = (createRequire(import.meta.url)('sorted-btree') as typeof sortedBtree).default;
 
 /**
  * Who is online: a user is online while at least one of their sockets is connected. Kept behind an interface so
