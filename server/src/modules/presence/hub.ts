@@ -58,9 +58,9 @@ export class PresenceHub {
     private batchMs: number,
     private logger: Logger,
   ) {
-    const hub = this;
+    const unwatch = (socket: IoSocket) => this.unwatch(socket);
     this.onGone = function (this: IoSocket) {
-      hub.unwatch(this);
+      unwatch(this);
     };
   }
 
