@@ -19,6 +19,7 @@ export async function refreshPresence(): Promise<void> {
   try {
     const page = await emitAck('presence:list', { limit: ONLINE_PAGE });
     listed = new Set(page.users.map((u) => u.id));
+    listedVersion++;
     chatStore.set((s) => ({
       online: { ...pick(s.online, watchedIds(s)), ...byId(page.users), ...selfOnline() },
       onlineNext: page.next,
@@ -34,6 +35,7 @@ export async function loadMoreOnline(): Promise<void> {
   if (!after) return;
   const page = await emitAck('presence:list', { limit: ONLINE_PAGE, after });
   for (const u of page.users) listed.add(u.id);
+  listedVersion++;
   chatStore.set((s) => ({ online: { ...s.online, ...byId(page.users) }, onlineNext: page.next }));
 }
 
@@ -60,6 +62,7 @@ export function membersPresence(members: Member[]): void {
 
 /** Everyone the Online list's pages named: watched, so that they are seen going and coming back. */
 let listed = new Set<string>();
+let listedVersion = 0;
 
 /**
  * Who the screen shows, so who we watch: DM peers, the open room's members, then the Online list; at most
@@ -99,8 +102,16 @@ export function resubscribePresence(): void {
   schedule();
 }
 
+/** What `watchedIds` last looked at: most store changes (messages, typing) touch none of it. */
+let seen: { rooms: unknown; members: unknown; active: unknown; listed: number } | null = null;
+
 function schedule(): void {
-  const key = watchedIds(chatStore.get()).sort().join(',');
+  const s = chatStore.get();
+  const now = { rooms: s.rooms, members: s.members, active: s.activeRoomId, listed: listedVersion };
+  if (sentKey !== null && seen && Object.entries(now).every(([k, v]) => seen![k as keyof typeof now] === v))
+    return;
+  seen = now;
+  const key = watchedIds(s).sort().join(',');
   if (key === sentKey) return;
   clearTimeout(timer);
   timer = setTimeout(() => void subscribe(), SUBSCRIBE_DEBOUNCE_MS);
