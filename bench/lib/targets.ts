@@ -78,7 +78,7 @@ export async function startBaseline(kind: 'socket.io' | 'ws', opts: BenchOptions
 
 /**
  * Access tokens for `count` Parley sockets: socket i uses user i mod users, so the first sockets are every user's
- * first (and the only ones to announce `presence:online`), the rest are further "tabs". Undefined for baselines.
+ * first (and the only ones whose arrival is a presence change), the rest are further "tabs". Undefined for baselines.
  */
 export const tokensFor = (t: RunningTarget, count: number): string[] | undefined =>
   t.tokens ? Array.from({ length: count }, (_, i) => t.tokens![i % t.tokens!.length]!) : undefined;

@@ -12,9 +12,10 @@ import type { BenchOptions, ResultRow, Scenario } from '../lib/types.js';
 
 const SOCKETS: Record<BenchOptions['mode'], number> = { full: 20_000, quick: 1000, smoke: 100 };
 /**
- * Parley's sockets belong to at most this many users (several "tabs" each). Every user's first socket sends
- * `presence:online` to every socket already open, so 20,000 distinct users would spend the connect phase on
- * ~200 million presence deliveries; the connect storm (scenario 5) measures that cost with distinct users.
+ * Parley's sockets belong to at most this many users (several "tabs" each). Under presence v1 every user's first
+ * socket was announced to every socket already open, so 20,000 distinct users would have spent the connect phase
+ * on ~200 million presence deliveries (v2 tells subscribers only); the connect storm (scenario 5) measures the
+ * connect cost with distinct users.
  */
 const MAX_USERS: Record<BenchOptions['mode'], number> = { full: 1000, quick: 100, smoke: 20 };
 /** File descriptors the server keeps for itself (database, listening socket, libuv, stdio). */

@@ -25,6 +25,7 @@ import { createLogger, type Logger } from './logger.js';
 import { createArgon2Hasher } from './modules/auth/passwords.js';
 import { authRoutes } from './modules/auth/routes.js';
 import { messageRoutes } from './modules/messages/routes.js';
+import { PresenceHub } from './modules/presence/hub.js';
 import { MemoryPresenceStore } from './modules/presence/store.js';
 import { ensureGeneralRoom } from './modules/rooms/membership.js';
 import { roomRoutes } from './modules/rooms/routes.js';
@@ -89,6 +90,7 @@ export async function createApp(config: Config, opts: { logger?: Logger } = {}):
     db,
     models,
     presence: scale?.presence ?? new MemoryPresenceStore(),
+    presenceHub: new PresenceHub(io, config.presenceBatchMs, logger),
     limits,
     rt: new Broadcaster(io),
     passwords: createArgon2Hasher(config.passwordHashMemoryKib),
@@ -98,6 +100,7 @@ export async function createApp(config: Config, opts: { logger?: Logger } = {}):
   // Read at each handshake, so it follows the `trust proxy` setting made below.
   const realtime = attachRealtime(io, ctx, (req) => clientAddress(req, app.get('trust proxy fn') as TrustFn));
   attachMetrics(io, ctx);
+  if (scale) ctx.presenceHub.shareAcrossNodes();
   scale?.attach(io, ctx);
   const sweeper = startSweeper(ctx);
 
@@ -204,6 +207,8 @@ export async function createApp(config: Config, opts: { logger?: Logger } = {}):
       clearInterval(sweeper);
       // Before the sockets go: this node leaves shared presence and announces whom it leaves offline.
       await scale?.drain();
+      // What waits for the other nodes (this node's users going offline) is sent before the adapter closes.
+      ctx.presenceHub.close();
       realtime.close();
       // This node's sockets only: through the Redis adapter a plain disconnectSockets would end every node's.
       io.local.disconnectSockets(true);

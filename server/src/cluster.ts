@@ -72,7 +72,11 @@ export async function joinCluster(parley: ParleyApp, config: Config, logger: Log
     import('@socket.io/cluster-adapter'),
     import('@socket.io/sticky'),
   ]);
-  if (!config.redisUrl) parley.io.adapter(createAdapter());
+  if (!config.redisUrl) {
+    parley.io.adapter(createAdapter());
+    // Each worker keeps its own presence without Redis, but a change still reaches every worker's subscribers.
+    parley.ctx.presenceHub.shareAcrossNodes();
+  }
   setupWorker(parley.io as never);
   // Logged before the primary hears of it, so this line always precedes the primary's "listening" line.
   logger.info({ pid: process.pid }, 'worker ready');

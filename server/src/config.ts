@@ -63,6 +63,7 @@ const EnvSchema = z.object({
   MAX_SOCKETS_PER_ADDRESS: int(1).default(200),
   SOCKET_MAX_BUFFERED_BYTES: int(16 * 1024).default(4 * 1024 * 1024),
   SOCKET_FLOOD_COOLDOWN_SEC: int(0, 3600).default(10),
+  PRESENCE_BATCH_MS: int(10, 60_000).default(1000),
 });
 
 export type Env = z.infer<typeof EnvSchema>;
@@ -99,6 +100,8 @@ export interface Config {
   socketMaxBufferedBytes: number;
   /** After its socket was cut off for flooding, the user's new handshakes are refused this long (0: never). */
   socketFloodCooldownSec: number;
+  /** A socket receives at most one `presence:changed` per this many milliseconds. */
+  presenceBatchMs: number;
 }
 
 const MIN_SECRET_BYTES = 32;
@@ -145,6 +148,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxSocketsPerAddress: e.MAX_SOCKETS_PER_ADDRESS,
     socketMaxBufferedBytes: e.SOCKET_MAX_BUFFERED_BYTES,
     socketFloodCooldownSec: e.SOCKET_FLOOD_COOLDOWN_SEC,
+    presenceBatchMs: e.PRESENCE_BATCH_MS,
   };
 }
 

@@ -3,6 +3,7 @@ import type { Db } from './db/sequelize.js';
 import type { Models } from './db/models.js';
 import type { RateLimitStore } from './http/rate-limit.js';
 import type { Logger } from './logger.js';
+import type { PresenceHub } from './modules/presence/hub.js';
 import type { PresenceStore } from './modules/presence/store.js';
 import type { PasswordHasher } from './modules/auth/passwords.js';
 import type { Uploads } from './modules/uploads/service.js';
@@ -15,6 +16,8 @@ export interface AppContext {
   db: Db;
   models: Models;
   presence: PresenceStore;
+  /** Who watches whose presence on this node; batches `presence:changed` (contract v2). */
+  presenceHub: PresenceHub;
   limits: RateLimitStore;
   rt: Broadcaster;
   passwords: PasswordHasher;

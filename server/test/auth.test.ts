@@ -483,8 +483,13 @@ describe('POST /api/auth/guest', () => {
     });
     try {
       await new Promise<void>((resolve, reject) => {
-        socket.on('presence:online', (e: any) => {
-          if (e.user.id === held.body.user.id) resolve();
+        // presence:subscribe is answered once the socket is set up, so its user counts as online by then.
+        socket.once('connect', async () => {
+          const ack: any = await socket
+            .timeout(5_000)
+            .emitWithAck('presence:subscribe', { userIds: [held.body.user.id] });
+          if (ack.ok && ack.data.online.includes(held.body.user.id)) resolve();
+          else reject(new Error(JSON.stringify(ack)));
         });
         socket.on('connect_error', reject);
       });

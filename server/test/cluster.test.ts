@@ -239,6 +239,39 @@ describe(`cluster: WORKERS=2 on one port (${DIALECT}, ${REDIS ? 'with and withou
       expect(sample(body, 'parley_messages_stored_total', '{kind="text"}')).toBe(5);
     }
 
+    // Presence by subscription reaches the subscribers on both workers (the cluster adapter's serverSideEmit),
+    // whichever worker the watched user's socket lands on.
+    const watched = await api(p.url, 'POST', '/api/auth/guest', {
+      body: { username: `w${randomBytes(4).toString('hex')}` },
+    });
+    expect(watched.status).toBe(201);
+    const watchedId: string = watched.body.user.id;
+    const heard = peers.map(
+      (x) =>
+        new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error(`${x.name} never heard the watched user`)), 10_000);
+          x.socket.on('presence:changed', (c: any) => {
+            if (!c.online.some((u: any) => u.id === watchedId)) return;
+            clearTimeout(timer);
+            resolve();
+          });
+        }),
+    );
+    for (const x of peers) {
+      const ack: any = await x.socket
+        .timeout(10_000)
+        .emitWithAck('presence:subscribe', { userIds: [watchedId] });
+      expect(ack).toEqual({ ok: true, data: { online: [] } });
+    }
+    const watchedSocket = ioClient(p.url, {
+      auth: { token: watched.body.accessToken },
+      transports: ['websocket'],
+      forceNew: true,
+      reconnection: false,
+    });
+    sockets.push(watchedSocket);
+    await Promise.all(heard);
+
     p.proc.kill('SIGTERM');
     expect(await exitWithin(p, 15_000)).toEqual({ code: 0, signal: null });
     // Every socket was sent away with a disconnect its client would reconnect after.

@@ -478,6 +478,10 @@ describe('kicked, logged out, expired', () => {
       await connectReady(server, b),
       await connectReady(server, friend),
     ];
+    expectOk(
+      'presence:subscribe',
+      await emitAck(friendSocket, 'presence:subscribe', { userIds: [a.user.id] }),
+    );
     const endings = [aTab1, aTab2].map(
       (s) =>
         new Promise<{ reason: string; endedFirst: unknown[] }>((resolve) =>
@@ -502,10 +506,19 @@ describe('kicked, logged out, expired', () => {
     expect((await expectHandshakeRefused(server, { auth: { token: a.accessToken } })).message).toBe(
       'UNAUTHORIZED',
     );
-    // The user is still online (session b), so nobody heard presence:offline.
-    await expectNoneBy(friendSocket, await generalMarker(friend), [
-      ['presence:offline', (p) => p.userId === a.user.id],
-    ]);
+    // The user is still online (session b), so a watcher heard no offline: a user it also watches connecting
+    // after that is the marker.
+    const mark = await register(call, uniqueName('mark'));
+    expectOk(
+      'presence:subscribe',
+      await emitAck(friendSocket, 'presence:subscribe', { userIds: [a.user.id, mark.user.id] }),
+    );
+    await connectReady(server, mark);
+    await expectNoneBy(
+      friendSocket,
+      { name: 'presence:changed', where: (p) => p.online.some((u: { id: string }) => u.id === mark.user.id) },
+      [['presence:changed', (p) => p.offline.some((o: { userId: string }) => o.userId === a.user.id)]],
+    );
   });
 
   it('a password change ends the user’s other sessions on their sockets (session:ended password_changed)', async () => {

@@ -50,7 +50,7 @@ function expectUser(u: any): void {
   expect(new Date(u.createdAt).toISOString()).toBe(u.createdAt);
 }
 
-/** A socket whose user is online: resolves once the server has announced it (its presence is recorded). */
+/** A socket whose user is online: resolves once the server has recorded its presence. */
 async function goOnline(session: Session): Promise<Socket> {
   const s = io(srv.url, {
     auth: { token: session.accessToken },
@@ -61,8 +61,13 @@ async function goOnline(session: Session): Promise<Socket> {
   sockets.push(s);
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('never came online')), DEADLINE_MS);
-    s.on('presence:online', (e: any) => {
-      if (e.user.id !== session.user.id) return;
+    // presence:subscribe is answered once the socket is set up, so its user counts as online by then.
+    s.once('connect', async () => {
+      const ack: any = await s
+        .timeout(DEADLINE_MS)
+        .emitWithAck('presence:subscribe', { userIds: [session.user.id] });
+      if (!ack.ok || !ack.data.online.includes(session.user.id))
+        return reject(new Error(JSON.stringify(ack)));
       clearTimeout(timer);
       resolve();
     });
@@ -104,7 +109,8 @@ async function eventually(check: () => Promise<boolean>, what: string): Promise<
 const search = async (token: string, query: string) => {
   const res = await call('GET', `/api/users?${query}`, { token });
   expect(res.status, JSON.stringify(res.body)).toBe(200);
-  expect(Object.keys(res.body)).toEqual(['users']);
+  expect(Object.keys(res.body).sort()).toEqual(['hasMore', 'next', 'users']);
+  expect(res.body.hasMore).toBe(res.body.next !== null);
   for (const u of res.body.users) expectUser(u);
   return res.body.users as any[];
 };
@@ -446,7 +452,14 @@ describe('GET /api/users?q=&online=&limit=', () => {
     const two = await search(viewer.accessToken, `q=${p}&limit=2`);
     expect(two).toHaveLength(2);
     expect((await search(viewer.accessToken, `q=${p}&limit=100`)).length).toBe(6);
-    for (const bad of ['limit=0', 'limit=101', 'limit=abc', 'online=yes', `q=${'a'.repeat(33)}`]) {
+    for (const bad of [
+      'limit=0',
+      'limit=201',
+      'limit=abc',
+      'online=yes',
+      `q=${'a'.repeat(33)}`,
+      'after=%25',
+    ]) {
       expectError(
         await call('GET', `/api/users?${bad}`, { token: viewer.accessToken }),
         400,

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { ErrorBody } from './errors.js';
+import { LIMITS } from './limits.js';
 import * as s from './schemas.js';
 
 /** Every acknowledgement: data on success, the contract's error object otherwise. */
@@ -37,7 +38,22 @@ export const clientEventSchemas = {
   ),
   typing: named('TypingPayload', z.strictObject({ roomId: s.IdSchema, isTyping: z.boolean() })),
   'room:read': named('RoomReadPayload', z.strictObject({ roomId: s.IdSchema, messageId: s.IdSchema })),
-  'presence:list': named('PresenceListPayload', z.strictObject({})),
+  'presence:list': named(
+    'PresenceListPayload',
+    z.strictObject({
+      limit: z.number().int().min(1).max(LIMITS.presencePageMax).optional(),
+      after: s.CursorSchema.optional(),
+    }),
+  ),
+  'presence:subscribe': named(
+    'PresenceSubscribePayload',
+    z.strictObject({
+      userIds: z
+        .array(s.IdSchema)
+        .max(LIMITS.presenceSubscribeMax)
+        .meta({ description: `At most ${LIMITS.presenceSubscribeMax} user ids; replaces the previous set` }),
+    }),
+  ),
 } as const;
 
 const emptyAck = named('EmptyAck', z.strictObject({}));
@@ -55,7 +71,13 @@ export const clientAckSchemas = {
   'messages:fetch': s.MessagePageSchema,
   typing: emptyAck,
   'room:read': named('RoomReadAck', z.object({ unreadCount: z.number().int() })),
-  'presence:list': s.UserListSchema,
+  'presence:list': s.UserPageSchema,
+  'presence:subscribe': named(
+    'PresenceSubscribeAck',
+    z.object({
+      online: z.array(s.IdSchema).meta({ description: 'Which of the requested users are connected now' }),
+    }),
+  ),
 } as const;
 
 export type ClientEventName = keyof typeof clientEventSchemas;
@@ -88,8 +110,13 @@ export const serverEventSchemas = {
   'room:created': s.RoomSchema,
   'room:updated': s.RoomSchema,
   'room:deleted': named('RoomDeletedEvent', z.object({ roomId: s.IdSchema })),
-  'presence:online': named('PresenceOnlineEvent', z.object({ user: s.UserSchema, at: s.TimestampSchema })),
-  'presence:offline': named('PresenceOfflineEvent', z.object({ userId: s.IdSchema, at: s.TimestampSchema })),
+  'presence:changed': named(
+    'PresenceChangedEvent',
+    z.object({
+      online: z.array(s.UserSchema),
+      offline: z.array(z.object({ userId: s.IdSchema, at: s.TimestampSchema })),
+    }),
+  ),
   typing: named('TypingEvent', z.object({ roomId: s.IdSchema, user: s.UserSchema, isTyping: z.boolean() })),
   'session:ended': named(
     'SessionEndedEvent',
@@ -121,7 +148,10 @@ export const eventDocs: Record<ClientEventName | ServerEventName, string> = {
   typing:
     'Client → server: you are (not) typing. Server → client: someone in the room is (not) typing; expires after 5 s.',
   'room:read': "Move your read marker; acks the room's unread count.",
-  'presence:list': 'Everyone connected now.',
+  'presence:list':
+    'A page of the users connected now, by username (`limit` default 100, max 200; `after`: the previous page’s `next`).',
+  'presence:subscribe':
+    'Watch these users’ presence (at most 500 ids; replaces the socket’s previous set; `[]` stops). Acks which of them are online now. Your own user needs no subscription: your own sockets are online by definition and are never sent your own presence.',
   'message:new': 'A message was stored in one of your rooms (your own included).',
   'message:updated': 'A message was edited.',
   'message:deleted': 'A message was deleted.',
@@ -130,8 +160,8 @@ export const eventDocs: Record<ClientEventName | ServerEventName, string> = {
   'room:created': 'A room appeared: public rooms to everyone, private rooms and DMs to their members.',
   'room:updated': 'A room changed.',
   'room:deleted': 'A room was deleted (or became private and so invisible to you).',
-  'presence:online': "A user's first socket connected.",
-  'presence:offline': "A user's last socket went away.",
+  'presence:changed':
+    'Users you subscribed to came online or went offline. At most one per PRESENCE_BATCH_MS (default 1 s) per socket; a user who changed twice in that time appears once, in the final state; never empty.',
   'session:ended':
     'Your session was logged out, revoked or expired; refresh and reconnect, or sign in again.',
   error: 'A rule was broken by an event sent without an acknowledgement callback.',

@@ -14,8 +14,15 @@ export const LIMITS = {
   clientIdMax: 64,
   historyDefault: 50,
   historyMax: 100,
-  userSearchDefault: 20,
-  userSearchMax: 100,
+  userSearchDefault: 100,
+  userSearchMax: 200,
+  /** presence:list pages (v2). */
+  presencePageDefault: 100,
+  presencePageMax: 200,
+  /** Users one socket may watch with presence:subscribe (v2). */
+  presenceSubscribeMax: 500,
+  /** Online members in a room:join ack (v2). */
+  roomJoinOnlineMax: 100,
   uploadMaxBytes: 5 * 1024 * 1024,
   socketPacketMaxBytes: 64 * 1024,
   /** Largest JSON body a REST write accepts. */

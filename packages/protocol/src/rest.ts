@@ -116,11 +116,12 @@ export const routes = {
     method: 'get',
     path: '/api/users',
     tag: 'users',
-    summary: 'Find users by name prefix; `online=true` for who is connected now',
+    summary:
+      'Find users by name prefix; `online=true` for who is connected now. Paged by username: `limit` (default 100, max 200), `after` = the previous page’s `next`',
     audience: 'user',
     query: s.UserSearchQuerySchema,
     status: 200,
-    response: s.UserListSchema,
+    response: s.UserPageSchema,
     errors: [],
   }),
   getUser: def({

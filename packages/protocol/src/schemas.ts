@@ -237,10 +237,19 @@ export const ChangePasswordBodySchema = z
   .meta({ id: 'ChangePasswordBody' });
 
 const booleanQuery = z.enum(['true', 'false']).transform((v) => v === 'true');
+/** An opaque position in a paged list: pass a page's `next` as `after` to get the page after it. */
+export const CursorSchema = z
+  .string()
+  .min(1)
+  .max(400)
+  .regex(/^[A-Za-z0-9_-]+$/, 'must be a cursor from a previous page')
+  .meta({ description: 'Opaque cursor: the `next` of the previous page' });
+
 export const UserSearchQuerySchema = z.object({
   q: z.string().max(LIMITS.usernameMax).optional(),
   online: booleanQuery.optional(),
   limit: z.coerce.number().int().min(1).max(LIMITS.userSearchMax).optional(),
+  after: CursorSchema.optional(),
 });
 
 export const CreateRoomBodySchema = z
@@ -291,6 +300,10 @@ export const CreateDmBodySchema = z.strictObject({ userId: IdSchema }).meta({ id
 // ---------------------------------------------------------------- list envelopes
 
 export const UserListSchema = z.object({ users: z.array(UserSchema) }).meta({ id: 'UserList' });
+/** A page of users, ordered by username: `next` (when `hasMore`) is the `after` of the next page. */
+export const UserPageSchema = z
+  .object({ users: z.array(UserSchema), hasMore: z.boolean(), next: CursorSchema.nullable() })
+  .meta({ id: 'UserPage' });
 export const RoomListSchema = z.object({ rooms: z.array(RoomSchema) }).meta({ id: 'RoomList' });
 export const MemberListSchema = z.object({ members: z.array(MemberSchema) }).meta({ id: 'MemberList' });
 export const MessagePageSchema = z

@@ -1,7 +1,7 @@
 /**
- * Per server-side socket: the bookkeeping of its arrival (subscribed to its rooms, counted in presence,
- * `presence:online` sent if it was the user's first) and, once it went, of its departure (`presence:offline` sent
- * if it was the user's last). Clients learn of neither: handlers that must see the socket's own arrival (who is
+ * Per server-side socket: the bookkeeping of its arrival (subscribed to its rooms, counted in presence, its user's
+ * subscribers told if it was the user's first) and, once it went, of its departure (told if it was the user's
+ * last). Clients learn of neither: handlers that must see the socket's own arrival (who is
  * online) wait on it, and so do tests and tools running in-process.
  */
 const bookkeeping = new WeakMap<object, Promise<void>>();

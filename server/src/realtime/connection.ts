@@ -104,7 +104,7 @@ export function attachRealtime(
   const slowReaders = guardSlowReaders(io, ctx);
   const expiry = new TokenExpiry();
   let closed = false;
-  // The user the handshake just read, for the arrival's presence:online: one query fewer per connect.
+  // The user the handshake just read, for the arrival's presence change: one query fewer per connect.
   const handshakeUsers = new WeakMap<IoSocket, User>();
 
   io.use(async (socket, next) => {
@@ -134,7 +134,7 @@ export function attachRealtime(
         typing.clearUser(presentUser(user));
         await user.update({ lastSeenAt: new Date() });
       }
-      io.emit('presence:offline', { userId, at: new Date().toISOString() });
+      ctx.presenceHub.changed({ offline: [{ userId }] });
     } catch (err) {
       ctx.logger.error({ err }, 'disconnect bookkeeping failed');
     }
@@ -151,10 +151,11 @@ export function attachRealtime(
       // Gone already: joining now would only leave its id behind in the adapter's rooms.
       if (socket.disconnected) return;
       socket.join(memberships.map((m) => channel.room(m.roomId)));
-      const user = handshakeUsers.get(socket);
+      const user = handshakeUsers.get(socket) ?? (await ctx.models.User.findByPk(Number(userId)));
       handshakeUsers.delete(socket);
-      if ((await ctx.presence.add(userId, socket.id)) && user) {
-        io.emit('presence:online', { user: presentUser(user), at: new Date().toISOString() });
+      if (!user) throw new Error('the user of a connected socket is gone');
+      if (await ctx.presence.add(userId, socket.id, user.usernameKey)) {
+        ctx.presenceHub.changed({ online: [presentUser(user)] });
       }
     } catch (err) {
       ctx.logger.error({ err }, 'socket setup failed');
@@ -188,7 +189,7 @@ export function attachRealtime(
     const setup = arrived(socket);
     setBookkeeping(socket, setup);
     // The departure waits for the arrival, so that a socket that goes while it is being set up is never left
-    // counted as online, and `presence:offline` never overtakes its `presence:online`.
+    // counted as online, and its going offline never overtakes its coming online.
     socket.on('disconnect', () => {
       if (exp) expiry.remove(socket, exp);
       setBookkeeping(

@@ -126,9 +126,9 @@ export async function startScaleOut(
 }
 
 /**
- * `presence:online` / `presence:offline` for changes no local socket event caused (a swept node, a re-registration,
- * this node leaving). Sent to everyone through the adapter; users who went offline get `lastSeenAt` now, so a
- * guest's name is held for the usual time after its node vanished.
+ * Presence changes no local socket event caused (a swept node, a re-registration, this node leaving), handed to
+ * the presence hub like any arrival or departure: it tells their subscribers, on every node. Users who went
+ * offline get `lastSeenAt` now, so a guest's name is held for the usual time after its node vanished.
  */
 async function announcePresence(
   io: IoServer,
@@ -139,10 +139,10 @@ async function announcePresence(
   const at = new Date();
   if (offline.length) {
     await ctx.models.User.update({ lastSeenAt: at }, { where: { id: offline.map(Number) } });
-    for (const userId of offline) io.emit('presence:offline', { userId, at: at.toISOString() });
+    ctx.presenceHub.changed({ offline: offline.map((userId) => ({ userId, at })) });
   }
   if (online.length) {
     const users = await ctx.models.User.findAll({ where: { id: online.map(Number) } });
-    for (const user of users) io.emit('presence:online', { user: presentUser(user), at: at.toISOString() });
+    ctx.presenceHub.changed({ online: users.map(presentUser) });
   }
 }

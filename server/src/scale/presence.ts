@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { PresenceStore } from '../modules/presence/store.js';
+import { orderKey, type PresenceStore } from '../modules/presence/store.js';
 import type { RedisClient } from './redis.js';
 import { Script } from './script.js';
 import type { ScaleSettings } from './settings.js';
@@ -14,7 +14,10 @@ import type { ScaleSettings } from './settings.js';
  *   P:presence:node:<node>            STRING  "alive": refreshed every heartbeat with a TTL (PRESENCE_NODE_TTL)
  *   P:presence:node:<node>:sockets    HASH    socketId → userId: the node's connected sockets
  *   P:presence:user:<user>            SET     "<node>/<socketId>" of every connected socket of the user, all nodes
- *   P:presence:online                 SET     userIds with at least one socket (what presence:list reads)
+ *   P:presence:online                 SET     userIds with at least one socket
+ *   P:presence:byname                 ZSET    the same users' order keys (usernameKey, id), all scored 0: what
+ *                                             presence:list pages through with ZRANGEBYLEX
+ *   P:presence:names                  HASH    userId → order key, for the users in P:presence:online
  *
  * Every change is one Lua script, so "first socket" / "last socket" is decided once, whichever node asks.
  * A node that dies without closing stops refreshing its alive key; every node sweeps every TTL/3, and the sweep
@@ -25,7 +28,28 @@ import type { ScaleSettings } from './settings.js';
  * re-registers the same way.
  */
 
-const REAP = `
+/** A user's first socket anywhere arrived / last socket anywhere left: the online set and the ordered list. */
+const ONLINE_OFFLINE = `
+local function wentOnline(p, uid, key)
+  redis.call('SADD', p .. ':presence:online', uid)
+  if key and key ~= '' then
+    redis.call('ZADD', p .. ':presence:byname', 0, key)
+    redis.call('HSET', p .. ':presence:names', uid, key)
+  end
+end
+local function wentOffline(p, uid)
+  redis.call('SREM', p .. ':presence:online', uid)
+  local key = redis.call('HGET', p .. ':presence:names', uid)
+  if key then
+    redis.call('ZREM', p .. ':presence:byname', key)
+    redis.call('HDEL', p .. ':presence:names', uid)
+  end
+end
+`;
+
+const REAP =
+  ONLINE_OFFLINE +
+  `
 local function reap(p, node, offline)
   local socketsKey = p .. ':presence:node:' .. node .. ':sockets'
   local entries = redis.call('HGETALL', socketsKey)
@@ -33,7 +57,7 @@ local function reap(p, node, offline)
     local uid = entries[i + 1]
     local ukey = p .. ':presence:user:' .. uid
     if redis.call('SREM', ukey, node .. '/' .. entries[i]) == 1 and redis.call('SCARD', ukey) == 0 then
-      redis.call('SREM', p .. ':presence:online', uid)
+      wentOffline(p, uid)
       offline[#offline + 1] = uid
     end
   end
@@ -42,30 +66,36 @@ local function reap(p, node, offline)
 end
 `;
 
-/** ARGV prefix, node, socketId, userId → 1 when it is the user's first socket anywhere. */
-const ADD = new Script(`
-local p, node, sid, uid = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+/** ARGV prefix, node, socketId, userId, orderKey → 1 when it is the user's first socket anywhere. */
+const ADD = new Script(
+  ONLINE_OFFLINE +
+    `
+local p, node, sid, uid, key = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 redis.call('SADD', p .. ':presence:nodes', node)
 redis.call('HSET', p .. ':presence:node:' .. node .. ':sockets', sid, uid)
 local ukey = p .. ':presence:user:' .. uid
 if redis.call('SADD', ukey, node .. '/' .. sid) == 1 and redis.call('SCARD', ukey) == 1 then
-  redis.call('SADD', p .. ':presence:online', uid)
+  wentOnline(p, uid, key)
   return 1
 end
 return 0
-`);
+`,
+);
 
 /** ARGV prefix, node, socketId, userId → 1 when it was the user's last socket anywhere. */
-const REMOVE = new Script(`
+const REMOVE = new Script(
+  ONLINE_OFFLINE +
+    `
 local p, node, sid, uid = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 redis.call('HDEL', p .. ':presence:node:' .. node .. ':sockets', sid)
 local ukey = p .. ':presence:user:' .. uid
 if redis.call('SREM', ukey, node .. '/' .. sid) == 1 and redis.call('SCARD', ukey) == 0 then
-  redis.call('SREM', p .. ':presence:online', uid)
+  wentOffline(p, uid)
   return 1
 end
 return 0
-`);
+`,
+);
 
 /** ARGV prefix, node, ttlMs → 1 when the node was still registered as alive, 0 when it must resync. */
 const HEARTBEAT = new Script(`
@@ -103,24 +133,29 @@ return offline
 );
 
 /**
- * ARGV prefix, node, ttlMs, then socketId, userId pairs: makes Redis hold exactly these sockets for this node.
- * Returns {usersNowOnline, usersNowOffline}. Additions go first, so a user who only changed sockets is in neither.
+ * ARGV prefix, node, ttlMs, then socketId, userId, orderKey triples: makes Redis hold exactly these sockets for
+ * this node. Returns {usersNowOnline, usersNowOffline}. Additions go first, so a user who only changed sockets is
+ * in neither.
  */
-const RESYNC = new Script(`
+const RESYNC = new Script(
+  ONLINE_OFFLINE +
+    `
 local p, node, ttl = ARGV[1], ARGV[2], ARGV[3]
 local socketsKey = p .. ':presence:node:' .. node .. ':sockets'
-local onlineKey = p .. ':presence:online'
-local want = {}
-for i = 4, #ARGV, 2 do want[ARGV[i]] = ARGV[i + 1] end
+local want, keys = {}, {}
+for i = 4, #ARGV, 3 do
+  want[ARGV[i]] = ARGV[i + 1]
+  keys[ARGV[i + 1]] = ARGV[i + 2]
+end
 local have = {}
 local entries = redis.call('HGETALL', socketsKey)
 for i = 1, #entries, 2 do have[entries[i]] = entries[i + 1] end
-local cameOnline, wentOffline = {}, {}
+local cameOnline, nowOffline = {}, {}
 for sid, uid in pairs(want) do
   local ukey = p .. ':presence:user:' .. uid
   redis.call('HSET', socketsKey, sid, uid)
   if redis.call('SADD', ukey, node .. '/' .. sid) == 1 and redis.call('SCARD', ukey) == 1 then
-    redis.call('SADD', onlineKey, uid)
+    wentOnline(p, uid, keys[uid])
     cameOnline[#cameOnline + 1] = uid
   end
 end
@@ -129,15 +164,16 @@ for sid, uid in pairs(have) do
     redis.call('HDEL', socketsKey, sid)
     local ukey = p .. ':presence:user:' .. uid
     if redis.call('SREM', ukey, node .. '/' .. sid) == 1 and redis.call('SCARD', ukey) == 0 then
-      redis.call('SREM', onlineKey, uid)
-      wentOffline[#wentOffline + 1] = uid
+      wentOffline(p, uid)
+      nowOffline[#nowOffline + 1] = uid
     end
   end
 end
 redis.call('SET', p .. ':presence:node:' .. node, '1', 'PX', ttl)
 redis.call('SADD', p .. ':presence:nodes', node)
-return {cameOnline, wentOffline}
-`);
+return {cameOnline, nowOffline}
+`,
+);
 
 /** Users whose presence changed without a socket of this node arriving or leaving (sweep, resync, leave). */
 export type PresenceChange = (change: {
@@ -157,6 +193,8 @@ export class RedisPresenceStore implements PresenceStore {
   private sockets = new Map<string, string>();
   /** userId → number of this node's sockets. */
   private localUsers = new Map<string, number>();
+  /** userId → order key, for this node's users (re-registered by resync). */
+  private localKeys = new Map<string, string>();
   private timers: NodeJS.Timeout[] = [];
   private draining = false;
   private resyncing: Promise<void> | null = null;
@@ -187,17 +225,19 @@ export class RedisPresenceStore implements PresenceStore {
     every(this.settings.sweepMs, () => this.sweep());
   }
 
-  async add(userId: string, socketId: string): Promise<boolean> {
+  async add(userId: string, socketId: string, nameKey: string): Promise<boolean> {
     const localFirst = !this.localUsers.has(userId);
+    const key = orderKey(nameKey, userId);
     if (!this.sockets.has(socketId)) {
       this.sockets.set(socketId, userId);
       this.localUsers.set(userId, (this.localUsers.get(userId) ?? 0) + 1);
+      this.localKeys.set(userId, key);
     }
     // Leaving: the node announces its users itself (`drain`); a late arrival is not announced.
     if (this.draining) return false;
     if (!this.redis.isReady) return localFirst;
     try {
-      return (await ADD.runInOrder(this.redis, [], [this.p, this.nodeId, socketId, userId])) === 1;
+      return (await ADD.runInOrder(this.redis, [], [this.p, this.nodeId, socketId, userId, key])) === 1;
     } catch (err) {
       this.warn(err, 'add');
       // Registered at the next resync (after Redis is back); meanwhile this node's own view decides.
@@ -210,7 +250,10 @@ export class RedisPresenceStore implements PresenceStore {
     this.sockets.delete(socketId);
     const left = (this.localUsers.get(userId) ?? 1) - 1;
     if (left > 0) this.localUsers.set(userId, left);
-    else this.localUsers.delete(userId);
+    else {
+      this.localUsers.delete(userId);
+      this.localKeys.delete(userId);
+    }
     if (this.draining) return false;
     if (!this.redis.isReady) return left === 0;
     try {
@@ -245,15 +288,21 @@ export class RedisPresenceStore implements PresenceStore {
     return new Set(userIds.filter((id) => this.localUsers.has(id)));
   }
 
-  async onlineUserIds(): Promise<string[]> {
+  async onlinePage(count: number, after?: string): Promise<string[]> {
     if (this.redis.isReady) {
       try {
-        return await this.redis.sMembers(`${this.p}:presence:online`);
+        return await this.redis.zRangeByLex(`${this.p}:presence:byname`, after ? `(${after}` : '-', '+', {
+          LIMIT: { offset: 0, count },
+        });
       } catch (err) {
-        this.warn(err, 'onlineUserIds');
+        this.warn(err, 'onlinePage');
       }
     }
-    return [...this.localUsers.keys()];
+    // Redis unreachable: this node's own users (a few thousand at most), sorted here.
+    return [...this.localKeys.values()]
+      .filter((k) => after === undefined || k > after)
+      .sort()
+      .slice(0, count);
   }
 
   /**
@@ -272,7 +321,7 @@ export class RedisPresenceStore implements PresenceStore {
           this.resyncAgain = false;
           if (this.draining || !this.redis.isReady) return;
           const args: string[] = [this.p, this.nodeId, String(this.settings.nodeTtlMs)];
-          for (const [sid, uid] of this.sockets) args.push(sid, uid);
+          for (const [sid, uid] of this.sockets) args.push(sid, uid, this.localKeys.get(uid) ?? '');
           const [online, offline] = (await RESYNC.runInOrder(this.redis, [], args)) as [string[], string[]];
           if (online.length || offline.length || cause !== 'start')
             this.logger.info(

@@ -8,7 +8,8 @@ import { ConfigError, parseDuration } from '../config.js';
  *   several deployments (or test runs) can share one Redis.
  * - `PRESENCE_NODE_TTL` (default `15s`, 2s–60s): a node proves it is alive by refreshing a key with this TTL every
  *   TTL/3; every node sweeps every TTL/3. A node that dies without closing drops out of presence, and its users'
- *   `presence:offline` is sent, at most TTL + TTL/3 after its last heartbeat (20 s by default).
+ *   subscribers get `presence:changed` (offline) at most TTL + TTL/3 (+ PRESENCE_BATCH_MS) after its last
+ *   heartbeat (20 s by default).
  */
 export interface ScaleSettings {
   prefix: string;

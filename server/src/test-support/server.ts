@@ -48,6 +48,8 @@ export function testConfig(dataDir: string, overrides: Partial<Config> = {}): Co
     maxSocketsPerAddress: 10_000,
     socketMaxBufferedBytes: 4 * 1024 * 1024,
     socketFloodCooldownSec: 0,
+    // Short, so that presence tests do not wait a second per change; the presence suite tests the batching itself.
+    presenceBatchMs: 50,
     ...overrides,
   };
 }

@@ -138,7 +138,7 @@ export function emitNoAck(socket: ClientSocket, event: string, ...args: unknown[
 
 /**
  * `connectSocket`, then waits until the server has finished setting the socket up: subscribed to every room of
- * the user, counted in presence (and `presence:online` sent if it was the user's first socket).
+ * the user, counted in presence (and its subscribers' `presence:changed` queued if it was the user's first socket).
  */
 export async function connectReady(
   server: TestServer,
@@ -158,7 +158,7 @@ export function serverSocketOf(server: TestServer, socket: ClientSocket) {
 
 /**
  * Closes a client socket and waits until the server has dropped it and finished its departure (presence, and
- * `presence:offline` sent if it was the user's last socket).
+ * its subscribers' `presence:changed` queued if it was the user's last socket).
  */
 export async function closeAndSettle(server: TestServer, socket: ClientSocket): Promise<void> {
   const serverSide = serverSocketOf(server, socket);

@@ -13,7 +13,7 @@ import {
   joinRoom,
   postMessage,
 } from '../helpers/realtime.js';
-import { Cluster, Peer, waitFor } from './support.js';
+import { cameOnline, Cluster, Peer, waitFor, wentOffline } from './support.js';
 
 /*
  * Two nodes (A and B) of one deployment: same PostgreSQL database, same Redis, same JWT secret. Users connected to
@@ -119,86 +119,102 @@ describe('two nodes, one chat', () => {
     for (const p of everyone) p.close();
   });
 
-  it('shares presence: online on A is seen on B, lists agree, offline only when the last socket anywhere goes', async () => {
+  it('shares presence: a subscriber on B hears a user connect to A, lists agree, offline only when the last socket anywhere goes', async () => {
     const watcher = await register(callB, uniqueName('watch'));
+    const bystander = await register(callB, uniqueName('by'));
     const dave = await register(callA, uniqueName('dave'));
     const watcherOnB = await Peer.connect(B.url, watcher);
-    const generalId = await generalRoomId(callA, dave);
+    const bystanderOnA = await Peer.connect(A.url, bystander);
+    const bystanderOnB = await Peer.connect(B.url, bystander);
+    expect(await watcherOnB.watch([dave.user.id])).toEqual([]);
 
     const daveOnA = await Peer.connect(A.url, dave);
-    const online = await watcherOnB.next('presence:online', (p) => p.user.id === dave.user.id);
-    expect(online.user.username).toBe(dave.user.username);
+    const online = await watcherOnB.next('presence:changed', cameOnline(dave.user.id));
+    expect(online.online.find((u) => u.id === dave.user.id)!.username).toBe(dave.user.username);
+    expect(await watcherOnB.watch([dave.user.id])).toEqual([dave.user.id]);
 
     // presence:list and GET /api/users?online=true agree, on both nodes.
-    const listed = await watcherOnB.ok('presence:list', {});
+    const listed = await watcherOnB.ok('presence:list', { limit: 200 });
     const listIds = listed.users.map((u) => u.id).sort();
     expect(listIds).toContain(dave.user.id);
     expect(listIds).toContain(watcher.user.id);
     expect(await onlineIds(callA, watcher)).toEqual(listIds);
     expect(await onlineIds(callB, dave)).toEqual(listIds);
-    const daveOnAList = await daveOnA.ok('presence:list', {});
+    const daveOnAList = await daveOnA.ok('presence:list', { limit: 200 });
     expect(daveOnAList.users.map((u) => u.id).sort()).toEqual(listIds);
 
-    // A second tab on the other node: no second presence:online. Closing the first tab: no presence:offline.
+    // A second tab on the other node: no second online. Closing the first tab: no offline. The marker: a user the
+    // watcher also watches connects to A (the node that would have sent the offline) afterwards.
     const daveOnB = await Peer.connect(B.url, dave);
     await closeAndSettle(A, daveOnA);
-    const marker = await postMessage(callA, dave, generalId, 'marker after tab 1 closed');
-    const early = await watcherOnB.receivedBefore(
-      'presence:offline',
-      (p) => p.userId === dave.user.id,
-      'message:new',
-      (m) => m.id === marker.id,
-    );
-    expect(early).toEqual([]);
-    expect(watcherOnB.received('presence:online', (p) => p.user.id === dave.user.id)).toHaveLength(1);
+    const mark = await register(callA, uniqueName('mark'));
+    await watcherOnB.watch([dave.user.id, mark.user.id]);
+    await Peer.connect(A.url, mark);
+    // (The marker's batch may carry other changes too: everything received so far counts.)
+    await watcherOnB.seen('presence:changed', cameOnline(mark.user.id));
+    expect(watcherOnB.received('presence:changed', wentOffline(dave.user.id))).toEqual([]);
+    expect(watcherOnB.received('presence:changed', cameOnline(dave.user.id))).toHaveLength(1);
     expect(await onlineIds(callA, watcher)).toContain(dave.user.id);
 
-    // The last tab goes (on B): everyone hears presence:offline, and neither node lists dave any more.
+    // The last tab goes (on B): the subscriber hears it, and neither node lists dave any more.
     daveOnB.close();
-    const offline = await watcherOnB.next('presence:offline', (p) => p.userId === dave.user.id);
-    expect(typeof offline.at).toBe('string');
+    const offline = await watcherOnB.next('presence:changed', wentOffline(dave.user.id));
+    expect(typeof offline.offline[0]!.at).toBe('string');
     expect(await onlineIds(callA, watcher)).not.toContain(dave.user.id);
     expect(await onlineIds(callB, watcher)).not.toContain(dave.user.id);
     const after = await watcherOnB.ok('presence:list', {});
     expect(after.users.map((u) => u.id)).not.toContain(dave.user.id);
+
+    // Sockets that subscribed to nobody heard none of it, on either node (a later subscription is the marker).
+    for (const [peer, node] of [
+      [bystanderOnA, A],
+      [bystanderOnB, B],
+    ] as const) {
+      const m = await register(client(node.url), uniqueName('mark'));
+      await peer.watch([m.user.id]);
+      await Peer.connect(node === A ? B.url : A.url, m);
+      await peer.next('presence:changed', cameOnline(m.user.id));
+      expect(
+        peer
+          .received('presence:changed')
+          .flatMap((p) => [...p.online.map((u) => u.id), ...p.offline.map((o) => o.userId)]),
+      ).toEqual([m.user.id]);
+    }
     watcherOnB.close();
   });
 
   it('decides first and last socket once across nodes, however tabs come and go at once', async () => {
     const watcher = await register(callA, uniqueName('watch'));
     const fay = await register(callA, uniqueName('fay'));
-    const generalId = await generalRoomId(callA, fay);
     const watcherOnA = await Peer.connect(A.url, watcher);
     const nodes = [A, B];
-    const settleMarkers = async (label: string) => {
-      // After both nodes sent a marker, nothing either sent before it is still on its way.
-      const markers = [
-        await postMessage(callA, watcher, generalId, `${label} marker A`),
-        await postMessage(callB, watcher, generalId, `${label} marker B`),
-      ];
-      for (const m of markers) await watcherOnA.next('message:new', (x) => x.id === m.id);
+    const settleMarkers = async () => {
+      // A user the watcher watches connects to each node: after both came online, nothing either node queued
+      // before is still on its way.
+      const marks = [await register(callA, uniqueName('ma')), await register(callB, uniqueName('mb'))];
+      await watcherOnA.watch([fay.user.id, ...marks.map((m) => m.user.id)]);
+      const peers = [await Peer.connect(A.url, marks[0]!), await Peer.connect(B.url, marks[1]!)];
+      for (const m of marks) await watcherOnA.seen('presence:changed', cameOnline(m.user.id));
+      for (const p of peers) p.close();
     };
+    await watcherOnA.watch([fay.user.id]);
 
     for (let round = 0; round < 3; round++) {
-      // Eight tabs open at once, half on each node: one presence:online in all.
+      // Eight tabs open at once, half on each node: fay comes online once.
       const tabs = await Promise.all(
         Array.from({ length: 8 }, (_, i) => Peer.connect(nodes[i % 2]!.url, fay)),
       );
-      await settleMarkers(`round ${round} open`);
-      expect(watcherOnA.received('presence:online', (p) => p.user.id === fay.user.id)).toHaveLength(
-        round + 1,
-      );
+      await settleMarkers();
+      expect(watcherOnA.received('presence:changed', cameOnline(fay.user.id))).toHaveLength(round + 1);
       expect(await onlineIds(callB, watcher)).toContain(fay.user.id);
 
-      // Seven close at once (on both nodes): still online. The last one: one presence:offline.
+      // Seven close at once (on both nodes): still online. The last one: offline, once.
       await Promise.all(tabs.slice(1).map((t, i) => closeAndSettle(nodes[(i + 1) % 2]!, t)));
-      await settleMarkers(`round ${round} seven closed`);
-      expect(watcherOnA.received('presence:offline', (p) => p.userId === fay.user.id)).toHaveLength(round);
+      await settleMarkers();
+      expect(watcherOnA.received('presence:changed', wentOffline(fay.user.id))).toHaveLength(round);
       await closeAndSettle(A, tabs[0]!);
-      await settleMarkers(`round ${round} all closed`);
-      expect(watcherOnA.received('presence:offline', (p) => p.userId === fay.user.id)).toHaveLength(
-        round + 1,
-      );
+      await settleMarkers();
+      expect(watcherOnA.received('presence:changed', wentOffline(fay.user.id))).toHaveLength(round + 1);
       expect(await onlineIds(callA, watcher)).not.toContain(fay.user.id);
     }
     watcherOnA.close();

@@ -6,9 +6,9 @@ import { createLogger } from '../../src/logger.js';
 import { RedisRateLimitStore } from '../../src/scale/rate-limit.js';
 import { RedisConnections } from '../../src/scale/redis.js';
 import { client, register, uniqueName, type Call } from '../../src/test-support/server.js';
-import { createRoom, expectStatusOf, generalRoomId, joinRoom, postMessage } from '../helpers/realtime.js';
+import { createRoom, expectStatusOf, joinRoom } from '../helpers/realtime.js';
 import type { RedisPresenceStore } from '../../src/scale/presence.js';
-import { Cluster, Peer, RedisProcess, waitFor } from './support.js';
+import { cameOnline, Cluster, Peer, RedisProcess, waitFor, wentOffline } from './support.js';
 
 /*
  * Faults of a deployment of several nodes: Redis restarted mid-conversation, a node killed with SIGKILL, a node
@@ -190,11 +190,13 @@ describe('a node killed with SIGKILL', () => {
 
     const bobOnB = await Peer.connect(B.url, bob);
     const wesOnC = await Peer.connect(C.url, wes);
+    await bobOnB.watch([alice.user.id, carol.user.id]);
+    await wesOnC.watch([carol.user.id]);
     const aliceOnA = await Peer.connect(A.url, alice);
-    await bobOnB.next('presence:online', (p) => p.user.id === alice.user.id);
+    await bobOnB.next('presence:changed', cameOnline(alice.user.id));
     const carolOnA = await Peer.connect(A.url, carol);
-    await bobOnB.next('presence:online', (p) => p.user.id === carol.user.id);
-    await wesOnC.next('presence:online', (p) => p.user.id === carol.user.id);
+    await bobOnB.next('presence:changed', cameOnline(carol.user.id));
+    await wesOnC.next('presence:changed', cameOnline(carol.user.id));
     const seen = await send(aliceOnA, room.id, 'from A before it dies');
     await bobOnB.next('message:new', (m) => m.id === seen.id);
 
@@ -216,30 +218,32 @@ describe('a node killed with SIGKILL', () => {
     const live = await send(bobOnB, room.id, 'live again');
     await aliceOnB.next('message:new', (m) => m.id === live.id);
 
-    // Carol never comes back: a survivor finds A's heartbeat gone and announces her offline, to everyone.
-    await bobOnB.next('presence:offline', (p) => p.userId === carol.user.id, 30_000);
+    // Carol never comes back: a survivor finds A's heartbeat gone and announces her offline, to her subscribers
+    // on every node.
+    await bobOnB.next('presence:changed', wentOffline(carol.user.id), 30_000);
     const droppedInMs = Date.now() - killedAt;
     console.warn(`scale: a SIGKILLed node's users were announced offline after ${droppedInMs} ms (TTL 5 s)`);
     expect(droppedInMs).toBeLessThan(30_000);
-    await wesOnC.next('presence:offline', (p) => p.userId === carol.user.id, 5_000);
+    await wesOnC.next('presence:changed', wentOffline(carol.user.id), 5_000);
     // Alice kept a socket (on B) throughout: she was never announced offline.
-    expect(bobOnB.received('presence:offline', (p) => p.userId === alice.user.id)).toEqual([]);
+    expect(bobOnB.received('presence:changed', wentOffline(alice.user.id))).toEqual([]);
 
     const listed = (await bobOnB.ok('presence:list', {})).users.map((u) => u.id).sort();
     expect(listed).toEqual([alice.user.id, bob.user.id, wes.user.id].sort());
     expect(await onlineIds(callB, bob)).toEqual(listed);
     expect(await onlineIds(callC, wes)).toEqual(listed);
 
-    // Announced once: both survivors sweep again, then each sends a marker; before both, one offline only.
+    // Announced once: both survivors sweep again, then a user both watchers watch connects to each survivor:
+    // once both came online, nothing queued before is on its way; one offline only.
     await Promise.all([B, C].map((n) => (n.parley.ctx.presence as RedisPresenceStore).sweep()));
-    const generalId = await generalRoomId(callB, bob);
-    const markers = [
-      await postMessage(callB, bob, generalId, 'marker from B'),
-      await postMessage(callC, wes, generalId, 'marker from C'),
-    ];
+    const marks = [await register(callB, uniqueName('mb')), await register(callC, uniqueName('mc'))];
+    for (const watcher of [bobOnB, wesOnC])
+      await watcher.watch([carol.user.id, ...marks.map((m) => m.user.id)]);
+    await Peer.connect(B.url, marks[0]!);
+    await Peer.connect(C.url, marks[1]!);
     for (const watcher of [bobOnB, wesOnC]) {
-      for (const marker of markers) await watcher.next('message:new', (m) => m.id === marker.id);
-      expect(watcher.received('presence:offline', (p) => p.userId === carol.user.id)).toHaveLength(1);
+      for (const m of marks) await watcher.seen('presence:changed', cameOnline(m.user.id));
+      expect(watcher.received('presence:changed', wentOffline(carol.user.id))).toHaveLength(1);
     }
     // Carol's guest-style hold starts when she was found gone.
     const carolRow = await B.parley.ctx.models.User.findByPk(Number(carol.user.id));
@@ -256,13 +260,14 @@ describe('a node killed with SIGKILL, production defaults', () => {
     const watcher = await register(callB, uniqueName('watch'));
     const carol = await register(callB, uniqueName('carol'));
     const watcherOnB = await Peer.connect(B.url, watcher);
+    await watcherOnB.watch([carol.user.id]);
     await Peer.connect(A.url, carol);
-    await watcherOnB.next('presence:online', (p) => p.user.id === carol.user.id);
+    await watcherOnB.next('presence:changed', cameOnline(carol.user.id));
 
     const killedAt = Date.now();
     A.proc.kill('SIGKILL');
     await A.exited;
-    await watcherOnB.next('presence:offline', (p) => p.userId === carol.user.id, 30_000);
+    await watcherOnB.next('presence:changed', wentOffline(carol.user.id), 30_000);
     const droppedInMs = Date.now() - killedAt;
     console.warn(
       `scale: with default settings, a SIGKILLed node's users went offline after ${droppedInMs} ms`,
@@ -281,8 +286,9 @@ describe('a node swept while still alive (paused past its TTL)', () => {
     const watcher = await register(callA, uniqueName('watch'));
     const gil = await register(callA, uniqueName('gil'));
     const watcherOnA = await Peer.connect(A.url, watcher);
+    await watcherOnA.watch([gil.user.id]);
     const gilOnB = await Peer.connect(B.url, gil);
-    await watcherOnA.next('presence:online', (p) => p.user.id === gil.user.id);
+    await watcherOnA.next('presence:changed', cameOnline(gil.user.id));
 
     // B's alive key expires as if B had been frozen for longer than its TTL; A's sweep finds it.
     const presenceA = A.parley.ctx.presence as RedisPresenceStore;
@@ -296,17 +302,17 @@ describe('a node swept while still alive (paused past its TTL)', () => {
       await presenceA.sweep();
       return !(await redis.sIsMember(`${c.spec.prefix}:presence:nodes`, presenceB.nodeId));
     }, 'A to sweep B');
-    await watcherOnA.next('presence:offline', (p) => p.userId === gil.user.id);
+    await watcherOnA.next('presence:changed', wentOffline(gil.user.id));
     expect(await onlineIds(callA, watcher)).not.toContain(gil.user.id);
 
     // B wakes up: its heartbeat finds itself unregistered and registers its sockets again.
     await presenceB.heartbeat();
-    await watcherOnA.next('presence:online', (p) => p.user.id === gil.user.id);
+    await watcherOnA.next('presence:changed', cameOnline(gil.user.id));
     expect(await onlineIds(callA, watcher)).toContain(gil.user.id);
     expect(gilOnB.connected).toBe(true);
     // And the next regular departure is counted right: closing gil's only socket makes him offline.
     gilOnB.close();
-    await watcherOnA.next('presence:offline', (p) => p.userId === gil.user.id);
+    await watcherOnA.next('presence:changed', wentOffline(gil.user.id));
     expect(await onlineIds(callA, watcher)).not.toContain(gil.user.id);
   });
 });
@@ -321,18 +327,19 @@ describe('a node shut down gracefully', () => {
     const dave = await register(callB, uniqueName('dave'));
     const eve = await register(callB, uniqueName('eve'));
     const watcherOnB = await Peer.connect(B.url, watcher);
+    await watcherOnB.watch([dave.user.id, eve.user.id]);
     await Peer.connect(A.url, dave);
     await Peer.connect(A.url, eve);
     const eveOnB = await Peer.connect(B.url, eve); // eve also has a tab on B: she stays online
-    await watcherOnB.next('presence:online', (p) => p.user.id === dave.user.id);
+    await watcherOnB.next('presence:changed', cameOnline(dave.user.id));
 
     const closingAt = Date.now();
     await A.close();
-    await watcherOnB.next('presence:offline', (p) => p.userId === dave.user.id, 5_000);
+    await watcherOnB.next('presence:changed', wentOffline(dave.user.id), 5_000);
     expect(Date.now() - closingAt).toBeLessThan(5_000);
     const listed = (await watcherOnB.ok('presence:list', {})).users.map((u) => u.id).sort();
     expect(listed).toEqual([eve.user.id, watcher.user.id].sort());
-    expect(watcherOnB.received('presence:offline', (p) => p.userId === eve.user.id)).toEqual([]);
+    expect(watcherOnB.received('presence:changed', wentOffline(eve.user.id))).toEqual([]);
     expect(eveOnB.connected).toBe(true);
   });
 });

@@ -379,8 +379,31 @@ export class Peer {
     return res.data;
   }
 
+  /**
+   * Waits until some `name` event received so far matches `pred` (without taking it, unlike `next`): for batched
+   * events such as `presence:changed`, where one event may answer several waits.
+   */
+  async seen<E extends ServerEventName>(
+    name: E,
+    pred: (p: ServerPayload<E>) => boolean,
+    timeoutMs = 10_000,
+  ): Promise<void> {
+    await waitFor(() => this.received(name, pred).length > 0, `"${name}" on ${this.url}`, timeoutMs);
+  }
+
+  /** presence:subscribe: from now on this socket hears `presence:changed` for these users (only); acks who is online. */
+  async watch(userIds: string[]): Promise<string[]> {
+    return (await this.ok('presence:subscribe', { userIds })).online;
+  }
+
   close(): void {
     this.socket.disconnect();
     peers.delete(this);
   }
 }
+
+type Changed = ServerPayload<'presence:changed'>;
+/** `presence:changed` naming the user as come online. */
+export const cameOnline = (userId: string) => (p: Changed) => p.online.some((u) => u.id === userId);
+/** `presence:changed` naming the user as gone offline. */
+export const wentOffline = (userId: string) => (p: Changed) => p.offline.some((o) => o.userId === userId);

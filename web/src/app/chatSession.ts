@@ -3,7 +3,12 @@ import { closeSocket, openSocket } from '../socket/connection';
 import { bindServerEvents } from '../socket/events';
 import { clearDrafts } from '../features/composer/Composer';
 import { flushPending } from '../features/composer/sendActions';
-import { refreshPresence, stopTyping } from '../features/presence/presenceActions';
+import {
+  refreshPresence,
+  resubscribePresence,
+  startPresenceWatch,
+  stopTyping,
+} from '../features/presence/presenceActions';
 import { loadMembers, loadRooms } from '../features/rooms/roomActions';
 import { catchUpRoom } from '../features/timeline/timelineActions';
 import { describeError } from '../api/errors';
@@ -20,8 +25,10 @@ export function startChatSession(): () => void {
     onDisconnect: () => chatStore.set({ connection: 'reconnecting' }),
   });
   bindServerEvents(socket);
+  const stopWatching = startPresenceWatch();
   void loadRooms().catch((err: unknown) => setNotice(`Could not load your rooms. ${describeError(err)}`));
   return () => {
+    stopWatching();
     stopTyping();
     closeSocket();
     resetChat();
@@ -40,7 +47,8 @@ async function onConnected(first: boolean): Promise<void> {
     .filter((id) => timelines[id]!.loaded)
     .map((id) => [id, lastStoredId(id)] as const);
   chatStore.set({ connection: 'connected' });
-  void refreshPresence();
+  // A new connection watches nobody: the first page of the Online list, then the people on screen.
+  void refreshPresence().then(resubscribePresence);
   if (!first) await loadRooms().catch(() => undefined);
   const { rooms, activeRoomId } = chatStore.get();
   await Promise.all(from.filter(([id]) => rooms[id]?.isMember).map(([id, after]) => catchUpRoom(id, after)));

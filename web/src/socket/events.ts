@@ -1,7 +1,7 @@
 import type { Message } from '@parley/protocol';
 import { myId } from '../features/auth/me';
 import { notifyMessage } from '../features/notifications/notify';
-import { setTyping, userOffline, userOnline } from '../features/presence/presenceActions';
+import { presenceChanged, setTyping } from '../features/presence/presenceActions';
 import { afterLeaving, roomDeleted } from '../features/rooms/roomActions';
 import { countsAsUnread, markDeleted, markRead, replaceMessage } from '../features/timeline/timelineActions';
 import { isViewing } from '../features/timeline/viewState';
@@ -60,8 +60,7 @@ export function bindServerEvents(socket: ParleySocket): void {
     }
   });
 
-  socket.on('presence:online', ({ user }) => userOnline(user));
-  socket.on('presence:offline', ({ userId }) => userOffline(userId));
+  socket.on('presence:changed', presenceChanged);
   socket.on('typing', ({ roomId, user, isTyping }) => setTyping(roomId, user, isTyping));
 }
 

@@ -35,8 +35,13 @@ export interface ChatState {
   activeRoomId: string | null;
   timelines: Record<string, Timeline>;
   members: Record<string, Member[]>;
-  /** Everyone connected now, by user id. */
+  /**
+   * Who we know is connected now, by user id: the pages of `presence:list` loaded so far, and the people we show
+   * (room members, DM peers), kept current by `presence:subscribe` and `presence:changed`.
+   */
   online: Record<string, User>;
+  /** The cursor of the next page of the Online list; null when it is all loaded. */
+  onlineNext: string | null;
   /** roomId → userId → who is typing there. */
   typing: Record<string, Record<string, User>>;
   connection: ConnectionStatus;
@@ -51,6 +56,7 @@ const initial: ChatState = {
   timelines: {},
   members: {},
   online: {},
+  onlineNext: null,
   typing: {},
   connection: 'connecting',
   notice: null,

@@ -1,3 +1,4 @@
+import { LIMITS } from '@parley/protocol';
 import type { AppContext } from '../../context.js';
 import { forbidden } from '../../errors.js';
 import { loadVisibleRoom } from '../rooms/queries.js';
@@ -6,20 +7,29 @@ import { channel } from '../../realtime/channels.js';
 import { socketSettled } from '../../realtime/bookkeeping.js';
 import { withAck, type EventGuard } from '../../realtime/with-ack.js';
 import { presentUser } from '../users/presenter.js';
-import { onlineUsers } from './service.js';
+import { onlinePage } from './service.js';
 import type { TypingRelay } from './typing.js';
 
-/** presence:list and typing. */
+/** presence:list, presence:subscribe and typing. */
 export function registerPresenceEvents(
   ctx: AppContext,
   socket: IoSocket,
   guard: EventGuard,
   typing: TypingRelay,
 ): void {
-  withAck(ctx, socket, guard, 'presence:list', async () => {
+  withAck(ctx, socket, guard, 'presence:list', async (p) => {
     // Asked right after connecting: the answer includes the caller.
     await socketSettled(socket);
-    return { users: await onlineUsers(ctx) };
+    return onlinePage(ctx, p.limit ?? LIMITS.presencePageDefault, p.after);
+  });
+  withAck(ctx, socket, guard, 'presence:subscribe', async (p) => {
+    // Watching starts before the look-up below: a change that lands meanwhile is sent, not lost.
+    const ids = ctx.presenceHub.subscribe(socket, p.userIds);
+    if (!ids.length) return { online: [] };
+    await socketSettled(socket);
+    const online = await ctx.presence.filterOnline(ids);
+    // The caller's own user is online for its own sockets, whatever the shared view says at this instant.
+    return { online: ids.filter((id) => online.has(id) || id === socket.data.userId) };
   });
   withAck(ctx, socket, guard, 'typing', async (p, { user }) => {
     // A socket listens to exactly the rooms its user belongs to, so this is the membership check, without a query.

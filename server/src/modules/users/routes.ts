@@ -12,8 +12,6 @@ export function userRoutes(router: Router, ctx: AppContext): void {
   mount(router, ctx, routes.changePassword, async ({ actor, body }) =>
     changePassword(ctx, actor.user, actor.sessionId, body),
   );
-  mount(router, ctx, routes.searchUsers, async ({ query }) => ({
-    users: await users.searchUsers(ctx, query),
-  }));
+  mount(router, ctx, routes.searchUsers, async ({ query }) => users.searchUsers(ctx, query));
   mount(router, ctx, routes.getUser, async ({ params }) => users.getUser(ctx, pathId(params.id)));
 }

@@ -7,6 +7,8 @@ import { inTx } from '../../db/unit-of-work.js';
 import { AppError, notFound } from '../../errors.js';
 import { usernameKey } from '../auth/usernames.js';
 import { adoptAsAvatar } from '../uploads/service.js';
+import { decodeUserCursor, encodeUserCursor, onlinePage, type UserPage } from '../presence/service.js';
+import { orderKey } from '../presence/store.js';
 import { presentMe, presentUser } from './presenter.js';
 
 const emailTaken = () => new AppError('EMAIL_TAKEN', 'That email address is already registered');
@@ -40,14 +42,27 @@ export async function updateMe(
 /** A LIKE prefix pattern with `!` as the escape, so a search for `a_b` or `50%` means exactly that. */
 const likePrefix = (s: string) => s.replace(/[!%_]/g, (c) => `!${c}`) + '%';
 
-/** GET /api/users?q=&online=: by username or display-name prefix, case-insensitive; `online` filters to who is connected. */
+/** Rows read per round when `q` and `online=true` are combined (see `searchUsers`). */
+const ONLINE_SCAN_BATCH = 200;
+/** Rounds per request: a page may end early, with `hasMore` and a `next` past the rows looked at. */
+const ONLINE_SCAN_ROUNDS = 5;
+
+/**
+ * GET /api/users?q=&online=&limit=&after=: by username or display-name prefix, case-insensitive, in (usernameKey,
+ * id) order, paged by a cursor on that order. `online=true` alone pages the online list (O(log N + limit));
+ * combined with `q` it reads the matches in order and keeps the online ones, looking at no more than
+ * ONLINE_SCAN_BATCH × ONLINE_SCAN_ROUNDS rows per request: a page can then hold fewer than `limit` users while
+ * `hasMore` is true, and its `next` goes on after the rows it looked at.
+ */
 export async function searchUsers(
   ctx: AppContext,
-  q: { q?: string; online?: boolean; limit?: number },
-): Promise<UserDto[]> {
+  q: { q?: string; online?: boolean; limit?: number; after?: string },
+): Promise<UserPage> {
   const limit = q.limit ?? LIMITS.userSearchDefault;
-  const where: Record<string | symbol, unknown> = { releasedAt: null };
   const prefix = q.q?.normalize('NFKC').trim();
+  if (q.online && !prefix) return onlinePage(ctx, limit, q.after);
+  const after = decodeUserCursor(q.after);
+  const where: Record<string | symbol, unknown> = { releasedAt: null };
   if (prefix) {
     const pattern = ctx.db.sequelize.escape(likePrefix(usernameKey(prefix)));
     where[Op.or] = [
@@ -55,12 +70,48 @@ export async function searchUsers(
       literal(`lower("displayName") LIKE ${pattern} ESCAPE '!'`),
     ];
   }
-  if (q.online) {
-    const ids = (await ctx.presence.onlineUserIds()).map(Number);
-    where['id'] = { [Op.in]: ids };
+  const read = (from: string | undefined, count: number) => {
+    const w: Record<string | symbol, unknown> = { ...where };
+    // usernameKey is unique, so it alone orders the list; the id in the cursor is a tie-break that never applies.
+    if (from !== undefined) w['usernameKey'] = { [Op.gt]: from.slice(0, from.lastIndexOf(' ')) };
+    return ctx.models.User.findAll({
+      where: w,
+      order: [
+        ['usernameKey', 'ASC'],
+        ['id', 'ASC'],
+      ],
+      limit: count,
+    });
+  };
+  if (!q.online) {
+    const rows = await read(after, limit + 1);
+    return page(rows.slice(0, limit), rows.length > limit);
   }
-  const users = await ctx.models.User.findAll({ where, order: [['usernameKey', 'ASC']], limit });
-  return users.map(presentUser);
+  const found: User[] = [];
+  let from = after;
+  for (let round = 0; round < ONLINE_SCAN_ROUNDS; round++) {
+    const rows = await read(from, ONLINE_SCAN_BATCH);
+    const online = await ctx.presence.filterOnline(rows.map((u) => String(u.id)));
+    for (const u of rows) {
+      if (!online.has(String(u.id))) continue;
+      if (found.length === limit) return page(found, true);
+      found.push(u);
+    }
+    const last = rows[rows.length - 1];
+    if (rows.length < ONLINE_SCAN_BATCH || !last) return page(found, false);
+    from = orderKey(last.usernameKey, String(last.id));
+  }
+  // Looked at enough rows for one request: go on from there next time.
+  return { users: found.map(presentUser), hasMore: true, next: Buffer.from(from!).toString('base64url') };
+}
+
+function page(rows: User[], hasMore: boolean): UserPage {
+  const last = rows[rows.length - 1];
+  return {
+    users: rows.map(presentUser),
+    hasMore,
+    next: hasMore && last ? encodeUserCursor(last.usernameKey, String(last.id)) : null,
+  };
 }
 
 /** GET /api/users/:id */

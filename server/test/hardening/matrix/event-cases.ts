@@ -65,4 +65,12 @@ export const eventCases = {
     },
   ],
   'presence:list': [{ variant: 'everyone', rule: signedIn, payload: () => ({}) }],
+  // Presence is no secret among signed-in users (presence:list shows it): anyone may watch anyone.
+  'presence:subscribe': [
+    {
+      variant: 'the owner',
+      rule: signedIn,
+      payload: ({ world }) => ({ userIds: [world.sessions.owner.user.id] }),
+    },
+  ],
 } satisfies Record<ClientEventName, EventCase[]>;

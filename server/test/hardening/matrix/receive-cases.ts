@@ -8,7 +8,7 @@ import {
   messageMarker,
   newClientId,
 } from '../../helpers/realtime.js';
-import { emitAck, type ClientSocket } from '../../helpers/sockets.js';
+import { emitAck, nextEvent, type ClientSocket } from '../../helpers/sockets.js';
 import { PASSWORD, type World } from './world.js';
 import type { RoomKind, UserKind } from './rules.js';
 
@@ -155,20 +155,19 @@ export const receiveCases = {
       return (p) => p.roomId === room.id;
     },
   },
-  'presence:online': {
-    receivers: () => EVERYONE,
-    trigger: async ({ world }) => {
+  'presence:changed': {
+    // Only the sockets that subscribed to the user (here the member's and the guest's), whatever the room.
+    receivers: () => ['member', 'guest'],
+    trigger: async ({ world, sockets }) => {
       const someone = await register(world.call, uniqueName('on'));
-      await connectReady(world.server, someone);
-      return (p) => p.user.id === someone.user.id;
-    },
-  },
-  'presence:offline': {
-    receivers: () => EVERYONE,
-    trigger: async ({ world }) => {
-      const someone = await register(world.call, uniqueName('off'));
+      for (const k of ['member', 'guest'] as const)
+        await emitAck(sockets[k], 'presence:subscribe', { userIds: [someone.user.id] });
       await closeAndSettle(world.server, await connectReady(world.server, someone));
-      return (p) => p.userId === someone.user.id;
+      const isIt = (p: ServerPayload<'presence:changed'>) =>
+        [...p.online.map((u) => u.id), ...p.offline.map((o) => o.userId)].includes(someone.user.id);
+      // Batched: wait for the batch, so that the marker comes after it.
+      for (const k of ['member', 'guest'] as const) await nextEvent(sockets[k], 'presence:changed', isIt);
+      return isIt;
     },
   },
   'session:ended': {

@@ -1,13 +1,19 @@
-import { useMemo } from 'react';
+import { useMemo, useState } from 'react';
 import { Avatar } from '../../components/Avatar';
 import { chatStore } from '../../store/chat';
 import { useStore } from '../../store/store';
 import { myId } from '../auth/me';
 import { openDm } from '../rooms/roomActions';
+import { loadMoreOnline } from './presenceActions';
 
-/** Everyone connected now; a name opens the direct conversation with them. */
+/**
+ * Who is connected now, a page at a time ("Show more" asks for the next); a name opens the direct conversation
+ * with them.
+ */
 export function OnlineList({ onPick }: { onPick(): void }) {
   const online = useStore(chatStore, (s) => s.online);
+  const more = useStore(chatStore, (s) => s.onlineNext !== null);
+  const [loading, setLoading] = useState(false);
   const users = useMemo(
     () => Object.values(online).sort((a, b) => a.displayName.localeCompare(b.displayName)),
     [online],
@@ -17,7 +23,7 @@ export function OnlineList({ onPick }: { onPick(): void }) {
     <section className="online-section" aria-labelledby="online-heading">
       <div className="section-head">
         <h2 id="online-heading">
-          Online <span className="count">{users.length}</span>
+          Online <span className="count">{more ? `${users.length}+` : users.length}</span>
         </h2>
       </div>
       <ul className="people-list" aria-label="Online">
@@ -44,6 +50,21 @@ export function OnlineList({ onPick }: { onPick(): void }) {
           </li>
         ))}
       </ul>
+      {more && (
+        <button
+          type="button"
+          className="button tiny"
+          disabled={loading}
+          onClick={() => {
+            setLoading(true);
+            loadMoreOnline()
+              .catch(() => undefined)
+              .finally(() => setLoading(false));
+          }}
+        >
+          {loading ? 'Loading…' : 'Show more'}
+        </button>
+      )}
     </section>
   );
 }

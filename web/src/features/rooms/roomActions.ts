@@ -14,6 +14,7 @@ import {
 } from '../../store/chat';
 import { emitAck, isConnected } from '../../socket/connection';
 import { myId } from '../auth/me';
+import { membersPresence } from '../presence/presenceActions';
 import { loadLatest } from '../timeline/timelineActions';
 
 const LAST_ROOM_KEY = 'parley:lastRoom';
@@ -76,6 +77,7 @@ export async function loadMembers(roomId: string): Promise<void> {
   try {
     const { members } = await api.listMembers(roomId);
     chatStore.set((s) => ({ members: { ...s.members, [roomId]: members } }));
+    membersPresence(members);
   } catch {
     // The panel shows what it has; the next open tries again.
   }
