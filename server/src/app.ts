@@ -35,6 +35,7 @@ import { UploadUrls } from './modules/uploads/urls.js';
 import { userRoutes } from './modules/users/routes.js';
 import { Broadcaster, type IoServer } from './realtime/channels.js';
 import { attachRealtime } from './realtime/connection.js';
+import { Revocations } from './realtime/revocations.js';
 
 export interface ParleyApp {
   app: Express;
@@ -80,6 +81,8 @@ export async function createApp(config: Config, opts: { logger?: Logger } = {}):
     ? await (await import('./scale/index.js')).startScaleOut(config, logger)
     : null;
   if (scale) io.adapter(scale.adapter);
+  // Before attachRealtime: its handshake middleware must come first (see Revocations).
+  const revocations = new Revocations(io, logger);
   const limits = scale?.limits ?? new MemoryRateLimitStore();
   const store = new FsBlobStore(path.join(config.dataDir, 'uploads'));
   await store.init();
@@ -91,6 +94,7 @@ export async function createApp(config: Config, opts: { logger?: Logger } = {}):
     presence: scale?.presence ?? new MemoryPresenceStore(),
     limits,
     rt: new Broadcaster(io),
+    revocations,
     passwords: createArgon2Hasher(config.passwordHashMemoryKib),
     uploads: { store, urls: new UploadUrls(config.jwtSecret) },
   };

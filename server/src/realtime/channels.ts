@@ -51,24 +51,4 @@ export class Broadcaster {
   subscribe(userId: string | number, roomId: string | number): void {
     this.io.in(channel.user(userId)).socketsJoin(channel.room(roomId));
   }
-
-  unsubscribe(userId: string | number, roomId: string | number): void {
-    this.io.in(channel.user(userId)).socketsLeave(channel.room(roomId));
-  }
-
-  /** Every socket leaves the room (it was deleted). */
-  closeRoom(roomId: string | number): void {
-    this.io.in(channel.room(roomId)).socketsLeave(channel.room(roomId));
-  }
-
-  /** Tells the session's sockets it ended, then disconnects them. */
-  endSession(sessionId: string, reason: string): void {
-    const ch = channel.session(sessionId);
-    this.io.to(ch).emit('session:ended', { reason });
-    this.io.in(ch).disconnectSockets(true);
-  }
-
-  endSessions(sessionIds: string[], reason: string): void {
-    for (const id of sessionIds) this.endSession(id, reason);
-  }
 }
