@@ -90,6 +90,8 @@ export class Revocations {
   /** Handshakes under way: the stamp taken before their session was read. */
   private handshakes = new WeakMap<IoSocket, number>();
   private nsp: RevocationNamespace;
+  /** What the race cost: for metrics and the hardening suite. */
+  readonly stats = { applied: 0, fromOtherNodes: 0, refusedAtConnection: 0, tooOld: 0, roomsDropped: 0 };
 
   /**
    * Build before any other handshake middleware is registered (createApp does, before attachRealtime): the stamp
@@ -109,6 +111,7 @@ export class Revocations {
         this.logger.warn('ignored a malformed revocation from another node');
         return;
       }
+      this.stats.fromOtherNodes += batch.length;
       this.apply(batch);
     });
   }
@@ -146,12 +149,14 @@ export class Revocations {
     this.handshakes.delete(socket);
     const revoked = this.revocationOf(socket);
     if (revoked) {
+      this.stats.refusedAtConnection++;
       socket.emit('session:ended', { reason: revoked });
       socket.disconnect(true);
       return false;
     }
     this.forget();
     if (stamp === undefined || stamp < this.floor) {
+      this.stats.tooOld++;
       this.logger.warn({ userId: socket.data.userId }, 'handshake too old to check for revocations');
       socket.disconnect(true);
       return false;
@@ -179,7 +184,9 @@ export class Revocations {
     this.forget();
     if (stamp < this.floor) return null;
     const after = (key: string) => (this.entries.get(key)?.seq ?? 0) > stamp;
-    return roomIds.filter((r) => !after(`m:${userId}:${r}`) && !after(`r:${r}`));
+    const keep = roomIds.filter((r) => !after(`m:${userId}:${r}`) && !after(`r:${r}`));
+    this.stats.roomsDropped += roomIds.length - keep.length;
+    return keep;
   }
 
   /**
@@ -257,6 +264,7 @@ export class Revocations {
   private apply(batch: Revoked[]): void {
     this.forget();
     const at = performance.now();
+    this.stats.applied += batch.length;
     for (const r of batch) {
       const key = keyOf(r);
       this.entries.delete(key);
