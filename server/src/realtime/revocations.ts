@@ -48,7 +48,11 @@ const keyOf = (r: Revoked): string =>
  */
 function reachesOtherNodes(adapter: object): boolean {
   let base: unknown;
-  for (let p: object | null = Object.getPrototypeOf(adapter) as object | null; p; p = Object.getPrototypeOf(p)) {
+  for (
+    let p: object | null = Object.getPrototypeOf(adapter) as object | null;
+    p;
+    p = Object.getPrototypeOf(p)
+  ) {
     if (Object.hasOwn(p, 'serverSideEmit')) base = (p as { serverSideEmit: unknown }).serverSideEmit;
   }
   return (adapter as { serverSideEmit?: unknown }).serverSideEmit !== base;
@@ -180,7 +184,11 @@ export class Revocations {
    * since then is dropped. Call it in the same synchronous step as the join. Null: cannot tell (the read took
    * longer than REVOCATION_MEMORY_MS); read again.
    */
-  keepRooms(userId: string | number, roomIds: (string | number)[], stamp: number): (string | number)[] | null {
+  keepRooms(
+    userId: string | number,
+    roomIds: (string | number)[],
+    stamp: number,
+  ): (string | number)[] | null {
     this.forget();
     if (stamp < this.floor) return null;
     const after = (key: string) => (this.entries.get(key)?.seq ?? 0) > stamp;
@@ -197,7 +205,10 @@ export class Revocations {
    * `messages:fetch {after}`): leaving the room here could undo a join that landed after the read. Reads the
    * database once per chunk of 500 sockets.
    */
-  async recheck(ctx: AppContext, sockets: Iterable<IoSocket> = this.io.of('/').sockets.values()): Promise<void> {
+  async recheck(
+    ctx: AppContext,
+    sockets: Iterable<IoSocket> = this.io.of('/').sockets.values(),
+  ): Promise<void> {
     const all = [...sockets];
     for (let i = 0; i < all.length; i += 500) {
       const chunk = all.slice(i, i + 500).filter((s) => s.connected);
