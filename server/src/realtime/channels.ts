@@ -15,7 +15,8 @@ type Emit = ServerToClientEvents;
 
 /**
  * What services use to reach connected clients. Services call it only after their transaction committed, so
- * nobody hears of a change that was rolled back.
+ * nobody hears of a change that was rolled back. Taking something away (ending sessions, unsubscribing from a
+ * room) goes through `Revocations` (revocations.ts) instead, which also reaches sockets still in their handshake.
  */
 export class Broadcaster {
   constructor(private io: IoServer) {}
