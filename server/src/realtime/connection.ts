@@ -152,7 +152,11 @@ export function attachRealtime(
       });
       // Gone already: joining now would only leave its id behind in the adapter's rooms.
       if (socket.disconnected) return;
-      const rooms = ctx.revocations.keepRooms(userId, memberships.map((m) => m.roomId), since);
+      const rooms = ctx.revocations.keepRooms(
+        userId,
+        memberships.map((m) => m.roomId),
+        since,
+      );
       if (!rooms) throw new Error('room subscriptions could not be checked against revocations');
       socket.join(rooms.map(channel.room));
       const user = handshakeUsers.get(socket);
