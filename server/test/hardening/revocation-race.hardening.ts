@@ -33,6 +33,7 @@ import { closeAllSockets, nextEvent, waitFor, type ClientSocket } from '../helpe
  * stored something after the revocation).
  */
 
+/** REVOCATION_TRIALS lowers the number of trials for a quick run; the suite's claim is made with 50. */
 const TRIALS = Number(process.env.REVOCATION_TRIALS ?? 50);
 const RECONNECTS = 20;
 
