@@ -36,6 +36,7 @@ import { UploadUrls } from './modules/uploads/urls.js';
 import { userRoutes } from './modules/users/routes.js';
 import { Broadcaster, type IoServer } from './realtime/channels.js';
 import { attachRealtime } from './realtime/connection.js';
+import { Revocations } from './realtime/revocations.js';
 
 export interface ParleyApp {
   app: Express;
@@ -81,6 +82,8 @@ export async function createApp(config: Config, opts: { logger?: Logger } = {}):
     ? await (await import('./scale/index.js')).startScaleOut(config, logger)
     : null;
   if (scale) io.adapter(scale.adapter);
+  // Before attachRealtime: its handshake middleware must come first (see Revocations).
+  const revocations = new Revocations(io, logger);
   const limits = scale?.limits ?? new MemoryRateLimitStore();
   const store = new FsBlobStore(path.join(config.dataDir, 'uploads'));
   await store.init();
@@ -93,6 +96,7 @@ export async function createApp(config: Config, opts: { logger?: Logger } = {}):
     presenceHub: new PresenceHub(io, config.presenceBatchMs, logger),
     limits,
     rt: new Broadcaster(io),
+    revocations,
     passwords: createArgon2Hasher(config.passwordHashMemoryKib),
     uploads: { store, urls: new UploadUrls(config.jwtSecret) },
   };

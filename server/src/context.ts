@@ -8,6 +8,7 @@ import type { PresenceStore } from './modules/presence/store.js';
 import type { PasswordHasher } from './modules/auth/passwords.js';
 import type { Uploads } from './modules/uploads/service.js';
 import type { Broadcaster } from './realtime/channels.js';
+import type { Revocations } from './realtime/revocations.js';
 
 /** Everything a service needs, built once by `createApp` and passed down explicitly. */
 export interface AppContext {
@@ -20,6 +21,8 @@ export interface AppContext {
   presenceHub: PresenceHub;
   limits: RateLimitStore;
   rt: Broadcaster;
+  /** Ended sessions, released accounts, removals from rooms: applied to every socket, mid-handshake too. */
+  revocations: Revocations;
   passwords: PasswordHasher;
   uploads: Uploads;
 }

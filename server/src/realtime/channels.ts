@@ -15,7 +15,8 @@ type Emit = ServerToClientEvents;
 
 /**
  * What services use to reach connected clients. Services call it only after their transaction committed, so
- * nobody hears of a change that was rolled back.
+ * nobody hears of a change that was rolled back. Taking something away (ending sessions, unsubscribing from a
+ * room) goes through `Revocations` (revocations.ts) instead, which also reaches sockets still in their handshake.
  */
 export class Broadcaster {
   constructor(private io: IoServer) {}
@@ -50,25 +51,5 @@ export class Broadcaster {
   /** Subscribes every socket of the user, on every node, to the room. */
   subscribe(userId: string | number, roomId: string | number): void {
     this.io.in(channel.user(userId)).socketsJoin(channel.room(roomId));
-  }
-
-  unsubscribe(userId: string | number, roomId: string | number): void {
-    this.io.in(channel.user(userId)).socketsLeave(channel.room(roomId));
-  }
-
-  /** Every socket leaves the room (it was deleted). */
-  closeRoom(roomId: string | number): void {
-    this.io.in(channel.room(roomId)).socketsLeave(channel.room(roomId));
-  }
-
-  /** Tells the session's sockets it ended, then disconnects them. */
-  endSession(sessionId: string, reason: string): void {
-    const ch = channel.session(sessionId);
-    this.io.to(ch).emit('session:ended', { reason });
-    this.io.in(ch).disconnectSockets(true);
-  }
-
-  endSessions(sessionIds: string[], reason: string): void {
-    for (const id of sessionIds) this.endSession(id, reason);
   }
 }

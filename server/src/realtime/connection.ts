@@ -144,13 +144,21 @@ export function attachRealtime(
   async function arrived(socket: IoSocket): Promise<void> {
     const { userId } = socket.data;
     try {
+      // Removals from rooms applied while the memberships are read are dropped from what was read (revocations.ts).
+      const since = ctx.revocations.stamp();
       const memberships = await ctx.models.Membership.findAll({
         where: { userId: Number(userId) },
         attributes: ['roomId'],
       });
       // Gone already: joining now would only leave its id behind in the adapter's rooms.
       if (socket.disconnected) return;
-      socket.join(memberships.map((m) => channel.room(m.roomId)));
+      const rooms = ctx.revocations.keepRooms(
+        userId,
+        memberships.map((m) => m.roomId),
+        since,
+      );
+      if (!rooms) throw new Error('room subscriptions could not be checked against revocations');
+      socket.join(rooms.map(channel.room));
       const user = handshakeUsers.get(socket) ?? (await ctx.models.User.findByPk(Number(userId)));
       handshakeUsers.delete(socket);
       if (!user) throw new Error('the user of a connected socket is gone');
@@ -176,6 +184,8 @@ export function attachRealtime(
   }
 
   io.on('connection', (socket) => {
+    // A session or account revoked during the handshake: told and closed, before it joins any channel.
+    if (!ctx.revocations.admit(socket)) return;
     const { userId, sessionId } = socket.data;
     registerMessageEvents(ctx, socket, guard);
     registerRoomEvents(ctx, socket, guard);

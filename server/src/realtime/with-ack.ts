@@ -173,6 +173,9 @@ async function handleEvent(
     const run = async (queued: () => void) => {
       const user = await loadCaller(ctx, Number(socket.data.userId));
       if (!user || user.releasedAt) throw new AppError('UNAUTHORIZED', 'This account is no longer available');
+      // Events queued before a revocation (or a disconnect) do not run after it.
+      if (!socket.connected || ctx.revocations.revocationOf(socket))
+        throw new AppError('UNAUTHORIZED', 'This session has ended; sign in again');
       return handler(parsed.data as never, { user, socket, queued });
     };
     // Admission and validation above stay immediate; only the work waits its turn.

@@ -83,7 +83,7 @@ async function releaseGuest(ctx: AppContext, t: Transaction, after: After, guest
   guest.releasedAt = new Date();
   await guest.save({ transaction: t });
   const ids = await revokeSessions(ctx, t, { userId: guest.id }, 'released');
-  after(() => ctx.rt.endSessions(ids, 'released'));
+  after(() => ctx.revocations.releaseUser(guest.id, ids));
 }
 
 /** Revokes the live sessions matching `where`; returns their ids so their sockets can be told. */
@@ -238,7 +238,7 @@ export async function refresh(ctx: AppContext, token: string | undefined): Promi
         { where: { id: session.id }, transaction: t },
       );
       ctx.logger.warn({ sessionId: session.id }, 'refresh token reused; session revoked');
-      after(() => ctx.rt.endSession(session.id, 'reuse'));
+      after(() => ctx.revocations.endSessions([session.id], 'reuse'));
       return null;
     }
     const user = await ctx.models.User.findByPk(session.userId, { transaction: t });
@@ -276,7 +276,7 @@ export async function logout(
         for (const id of await revokeSessions(ctx, t, { userId: s.userId, id: s.id }, 'logout')) ids.add(id);
       }
     }
-    after(() => ctx.rt.endSessions([...ids], 'logout'));
+    after(() => ctx.revocations.endSessions([...ids], 'logout'));
   });
 }
 
@@ -308,6 +308,6 @@ export async function changePassword(
       { userId: user.id, id: { [Op.ne]: sessionId } },
       'password_changed',
     );
-    after(() => ctx.rt.endSessions(ids, 'password_changed'));
+    after(() => ctx.revocations.endSessions(ids, 'password_changed'));
   });
 }

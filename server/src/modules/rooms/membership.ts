@@ -183,7 +183,7 @@ export async function removeMembership(
       at: iso(at),
       reason,
     });
-    ctx.rt.unsubscribe(user.id, room.id);
+    ctx.revocations.leaveRoom(user.id, room.id);
     ctx.rt.toRoom(room.id, 'message:new', presentMessage(system, user, null));
     if (handedOver) announceRoom(ctx, room, 'room:updated', room.kind === 'public');
   });

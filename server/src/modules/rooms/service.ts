@@ -133,7 +133,7 @@ export async function deleteRoom(ctx: AppContext, user: User, roomId: number): P
       const payload = { roomId: String(room.id) };
       ctx.rt.toRoom(room.id, 'room:deleted', payload);
       if (room.kind === 'public') ctx.rt.toAllButRoom(room.id, 'room:deleted', payload);
-      ctx.rt.closeRoom(room.id);
+      ctx.revocations.closeRoom(room.id);
     });
   });
 }

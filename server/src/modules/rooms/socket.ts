@@ -1,5 +1,5 @@
 import type { AppContext } from '../../context.js';
-import { notFound } from '../../errors.js';
+import { AppError, notFound } from '../../errors.js';
 import type { IoSocket } from '../../realtime/channels.js';
 import { channel } from '../../realtime/channels.js';
 import { socketSettled } from '../../realtime/bookkeeping.js';
@@ -13,12 +13,16 @@ import { joinRoomAs, removeMember } from './service.js';
 /** room:join and room:leave. */
 export function registerRoomEvents(ctx: AppContext, socket: IoSocket, guard: EventGuard): void {
   withAck(ctx, socket, guard, 'room:join', async (p, { user }) => {
+    const since = ctx.revocations.stamp();
     const { room, membership } = await loadVisibleRoom(ctx, user, Number(p.roomId));
     if (!membership) {
       if (!canSelfJoin(room)) throw notFound('Room not found');
       await joinRoomAs(ctx, room, user);
     }
     // Already a member: make sure this socket listens (it may have connected before the membership began).
+    // Unless the user was removed (or the room deleted) meanwhile: then the removal is the answer.
+    if (!ctx.revocations.keepRooms(user.id, [room.id], since)?.length || socket.disconnected)
+      throw new AppError('CONFLICT', 'Your membership of this room changed while joining it; try again');
     socket.join(channel.room(room.id));
     // Asked right after connecting: `online` includes the caller.
     await socketSettled(socket);
