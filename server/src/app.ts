@@ -90,7 +90,7 @@ export async function createApp(config: Config, opts: { logger?: Logger } = {}):
     models,
     presence: scale?.presence ?? new MemoryPresenceStore(),
     limits,
-    rt: new Broadcaster(io),
+    rt: new Broadcaster(io, scale?.deliveries),
     passwords: createArgon2Hasher(config.passwordHashMemoryKib),
     uploads: { store, urls: new UploadUrls(config.jwtSecret) },
   };

@@ -37,6 +37,8 @@ export class RedisConnections {
   readonly cmd: RedisClient;
   readonly sub: RedisClient;
   private recoveredHandlers: ((which: 'cmd' | 'sub') => void)[] = [];
+  private lostHandlers: ((which: 'cmd' | 'sub') => void)[] = [];
+  private publishFailedHandlers: ((payload: unknown) => void)[] = [];
   private closed = false;
 
   constructor(
@@ -54,6 +56,16 @@ export class RedisConnections {
   /** Called with `'cmd'` or `'sub'` each time that connection is ready again after it had been lost. */
   onRecovered(fn: (which: 'cmd' | 'sub') => void): void {
     this.recoveredHandlers.push(fn);
+  }
+
+  /** Called with `'cmd'` or `'sub'` when that connection is lost (its first error or end since it was ready). */
+  onLost(fn: (which: 'cmd' | 'sub') => void): void {
+    this.lostHandlers.push(fn);
+  }
+
+  /** Called with the payload of each adapter publish that failed (it reached no other node). */
+  onPublishFailed(fn: (payload: unknown) => void): void {
+    this.publishFailedHandlers.push(fn);
   }
 
   /**
@@ -144,6 +156,7 @@ export class RedisConnections {
       if (down === null) {
         down = now;
         lastLog = now;
+        for (const fn of this.lostHandlers) fn(which);
         this.logger.error(
           { err: { message: err.message, name: err.name }, connection: which },
           'redis error',
@@ -174,7 +187,9 @@ export class RedisConnections {
     });
     // A connection that closes cleanly (server shutdown) emits `end`, not `error`: mark it down too.
     client.on('end', () => {
-      if (!this.closed && down === null) down = Date.now();
+      if (this.closed || down !== null) return;
+      down = Date.now();
+      for (const fn of this.lostHandlers) fn(which);
     });
   }
 
@@ -201,6 +216,7 @@ export class RedisConnections {
         const p = original(...args);
         p.catch(() => {
           redisStats.publishFailures++;
+          for (const fn of this.publishFailedHandlers) fn(args[1]);
         });
         return p;
       };
