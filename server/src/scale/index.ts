@@ -57,7 +57,8 @@ export async function startScaleOut(
   // Each `message:new` from another node is recorded as it is delivered here, and one this node's sockets already
   // got from a gap fill is not delivered twice (scale/recovery.ts). `onMessage` is the adapter's documented entry
   // for what other nodes publish; the decoration only reads the message and lets it through or not.
-  const adapter: typeof sharded = (nsp) => {
+  // A `function`: Socket.IO calls it with `new`.
+  const adapter = function (nsp: unknown) {
     const a = sharded(nsp);
     const hook = a as unknown as { uid: string; onMessage(m: RemoteMessage, offset?: string): void };
     const onMessage = hook.onMessage.bind(a);
@@ -68,7 +69,7 @@ export async function startScaleOut(
     deliveries.watch(a);
     a.on('create-room', (name: string) => recovery?.roomCreated(name));
     return a;
-  };
+  } as typeof sharded;
   log.info(
     {
       redis: redactedUrl(redisUrl),
@@ -99,6 +100,7 @@ export async function startScaleOut(
       presence.start(announce);
       const gaps = new GapRecovery(io, ctx, deliveries, log, {
         ready: () => redis.ready(),
+        cmdReady: () => redis.cmd.isReady,
         resyncSpreadMs: settings.resyncSpreadMs,
       });
       recovery = gaps;

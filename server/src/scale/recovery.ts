@@ -48,6 +48,7 @@ export class GapRecovery {
   private again = false;
   private closed = false;
   private retry: NodeJS.Timeout | undefined;
+  private reportTimer: NodeJS.Timeout | undefined;
   private unpublished = { created: new Set<number>(), changed: new Set<number>() };
   private scheduled = new WeakSet<IoSocket>();
 
@@ -56,7 +57,7 @@ export class GapRecovery {
     private ctx: AppContext,
     private deliveries: DeliveryLog,
     private log: Logger,
-    private opts: { ready: () => boolean; resyncSpreadMs: number },
+    private opts: { ready: () => boolean; cmdReady: () => boolean; resyncSpreadMs: number },
   ) {}
 
   /** A room got its first local socket: during an outage, its floor is read (batched per tick). */
@@ -123,6 +124,16 @@ export class GapRecovery {
     } else if (event === 'message:new' && body?.id) this.keep('created', body.id);
     else if ((event === 'message:updated' || event === 'message:deleted') && body?.id)
       this.keep('changed', body.id);
+    else return;
+    // A publish can also fail on a connection that stays up (an error reply): the report is tried again soon
+    // rather than only at the connection's next recovery.
+    if (!this.reportTimer) {
+      this.reportTimer = setTimeout(() => {
+        this.reportTimer = undefined;
+        if (!this.closed && this.opts.cmdReady()) this.reportUnpublished();
+      }, RETRY_MS / 2);
+      this.reportTimer.unref();
+    }
   }
 
   /** Both connections are up again. Runs the recovery once; called again while it runs, it runs once more. */
@@ -189,6 +200,7 @@ export class GapRecovery {
   close(): void {
     this.closed = true;
     clearTimeout(this.retry);
+    clearTimeout(this.reportTimer);
   }
 
   private keep(kind: 'created' | 'changed', id: string | number): void {
