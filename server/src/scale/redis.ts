@@ -39,6 +39,8 @@ export class RedisConnections {
   private recoveredHandlers: ((which: 'cmd' | 'sub') => void)[] = [];
   private lostHandlers: ((which: 'cmd' | 'sub') => void)[] = [];
   private publishFailedHandlers: ((payload: unknown) => void)[] = [];
+  /** Subscriptions asked for while `sub` was not ready, sent at its next `ready`. */
+  private deferred = new Set<Promise<unknown>>();
   private closed = false;
 
   constructor(
@@ -149,14 +151,21 @@ export class RedisConnections {
     let down: number | null = null;
     let lastLog = 0;
     let everReady = false;
+    let lost = false;
+    const signalLost = () => {
+      if (lost) return;
+      lost = true;
+      for (const fn of this.lostHandlers) fn(which);
+    };
     client.on('error', (err: Error) => {
       if (this.closed) return;
       redisStats.errors[which]++;
       const now = Date.now();
+      // An error that left the connection up (a bad reply) is not an outage.
+      if (!client.isReady) signalLost();
       if (down === null) {
         down = now;
         lastLog = now;
-        for (const fn of this.lostHandlers) fn(which);
         this.logger.error(
           { err: { message: err.message, name: err.name }, connection: which },
           'redis error',
@@ -183,13 +192,19 @@ export class RedisConnections {
         { connection: which, downForMs: wasDown === null ? 0 : Date.now() - wasDown },
         'redis connection restored',
       );
-      for (const fn of this.recoveredHandlers) fn(which);
+      // Recovered once the subscriptions asked for while it was down are in place (see guardAdapterCalls).
+      const subscribed = which === 'sub' ? Promise.allSettled([...this.deferred]) : Promise.resolve();
+      void subscribed.then(() => {
+        if (this.closed || !client.isReady) return;
+        lost = false;
+        for (const fn of this.recoveredHandlers) fn(which);
+      });
     });
     // A connection that closes cleanly (server shutdown) emits `end`, not `error`: mark it down too.
     client.on('end', () => {
-      if (this.closed || down !== null) return;
-      down = Date.now();
-      for (const fn of this.lostHandlers) fn(which);
+      if (this.closed) return;
+      signalLost();
+      if (down === null) down = Date.now();
     });
   }
 
@@ -202,7 +217,19 @@ export class RedisConnections {
     for (const name of ['sSubscribe', 'sUnsubscribe'] as const) {
       const original = sub[name]!.bind(this.sub);
       sub[name] = (...args: unknown[]) => {
-        const p = original(...args);
+        let p: Promise<unknown>;
+        if (name === 'sSubscribe' && !this.sub.isReady) {
+          // Not sent through the offline queue: node-redis 5 then never routes the channel's messages (every one
+          // fails with "Cannot read properties of undefined (reading 'value')", so a node started while Redis was
+          // down heard no other node). Sent once the connection is ready instead.
+          const deferred = new Promise((resolve) => this.sub.once('ready', resolve)).then(() =>
+            original(...args),
+          );
+          this.deferred.add(deferred);
+          const forget = () => this.deferred.delete(deferred);
+          deferred.then(forget, forget);
+          p = deferred;
+        } else p = original(...args);
         p.catch((err: unknown) => {
           if (!this.closed) this.logger.warn({ err, op: name }, 'redis subscription command failed');
         });

@@ -6,7 +6,14 @@ import { createLogger } from '../../src/logger.js';
 import { RedisRateLimitStore } from '../../src/scale/rate-limit.js';
 import { RedisConnections } from '../../src/scale/redis.js';
 import { client, register, uniqueName, type Call } from '../../src/test-support/server.js';
-import { createRoom, expectStatusOf, generalRoomId, joinRoom, postMessage } from '../helpers/realtime.js';
+import {
+  createRoom,
+  expectStatusOf,
+  fullHistory,
+  generalRoomId,
+  joinRoom,
+  postMessage,
+} from '../helpers/realtime.js';
 import type { RedisPresenceStore } from '../../src/scale/presence.js';
 import { Cluster, Peer, RedisProcess, waitFor } from './support.js';
 
@@ -37,6 +44,8 @@ const send = (peer: Peer, roomId: string, text: string) =>
   peer.ok('message:send', { roomId, text, clientId: randomUUID() }).then((d) => d.message);
 
 const health = (call: Call) => call('GET', '/api/health');
+
+const byNumber = (a: string, b: string) => Number(a) - Number(b);
 
 const onlineIds = async (call: Call, s: Session): Promise<string[]> => {
   const res = await call('GET', '/api/users?online=true&limit=100', { token: s.accessToken });
@@ -113,6 +122,8 @@ describe('Redis restarted mid-conversation', () => {
     console.warn(`scale: live delivery across nodes resumed ${resumedInMs} ms after Redis restarted`);
     expect(resumedInMs).toBeLessThan(5_000);
     await carolOnB.next('message:new', (m) => m.id === afterward.id);
+    // (A room broadcast reaches the sender's own node after its publish: it may come after the ack.)
+    await aliceOnA.next('message:new', (m) => m.id === afterward.id);
 
     // Each socket got every message once: its own node's live, then the others' from the fill, in id order.
     const ids = (peer: Peer) =>
@@ -173,12 +184,16 @@ describe('a node started while Redis is down', () => {
     expect(listed).toContain(alice.user.id);
     const hello = await send(aliceOnA, room.id, 'now everyone can');
     await bobOnB.next('message:new', (m) => m.id === hello.id);
-    // Its socket was kept, and heard each message once.
+    // And the other way: this node hears the others (its subscription, asked for while Redis was down, works).
+    const back = await send(bobOnB, room.id, 'and back');
+    await aliceOnA.next('message:new', (m) => m.id === back.id);
+    // Its socket was kept, and heard each message of the room once (bob's "joined" included: B sent it while A
+    // may not have been subscribed yet; A's gap fill then delivers it).
     expect(aliceOnA.connected).toBe(true);
-    expect(aliceOnA.received('message:new', (m) => m.roomId === room.id).map((m) => m.id)).toEqual([
-      alone.id,
-      hello.id,
-    ]);
+    const stored = (await fullHistory(callA, alice, room.id)).filter((m) => Number(m.id) >= Number(alone.id));
+    const heard = () => aliceOnA.received('message:new', (m) => m.roomId === room.id).map((m) => m.id);
+    await waitFor(() => stored.every((m) => heard().includes(m.id)), 'every message to reach alice');
+    expect(heard().sort(byNumber)).toEqual(stored.map((m) => m.id));
   });
 });
 
