@@ -104,7 +104,9 @@ export class GapRecovery {
    */
   publishFailed(payload: unknown): void {
     const text = typeof payload === 'string' ? payload : Buffer.isBuffer(payload) ? payload : null;
-    if (text === null || text[0] !== (typeof text === 'string' ? '{' : 0x7b)) return;
+    // Only message events matter; typing and presence broadcasts are not parsed.
+    if (text === null || text[0] !== (typeof text === 'string' ? '{' : 0x7b) || !text.includes('"message'))
+      return;
     let message: {
       type?: number;
       data?: { packet?: { data?: unknown[] } | unknown[] };
