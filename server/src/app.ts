@@ -95,7 +95,7 @@ export async function createApp(config: Config, opts: { logger?: Logger } = {}):
     presence: scale?.presence ?? new MemoryPresenceStore(),
     presenceHub: new PresenceHub(io, config.presenceBatchMs, logger),
     limits,
-    rt: new Broadcaster(io),
+    rt: new Broadcaster(io, scale?.deliveries),
     revocations,
     passwords: createArgon2Hasher(config.passwordHashMemoryKib),
     uploads: { store, urls: new UploadUrls(config.jwtSecret) },

@@ -1,8 +1,18 @@
 import type { ClientToServerEvents, ServerToClientEvents, SocketData } from '@parley/protocol';
 import type { Server, Socket } from 'socket.io';
 
-export type IoServer = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
-export type IoSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+/**
+ * Events between the nodes of one deployment (`io.serverSideEmit`, REDIS_URL only). `messages:unpublished`: the
+ * ids of messages whose broadcast this node could not publish while its Redis connection was down (new ones, and
+ * edited or deleted ones), sent once it is back so that the other nodes deliver them from the database
+ * (scale/recovery.ts).
+ */
+export interface InterNodeEvents {
+  'messages:unpublished': (report: { created: string[]; changed: string[] }) => void;
+}
+
+export type IoServer = Server<ClientToServerEvents, ServerToClientEvents, InterNodeEvents, SocketData>;
+export type IoSocket = Socket<ClientToServerEvents, ServerToClientEvents, InterNodeEvents, SocketData>;
 
 /** The one place Socket.IO room names are made. */
 export const channel = {
@@ -14,15 +24,40 @@ export const channel = {
 type Emit = ServerToClientEvents;
 
 /**
+ * Told of each `message:new` this node delivers to its own sockets (scale-out: the gap fill after a Redis outage,
+ * scale/deliveries.ts). `false`: this node's sockets already have it.
+ */
+export interface DeliveryRecorder {
+  deliver(roomId: string | number, messageId: string): boolean;
+}
+
+/**
  * What services use to reach connected clients. Services call it only after their transaction committed, so
  * nobody hears of a change that was rolled back. Taking something away (ending sessions, unsubscribing from a
  * room) goes through `Revocations` (revocations.ts) instead, which also reaches sockets still in their handshake.
  */
 export class Broadcaster {
-  constructor(private io: IoServer) {}
+  constructor(
+    private io: IoServer,
+    private deliveries?: DeliveryRecorder,
+  ) {}
 
   toRoom<E extends keyof Emit>(roomId: string | number, event: E, ...args: Parameters<Emit[E]>): void {
-    this.io.to(channel.room(roomId)).emit(event, ...args);
+    const ch = channel.room(roomId);
+    if (event === 'message:new' && this.deliveries) {
+      const { id } = args[0] as Parameters<Emit['message:new']>[0];
+      if (!this.deliveries.deliver(roomId, id)) {
+        // A gap fill read it from the database before this commit's broadcast ran: the other nodes still need it,
+        // this node's sockets have it. (Rare: only while a fill runs; the except list is this room's local sockets.)
+        const local = [...(this.io.of('/').adapter.rooms.get(ch) ?? [])];
+        this.io
+          .to(ch)
+          .except(local)
+          .emit(event, ...args);
+        return;
+      }
+    }
+    this.io.to(ch).emit(event, ...args);
   }
 
   toUsers<E extends keyof Emit>(userIds: (string | number)[], event: E, ...args: Parameters<Emit[E]>): void {

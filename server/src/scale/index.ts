@@ -4,8 +4,10 @@ import type { AppContext } from '../context.js';
 import type { Logger } from '../logger.js';
 import { presentUser } from '../modules/users/presenter.js';
 import type { IoServer } from '../realtime/channels.js';
+import { acceptRemote, DeliveryLog, type RemoteMessage } from './deliveries.js';
 import { RedisPresenceStore, type PresenceChange } from './presence.js';
 import { RedisRateLimitStore } from './rate-limit.js';
+import { GapRecovery } from './recovery.js';
 import { RedisConnections, redactedUrl } from './redis.js';
 import { scaleSettings, type ScaleSettings } from './settings.js';
 
@@ -22,6 +24,8 @@ export interface ScaleOut {
   presence: RedisPresenceStore;
   limits: RedisRateLimitStore;
   adapter: ReturnType<typeof createShardedAdapter>;
+  /** The `message:new` this node delivered, for the gap fill after an outage (the Broadcaster records them). */
+  deliveries: DeliveryLog;
   /** Starts presence heartbeats and sweeps and the recovery after a Redis outage. */
   attach(io: IoServer, ctx: AppContext): void;
   /** `checks.realtime` of /api/health: both connections up and a PING answered within a second. */
@@ -44,10 +48,28 @@ export async function startScaleOut(
   const presence = new RedisPresenceStore(redis.cmd, settings, log);
   const limits = new RedisRateLimitStore(redis.cmd, settings.prefix, log);
   // Sharded pub/sub (Redis ≥ 7), one channel per namespace ("static"): see docs/DECISIONS.md.
-  const adapter = createShardedAdapter(redis.cmd, redis.sub, {
+  const sharded = createShardedAdapter(redis.cmd, redis.sub, {
     channelPrefix: `${settings.prefix}:sio`,
     subscriptionMode: 'static',
   });
+  const deliveries = new DeliveryLog();
+  let recovery: GapRecovery | null = null;
+  // Each `message:new` from another node is recorded as it is delivered here, and one this node's sockets already
+  // got from a gap fill is not delivered twice (scale/recovery.ts). `onMessage` is the adapter's documented entry
+  // for what other nodes publish; the decoration only reads the message and lets it through or not.
+  // A `function`: Socket.IO calls it with `new`.
+  const adapter = function (nsp: unknown) {
+    const a = sharded(nsp);
+    const hook = a as unknown as { uid: string; onMessage(m: RemoteMessage, offset?: string): void };
+    const onMessage = hook.onMessage.bind(a);
+    hook.onMessage = (message, offset) => {
+      if (message.uid !== hook.uid && !acceptRemote(deliveries, message)) return;
+      onMessage(message, offset);
+    };
+    deliveries.watch(a);
+    a.on('create-room', (name: string) => recovery?.roomCreated(name));
+    return a;
+  } as typeof sharded;
   log.info(
     {
       redis: redactedUrl(redisUrl),
@@ -59,7 +81,6 @@ export async function startScaleOut(
   );
 
   let closed = false;
-  const scheduled = new WeakSet<object>();
 
   return {
     settings,
@@ -67,6 +88,7 @@ export async function startScaleOut(
     presence,
     limits,
     adapter,
+    deliveries,
 
     attach(io, ctx) {
       const announce: PresenceChange = async ({ online, offline, cause }) => {
@@ -76,35 +98,26 @@ export async function startScaleOut(
         );
       };
       presence.start(announce);
+      const gaps = new GapRecovery(io, ctx, deliveries, log, {
+        ready: () => redis.ready(),
+        cmdReady: () => redis.cmd.isReady,
+        resyncSpreadMs: settings.resyncSpreadMs,
+      });
+      recovery = gaps;
+      io.on('messages:unpublished', (report) => void gaps.onReport(report));
+      redis.onLost(() => gaps.lost());
+      redis.onPublishFailed((payload) => gaps.publishFailed(payload));
+      if (!redis.ready()) gaps.lost();
       redis.onRecovered((which) => {
         if (closed) return;
         if (which === 'cmd') {
           // Redis may have restarted empty: register this node's sockets again.
           void presence.resync('redis connection restored');
-          return;
+          gaps.reportUnpublished();
         }
-        // The subscriber was cut off: broadcasts from other nodes in that time never reached this node's sockets,
-        // and room joins/leaves and logouts made elsewhere may not have been applied to them. Each socket is made
-        // to reconnect (spread over a few seconds): its handshake re-checks the session and re-subscribes its
-        // rooms from the database, and the client fills the gap with `messages:fetch {after}`. The transport is
-        // closed (after flushing what it holds), so clients see "transport close" and reconnect by themselves —
-        // after a server-side `disconnect()` ("io server disconnect") Socket.IO clients would not.
-        const sockets = [...io.of('/').sockets.values()].filter((s) => !scheduled.has(s));
-        if (!sockets.length) return;
-        log.warn(
-          { sockets: sockets.length },
-          'redis subscription restored: asking local sockets to reconnect',
-        );
-        for (const socket of sockets) {
-          scheduled.add(socket);
-          const t = setTimeout(
-            () => {
-              if (!closed && socket.connected) socket.conn.close();
-            },
-            Math.floor(Math.random() * settings.resyncSpreadMs),
-          );
-          t.unref();
-        }
+        // No socket is disconnected: once both connections are up, revoked sessions are ended, room subscriptions
+        // fixed and the messages this node's sockets missed are delivered from the database (scale/recovery.ts).
+        if (redis.ready()) void gaps.recovered();
       });
     },
 
@@ -118,6 +131,7 @@ export async function startScaleOut(
 
     async close() {
       closed = true;
+      recovery?.close();
       await presence.drain();
       limits.close();
       await redis.close();

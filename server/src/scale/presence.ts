@@ -316,6 +316,9 @@ export class RedisPresenceStore implements PresenceStore {
       return this.resyncing;
     }
     this.resyncing = (async () => {
+      // Yield first: a run that returns at once would clear `resyncing` before it is assigned, and block every
+      // later resync (a node started while Redis was down never registered its sockets).
+      await Promise.resolve();
       try {
         do {
           this.resyncAgain = false;

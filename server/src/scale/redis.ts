@@ -37,6 +37,10 @@ export class RedisConnections {
   readonly cmd: RedisClient;
   readonly sub: RedisClient;
   private recoveredHandlers: ((which: 'cmd' | 'sub') => void)[] = [];
+  private lostHandlers: ((which: 'cmd' | 'sub') => void)[] = [];
+  private publishFailedHandlers: ((payload: unknown) => void)[] = [];
+  /** Subscriptions asked for while `sub` was not ready, sent at its next `ready`. */
+  private deferred = new Set<Promise<unknown>>();
   private closed = false;
 
   constructor(
@@ -54,6 +58,16 @@ export class RedisConnections {
   /** Called with `'cmd'` or `'sub'` each time that connection is ready again after it had been lost. */
   onRecovered(fn: (which: 'cmd' | 'sub') => void): void {
     this.recoveredHandlers.push(fn);
+  }
+
+  /** Called with `'cmd'` or `'sub'` when that connection is lost (its first error or end since it was ready). */
+  onLost(fn: (which: 'cmd' | 'sub') => void): void {
+    this.lostHandlers.push(fn);
+  }
+
+  /** Called with the payload of each adapter publish that failed (it reached no other node). */
+  onPublishFailed(fn: (payload: unknown) => void): void {
+    this.publishFailedHandlers.push(fn);
   }
 
   /**
@@ -137,10 +151,18 @@ export class RedisConnections {
     let down: number | null = null;
     let lastLog = 0;
     let everReady = false;
+    let lost = false;
+    const signalLost = () => {
+      if (lost) return;
+      lost = true;
+      for (const fn of this.lostHandlers) fn(which);
+    };
     client.on('error', (err: Error) => {
       if (this.closed) return;
       redisStats.errors[which]++;
       const now = Date.now();
+      // An error that left the connection up (a bad reply) is not an outage.
+      if (!client.isReady) signalLost();
       if (down === null) {
         down = now;
         lastLog = now;
@@ -170,11 +192,19 @@ export class RedisConnections {
         { connection: which, downForMs: wasDown === null ? 0 : Date.now() - wasDown },
         'redis connection restored',
       );
-      for (const fn of this.recoveredHandlers) fn(which);
+      // Recovered once the subscriptions asked for while it was down are in place (see guardAdapterCalls).
+      const subscribed = which === 'sub' ? Promise.allSettled([...this.deferred]) : Promise.resolve();
+      void subscribed.then(() => {
+        if (this.closed || !client.isReady) return;
+        lost = false;
+        for (const fn of this.recoveredHandlers) fn(which);
+      });
     });
     // A connection that closes cleanly (server shutdown) emits `end`, not `error`: mark it down too.
     client.on('end', () => {
-      if (!this.closed && down === null) down = Date.now();
+      if (this.closed) return;
+      signalLost();
+      if (down === null) down = Date.now();
     });
   }
 
@@ -187,7 +217,19 @@ export class RedisConnections {
     for (const name of ['sSubscribe', 'sUnsubscribe'] as const) {
       const original = sub[name]!.bind(this.sub);
       sub[name] = (...args: unknown[]) => {
-        const p = original(...args);
+        let p: Promise<unknown>;
+        if (name === 'sSubscribe' && !this.sub.isReady) {
+          // Not sent through the offline queue: node-redis 5 then never routes the channel's messages (every one
+          // fails with "Cannot read properties of undefined (reading 'value')", so a node started while Redis was
+          // down heard no other node). Sent once the connection is ready instead.
+          const deferred = new Promise((resolve) => this.sub.once('ready', resolve)).then(() =>
+            original(...args),
+          );
+          this.deferred.add(deferred);
+          const forget = () => this.deferred.delete(deferred);
+          deferred.then(forget, forget);
+          p = deferred;
+        } else p = original(...args);
         p.catch((err: unknown) => {
           if (!this.closed) this.logger.warn({ err, op: name }, 'redis subscription command failed');
         });
@@ -201,6 +243,7 @@ export class RedisConnections {
         const p = original(...args);
         p.catch(() => {
           redisStats.publishFailures++;
+          for (const fn of this.publishFailedHandlers) fn(args[1]);
         });
         return p;
       };

@@ -18,7 +18,10 @@ export interface ScaleSettings {
   sweepMs: number;
   /** How long start-up waits for Redis before going on without it (clients keep retrying in the background). */
   startupWaitMs: number;
-  /** After Redis came back, local sockets are asked to reconnect spread over this window (see reconnectAll). */
+  /**
+   * When an outage cannot be filled from the database (see scale/recovery.ts: the delivery log overflowed, or the
+   * database was down too when it began), the sockets concerned are asked to reconnect, spread over this window.
+   */
   resyncSpreadMs: number;
 }
 
