@@ -13,6 +13,13 @@ export const REVOCATION_MEMORY_MS = 5 * 60_000;
 /** The server-side event (adapter `serverSideEmit`) that carries revocations to the other nodes. */
 const EVENT = 'parley:revoked';
 
+/** What {@link Revocations.recheck} changed. */
+export interface Rechecked {
+  sessionsEnded: number;
+  joined: number;
+  left: number;
+}
+
 /** One revocation, as applied on every node. */
 export type Revoked =
   | { kind: 'session'; id: string; reason: string }
@@ -198,39 +205,47 @@ export class Revocations {
   }
 
   /**
-   * Re-checks this node's sockets against the database, for when revocations from other nodes may have been lost
-   * (the adapter's subscription was down). Sockets of a revoked session or a released account are ended; a socket
-   * is subscribed to the rooms it misses, and one still subscribed to a room its user is no longer in is closed,
-   * so that it connects again and re-subscribes from the database (its client fills the gap with
-   * `messages:fetch {after}`): leaving the room here could undo a join that landed after the read. Reads the
-   * database once per chunk of 500 sockets.
+   * Re-checks this node's sockets against the database, for when revocations and room changes from other nodes may
+   * have been lost (the adapter's subscription was down, scale/recovery.ts): sockets of a revoked or expired
+   * session or a released account are told `session:ended` and closed; the others join the rooms they miss and
+   * leave those their user is no longer in. A room a socket joined after its rooms were noted here (a `room:join`
+   * racing this) is never left: what it had is noted before the database is read. Reads the database once per
+   * chunk of 500 sockets, whatever the number online elsewhere.
    */
   async recheck(
     ctx: AppContext,
     sockets: Iterable<IoSocket> = this.io.of('/').sockets.values(),
-  ): Promise<void> {
+  ): Promise<Rechecked> {
+    const result: Rechecked = { sessionsEnded: 0, joined: 0, left: 0 };
     const all = [...sockets];
     for (let i = 0; i < all.length; i += 500) {
       const chunk = all.slice(i, i + 500).filter((s) => s.connected);
-      if (chunk.length) await this.recheckChunk(ctx, chunk);
+      if (chunk.length) await this.recheckChunk(ctx, chunk, result);
     }
+    return result;
   }
 
-  private async recheckChunk(ctx: AppContext, chunk: IoSocket[]): Promise<void> {
+  private async recheckChunk(ctx: AppContext, chunk: IoSocket[], result: Rechecked): Promise<void> {
     const stamp = this.stamp();
+    const before = new Map(chunk.map((s) => [s, new Set(s.rooms)]));
     const userIds = [...new Set(chunk.map((s) => Number(s.data.userId)))];
     const [sessions, users, memberships] = await Promise.all([
       ctx.models.Session.findAll({
         where: { id: [...new Set(chunk.map((s) => s.data.sessionId))] },
         attributes: ['id', 'revokedAt', 'revokedReason', 'expiresAt'],
+        raw: true,
       }),
-      ctx.models.User.findAll({ where: { id: userIds }, attributes: ['id', 'releasedAt'] }),
-      ctx.models.Membership.findAll({ where: { userId: userIds }, attributes: ['userId', 'roomId'] }),
+      ctx.models.User.findAll({ where: { id: userIds }, attributes: ['id', 'releasedAt'], raw: true }),
+      ctx.models.Membership.findAll({
+        where: { userId: userIds },
+        attributes: ['userId', 'roomId'],
+        raw: true,
+      }),
     ]);
     const ended = new Map<string, string>();
     for (const s of sessions) {
       if (s.revokedAt) ended.set(s.id, s.revokedReason ?? 'revoked');
-      else if (s.expiresAt.getTime() <= Date.now()) ended.set(s.id, 'expired');
+      else if (new Date(s.expiresAt).getTime() <= Date.now()) ended.set(s.id, 'expired');
     }
     const present = new Set(sessions.map((s) => s.id));
     const released = new Set(users.filter((u) => u.releasedAt).map((u) => String(u.id)));
@@ -250,17 +265,28 @@ export class Revocations {
           ? ended.get(sessionId)
           : 'revoked';
       if (reason) {
+        result.sessionsEnded++;
         socket.emit('session:ended', { reason });
         socket.disconnect(true);
         continue;
       }
       const keep = this.keepRooms(userId, rooms.get(userId) ?? [], stamp);
-      const want = new Set((keep ?? []).map((r) => channel.room(r)));
-      if (keep === null || [...socket.rooms].some((r) => r.startsWith('room:') && !want.has(r))) {
+      if (keep === null) {
+        // Older than what is remembered: cannot tell what changed meanwhile; the client reconnects.
         socket.conn.close();
         continue;
       }
-      socket.join([...want]);
+      const want = new Set(keep.map((r) => channel.room(r)));
+      for (const r of before.get(socket)!) {
+        if (!r.startsWith('room:') || want.has(r) || !socket.rooms.has(r)) continue;
+        socket.leave(r);
+        result.left++;
+      }
+      const missing = [...want].filter((r) => !socket.rooms.has(r));
+      if (missing.length) {
+        socket.join(missing);
+        result.joined += missing.length;
+      }
     }
   }
 

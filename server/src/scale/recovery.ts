@@ -4,7 +4,6 @@ import type { Logger } from '../logger.js';
 import { MESSAGE_ROW_COLUMNS, presentMessageRows, type MessageRow } from '../modules/messages/presenter.js';
 import { channel, type IoServer, type IoSocket } from '../realtime/channels.js';
 import { roomIdOf, type DeliveryLog } from './deliveries.js';
-import { reconcileSockets } from './reconcile.js';
 
 /** Messages per page of a fill, rooms per fill query, ids per report and per id lookup. */
 const FILL_PAGE = 500;
@@ -36,7 +35,7 @@ const MESSAGE_FROM = `LEFT JOIN users u ON u.id = msg."authorId"
  * - while Redis is away, the node keeps a floor per room with local sockets (DeliveryLog) and the ids of the
  *   broadcasts it could not publish;
  * - once both connections are back (the subscriber's `ready` comes after node-redis re-subscribed), it ends the
- *   sockets of sessions revoked meanwhile and fixes room subscriptions (reconcileSockets), then reads the messages
+ *   sockets of sessions revoked meanwhile and fixes room subscriptions (`ctx.revocations.recheck`), then reads the messages
  *   above each floor from the database (the log) and delivers to its own sockets those they did not get, in id
  *   order, exactly once;
  * - and it tells the other nodes which of its own broadcasts never left (`messages:unpublished`): they may have
@@ -248,7 +247,7 @@ export class GapRecovery {
       this.reconnect([...this.io.of('/').sockets.values()], 'the outage was too long to fill');
       return;
     }
-    const r = await reconcileSockets(this.io, this.ctx);
+    const r = await this.ctx.revocations.recheck(this.ctx);
     recoveryStats.sessionsEnded += r.sessionsEnded;
     const filled = await this.fill(o);
     if (o.unknown.size) {
