@@ -144,10 +144,11 @@ export function attachRealtime(
   async function arrived(socket: IoSocket): Promise<void> {
     const { userId } = socket.data;
     try {
-      const memberships = await ctx.models.Membership.findAll({
-        where: { userId: Number(userId) },
-        attributes: ['roomId'],
-      });
+      // A plain read (no model instances): what every connect allocates while it waits stays in the heap.
+      const memberships = await ctx.db.read<{ roomId: number }>(
+        'SELECT "roomId" FROM memberships WHERE "userId" = $userId',
+        { userId: Number(userId) },
+      );
       // Gone already: joining now would only leave its id behind in the adapter's rooms.
       if (socket.disconnected) return;
       socket.join(memberships.map((m) => channel.room(m.roomId)));
