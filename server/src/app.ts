@@ -35,7 +35,6 @@ import { UploadUrls } from './modules/uploads/urls.js';
 import { userRoutes } from './modules/users/routes.js';
 import { Broadcaster, type IoServer } from './realtime/channels.js';
 import { attachRealtime } from './realtime/connection.js';
-import { releaseHandshakeRequests } from './realtime/memory.js';
 
 export interface ParleyApp {
   app: Express;
@@ -100,8 +99,6 @@ export async function createApp(config: Config, opts: { logger?: Logger } = {}):
   const realtime = attachRealtime(io, ctx, (req) => clientAddress(req, app.get('trust proxy fn') as TrustFn));
   attachMetrics(io, ctx);
   scale?.attach(io, ctx);
-  // After every `connection` listener above: none of them may read `socket.request` later.
-  releaseHandshakeRequests(io);
   const sweeper = startSweeper(ctx);
 
   if (config.trustProxy) app.set('trust proxy', config.trustProxy);
