@@ -1,5 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
+import http from 'node:http';
 import net from 'node:net';
+import type { Duplex } from 'node:stream';
 import os from 'node:os';
 import client from 'prom-client';
 import type { ParleyApp } from './app.js';
@@ -9,15 +11,15 @@ import type { Logger } from './logger.js';
 /*
  * One host, all cores: `WORKERS=N` (or `npm run start:cluster`, which means WORKERS=auto: one per core).
  *
- * The primary process owns the listening port and runs no Parley itself. It reads the request line of each new
- * TCP connection and hands the connection to a worker: a request carrying an Engine.IO session id (`sid=`) goes to
- * the worker that holds that session, so the HTTP long-polling transport works; a new session goes to the worker
- * with the fewest; anything else round-robin. Workers take connections with @socket.io/sticky's `setupWorker`
- * (which also closes every HTTP connection after one response, so that a browser cannot reuse one connection for
- * another session). The primary-side half is our own (`ConnectionRouter`): @socket.io/sticky's `setupMaster`
- * keeps reading a connection while its handle is on its way to the worker and drops what it reads (a WebSocket
- * client's first frame, now and then), relays request bodies over IPC with a per-request object the worker never
- * frees, and crashes on a client that hangs up at the wrong moment.
+ * The primary process owns the listening port and runs no Parley itself: @socket.io/sticky's `setupMaster` reads
+ * the first chunk of each new connection and hands the connection to a worker (least connections first); a request
+ * carrying an Engine.IO session id (`sid=`) goes to the worker that holds that session, so the HTTP long-polling
+ * transport works, and a request with a body is relayed by the primary over IPC. Workers take connections with
+ * `setupWorker` (which also closes every HTTP connection after one response, so that a browser cannot reuse one
+ * connection for another session). Two gaps of the library are closed here with public APIs: a worker holds the
+ * connections it is given while it starts (the library counts it as available as soon as it is forked), and it
+ * ends each relayed request's stand-in socket once the response is sent (the library never does, so each long-polling
+ * request would leave one behind). bench/tools/sticky-check.mjs measures the library against our traffic (DECISIONS).
  *
  * Workers act as one Socket.IO server through an adapter: the Redis adapter when REDIS_URL is set (createApp
  * installs it), otherwise @socket.io/cluster-adapter over the primary's IPC. Without Redis, what each worker keeps
@@ -34,9 +36,8 @@ import type { Logger } from './logger.js';
 export const READY = 'parley:ready';
 export const METRICS_REQUEST = 'parley:metrics-req';
 export const METRICS_RESPONSE = 'parley:metrics-res';
-/** @socket.io/sticky's protocol, spoken by `setupWorker` in the workers. */
-const STICKY_CONNECTION = 'sticky:connection';
-const STICKY_DISCONNECTION = 'sticky:disconnection';
+/** The prefix of @socket.io/sticky's messages from the primary to a worker. */
+const STICKY = 'sticky:';
 
 const MAX_WORKERS = 256;
 
@@ -64,136 +65,50 @@ export function checkClusterConfig(config: Config): void {
 }
 
 /**
+ * In a worker, before createApp: keeps the connections the primary hands over while the worker starts (the primary
+ * counts a worker as soon as it is forked, and a replacement has no connections, so it gets the next ones). They
+ * are handed to the server by {@link joinCluster} once it is ready; without this they would be dropped.
+ */
+export function holdEarlyConnections(): { replay(): void } {
+  const held: [unknown, unknown][] = [];
+  // Every message of the library's protocol, in order: a relayed request's later chunks follow its first.
+  const hold = (msg: { type?: unknown } | null, handle: unknown) => {
+    if (typeof msg?.type === 'string' && msg.type.startsWith(STICKY)) held.push([msg, handle]);
+  };
+  process.on('message', hold);
+  return {
+    replay() {
+      process.off('message', hold);
+      for (const [msg, handle] of held.splice(0)) process.emit('message', msg, handle as never);
+    },
+  };
+}
+
+/**
  * In a worker, after createApp: takes connections from the primary and joins the workers' shared adapter. The
  * cluster modules are loaded here, not at start, so that a single process (the default) never loads them.
  */
-export async function joinCluster(parley: ParleyApp, config: Config, logger: Logger): Promise<void> {
+export async function joinCluster(
+  parley: ParleyApp,
+  config: Config,
+  logger: Logger,
+  early?: { replay(): void },
+): Promise<void> {
   const [{ createAdapter }, { setupWorker }] = await Promise.all([
     import('@socket.io/cluster-adapter'),
     import('@socket.io/sticky'),
   ]);
   if (!config.redisUrl) parley.io.adapter(createAdapter());
   setupWorker(parley.io as never);
+  // A request with a body arrives as a stand-in stream fed by the primary (not a net.Socket) that the library never
+  // closes: once its one response is sent (setupWorker answers `Connection: close`), it is done.
+  parley.server.on('connection', (conn: Duplex) => {
+    if (!(conn instanceof net.Socket)) conn.once('finish', () => conn.destroy());
+  });
+  early?.replay();
   // Logged before the primary hears of it, so this line always precedes the primary's "listening" line.
   logger.info({ pid: process.pid }, 'worker ready');
   process.send?.({ type: READY });
-}
-
-/** How long the primary waits for a connection's request line, and for an unknown session id to be announced. */
-const REQUEST_LINE_TIMEOUT_MS = 30_000;
-const SID_WAIT_MS = 1_000;
-const MAX_REQUEST_LINE = 16 * 1024;
-const SID = /[?&]sid=([\w-]{20})(?:[&\s#]|$)/;
-
-type SocketWithHandle = net.Socket & { _handle?: { readStop(): number } | null };
-
-/**
- * The primary's half of sticky routing. Each connection is read only until its request line is complete; then
- * reading stops (whatever the client sends next stays in the kernel for the worker) and the connection's handle
- * goes to the chosen worker together with the bytes already read.
- */
-class ConnectionRouter {
-  private bySid = new Map<string, Worker>();
-  private sidWaiters = new Map<string, (() => void)[]>();
-  private sessions = new Map<Worker, number>();
-  private eligible: Worker[] = [];
-  private next = 0;
-
-  constructor() {
-    cluster.on('message', (worker, msg: { type?: string; data?: unknown } | null) => {
-      const sid = typeof msg?.data === 'string' ? msg.data : null;
-      if (!sid) return;
-      if (msg?.type === STICKY_CONNECTION) {
-        this.bySid.set(sid, worker);
-        this.sessions.set(worker, (this.sessions.get(worker) ?? 0) + 1);
-        for (const wake of this.sidWaiters.get(sid) ?? []) wake();
-        this.sidWaiters.delete(sid);
-      } else if (msg?.type === STICKY_DISCONNECTION) {
-        if (this.bySid.get(sid) === worker) this.bySid.delete(sid);
-        this.sessions.set(worker, Math.max(0, (this.sessions.get(worker) ?? 1) - 1));
-      }
-    });
-    cluster.on('exit', (worker) => {
-      this.remove(worker);
-      this.sessions.delete(worker);
-      for (const [sid, w] of this.bySid) if (w === worker) this.bySid.delete(sid);
-    });
-  }
-
-  /** The worker takes new connections from now on. */
-  add(worker: Worker): void {
-    if (!this.eligible.includes(worker)) this.eligible.push(worker);
-  }
-
-  /** The worker takes no new connections (it is stopping or gone); its sessions' requests still reach it. */
-  remove(worker: Worker): void {
-    this.eligible = this.eligible.filter((w) => w !== worker);
-  }
-
-  handle(socket: SocketWithHandle): void {
-    socket.on('error', () => socket.destroy());
-    socket.setTimeout(REQUEST_LINE_TIMEOUT_MS, () => socket.destroy());
-    const chunks: Buffer[] = [];
-    let length = 0;
-    const onData = (chunk: Buffer) => {
-      chunks.push(chunk);
-      length += chunk.length;
-      const head = Buffer.concat(chunks, length);
-      if (head.indexOf('\r\n') < 0 && length < MAX_REQUEST_LINE) return;
-      // Stop reading now: what the client sends next must reach the worker, not be read (and lost) here.
-      socket.off('data', onData);
-      socket._handle?.readStop();
-      socket.pause();
-      this.route(socket, head);
-    };
-    socket.on('data', onData);
-  }
-
-  private route(socket: SocketWithHandle, head: Buffer): void {
-    const line = head
-      .subarray(0, Math.min(head.length, MAX_REQUEST_LINE))
-      .toString('latin1')
-      .split('\r\n', 1)[0]!;
-    const sid = SID.exec(line)?.[1];
-    const send = (worker: Worker | undefined) => {
-      if (!worker || !worker.isConnected()) {
-        socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-        return;
-      }
-      worker.send({ type: STICKY_CONNECTION, data: head }, socket, (err: Error | null) => {
-        if (err) socket.destroy();
-      });
-    };
-    if (!sid) return send(this.pick(/^\S+ \/socket\.io\//.test(line)));
-    const owner = this.bySid.get(sid);
-    if (owner) return send(owner);
-    // The session may be brand new: its worker's announcement can trail the client's next request. Wait for it
-    // briefly; a session nobody announces is stale, and any worker tells the client so (it then reconnects).
-    let done = false;
-    const go = () => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      send(this.bySid.get(sid) ?? this.pick(false));
-    };
-    const timer = setTimeout(go, SID_WAIT_MS);
-    this.sidWaiters.set(sid, [...(this.sidWaiters.get(sid) ?? []), go]);
-  }
-
-  /** A new Engine.IO session goes to the worker with the fewest; anything else in turn. */
-  private pick(newSession: boolean): Worker | undefined {
-    const live = this.eligible.filter((w) => w.isConnected());
-    if (!live.length) return undefined;
-    const start = this.next++ % live.length;
-    const rotated = [...live.slice(start), ...live.slice(0, start)];
-    if (!newSession) return rotated[0];
-    let best = rotated[0]!;
-    for (const w of rotated) if ((this.sessions.get(w) ?? 0) < (this.sessions.get(best) ?? 0)) best = w;
-    // Counted at once, so that a burst of handshakes spreads before the workers announce their sessions.
-    this.sessions.set(best, (this.sessions.get(best) ?? 0) + 1);
-    setTimeout(() => this.sessions.set(best, Math.max(0, (this.sessions.get(best) ?? 1) - 1)), 5_000).unref();
-    return best;
-  }
 }
 
 interface PrimaryOptions {
@@ -219,9 +134,9 @@ export async function runPrimary({
   const ready = new Set<Worker>();
   const restarts: number[] = [];
 
-  const router = new ConnectionRouter();
-  // A plain TCP server: the primary only reads request lines, it does not speak HTTP.
-  const server = net.createServer((socket) => router.handle(socket));
+  // The primary does not answer HTTP itself: setupMaster takes every connection off this server's hands.
+  const server = http.createServer();
+  (await import('@socket.io/sticky')).setupMaster(server, { loadBalancingMethod: 'least-connection' });
   if (!config.redisUrl) {
     (await import('@socket.io/cluster-adapter')).setupPrimary();
     logger.warn(
@@ -257,9 +172,7 @@ export async function runPrimary({
     logger.info({ reason }, 'shutting down');
     server.close();
     for (const w of Object.values(cluster.workers ?? {})) {
-      if (!w) continue;
-      router.remove(w);
-      w.process.kill('SIGTERM');
+      if (w) w.process.kill('SIGTERM');
     }
     const hard = setTimeout(() => {
       const left = Object.values(cluster.workers ?? {}).filter((w): w is Worker => !!w);
@@ -308,7 +221,6 @@ export async function runPrimary({
         if (msg?.type !== READY) return;
         settle();
         ready.add(worker);
-        if (!stopping) router.add(worker);
         resolve(worker);
       };
       const onExit = (code: number | null, signal: string | null) => {
