@@ -46,7 +46,10 @@ async function snapshot(pid: number, label: string): Promise<void> {
 }
 
 async function measure(kind: string): Promise<void> {
-  const nodeArgs = [...(SNAPSHOT ? ['--heapsnapshot-signal=SIGUSR2'] : []), ...(STATS ? [`--import=${STATS}`] : [])];
+  const nodeArgs = [
+    ...(SNAPSHOT ? ['--heapsnapshot-signal=SIGUSR2'] : []),
+    ...(STATS ? [`--import=${STATS}`] : []),
+  ];
   let url: string;
   let pid: number;
   let stop: () => Promise<void>;
@@ -103,7 +106,9 @@ async function measure(kind: string): Promise<void> {
       await new Promise((r) => setTimeout(r, 5000));
       if (STATS) process.kill(pid, 'SIGHUP');
       const rss = (await sampleProcess(pid)).rssBytes;
-      console.log(`  +${t} s: RSS ${(rss / 2 ** 20).toFixed(0)} MiB, ${((rss - before) / ok / 1024).toFixed(2)} KiB/socket`);
+      console.log(
+        `  +${t} s: RSS ${(rss / 2 ** 20).toFixed(0)} MiB, ${((rss - before) / ok / 1024).toFixed(2)} KiB/socket`,
+      );
     }
     if (SNAPSHOT) await snapshot(pid, 'after');
   } finally {

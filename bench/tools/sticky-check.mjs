@@ -4,7 +4,8 @@
 //                workers with setupWorker (all transports);
 //   round-robin: Node's cluster round-robin (workers listen on the shared port), WebSocket transport only.
 // Measured (127.0.0.1, bounded): `connects` WebSocket clients (50 handshakes in flight) each emitting one event the
-// moment they connect: a connect that never completes is a lost first frame (the CONNECT packet a client sends right
+// moment they connect (and 300 more, each right after a request with a body, as Parley's client signs in first): a
+// connect that never completes is a lost first frame (the CONNECT packet a client sends right
 // after the 101); an event with no ack is a lost later frame. Then (sticky) 100 long-polling clients exchanging 5
 // acked events each (their requests must all reach the worker holding their session), the request objects the
 // workers keep afterwards, and 30 clients that hang up halfway through a request (the primary must survive).
@@ -48,7 +49,13 @@ if (cluster.isPrimary) {
 
   const connectOnce = (transports) =>
     new Promise((resolve) => {
-      const s = ioClient(url, { transports, upgrade: false, forceNew: true, reconnection: false, timeout: 10_000 });
+      const s = ioClient(url, {
+        transports,
+        upgrade: false,
+        forceNew: true,
+        reconnection: false,
+        timeout: 10_000,
+      });
       const timer = setTimeout(() => done('no-connect'), 10_000);
       const done = (outcome) => {
         clearTimeout(timer);
@@ -77,6 +84,19 @@ if (cluster.isPrimary) {
     mode: MODE,
     websocket: { connects: CONNECTS, ...tally, seconds: +((performance.now() - t0) / 1000).toFixed(1) },
   };
+  // Parley's pattern: a request with a body (sign-in), then the socket. One at a time, 300 rounds.
+  const afterBody = {};
+  for (let i = 0; i < 300; i++) {
+    await fetch(`${url}/socket.io/?EIO=4&transport=polling&sid=none${i}`, {
+      method: 'POST',
+      body: 'x'.repeat(64),
+    })
+      .then((r) => r.arrayBuffer())
+      .catch(() => null);
+    const o = await connectOnce(['websocket']);
+    afterBody[o] = (afterBody[o] ?? 0) + 1;
+  }
+  result.websocketAfterBody = afterBody;
 
   if (MODE.startsWith('sticky')) {
     // Long polling: each client's requests must reach the worker that holds its session.

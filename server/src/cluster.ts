@@ -1,7 +1,4 @@
 import cluster, { type Worker } from 'node:cluster';
-import http from 'node:http';
-import net from 'node:net';
-import type { Duplex } from 'node:stream';
 import os from 'node:os';
 import client from 'prom-client';
 import type { ParleyApp } from './app.js';
@@ -11,15 +8,14 @@ import type { Logger } from './logger.js';
 /*
  * One host, all cores: `WORKERS=N` (or `npm run start:cluster`, which means WORKERS=auto: one per core).
  *
- * The primary process owns the listening port and runs no Parley itself: @socket.io/sticky's `setupMaster` reads
- * the first chunk of each new connection and hands the connection to a worker (least connections first); a request
- * carrying an Engine.IO session id (`sid=`) goes to the worker that holds that session, so the HTTP long-polling
- * transport works, and a request with a body is relayed by the primary over IPC. Workers take connections with
- * `setupWorker` (which also closes every HTTP connection after one response, so that a browser cannot reuse one
- * connection for another session). Two gaps of the library are closed here with public APIs: a worker holds the
- * connections it is given while it starts (the library counts it as available as soon as it is forked), and it
- * ends each relayed request's stand-in socket once the response is sent (the library never does, so each long-polling
- * request would leave one behind). bench/tools/sticky-check.mjs measures the library against our traffic (DECISIONS).
+ * The workers listen on the port themselves, through Node's cluster module: the primary accepts each connection and
+ * passes it to the workers in turn (round-robin, Node's default outside Windows). Workers accept the WebSocket
+ * transport only (createApp's `websocketOnly`): a WebSocket session is one TCP connection, so it needs no sticky
+ * routing, and nothing in the primary reads a connection. HTTP long-polling, whose requests would land on any
+ * worker, is refused (400 "Transport unknown"); the web client opens with WebSocket (web/src/socket/connection.ts).
+ * @socket.io/sticky's `setupMaster`, which would keep polling, lost the first frame of ~1 in 20 WebSocket clients
+ * that connect right after a sign-in request (docs/DECISIONS.md; bench/tools/sticky-check.mjs), and the router we
+ * had instead needed Node's private `_handle`. Workers terminate TLS themselves, so TLS works clustered.
  *
  * Workers act as one Socket.IO server through an adapter: the Redis adapter when REDIS_URL is set (createApp
  * installs it), otherwise @socket.io/cluster-adapter over the primary's IPC. Without Redis, what each worker keeps
@@ -27,7 +23,7 @@ import type { Logger } from './logger.js';
  * and REDIS_URL is the recommended setting for clustering.
  *
  * Start-up: the first worker starts alone (it migrates the database and creates `general`), then the others;
- * the port opens once all are ready. A worker that dies is replaced (giving up after 5 deaths in a minute).
+ * each takes connections once it is ready, and the primary logs "listening" once all are. A worker that dies is replaced (giving up after 5 deaths in a minute).
  * SIGTERM/SIGINT: the port closes, each worker drains (see shutdown.ts), and the primary exits 0 once all did,
  * within SHUTDOWN_TIMEOUT_MS plus 2 s, else 1.
  */
@@ -36,8 +32,6 @@ import type { Logger } from './logger.js';
 export const READY = 'parley:ready';
 export const METRICS_REQUEST = 'parley:metrics-req';
 export const METRICS_RESPONSE = 'parley:metrics-res';
-/** The prefix of @socket.io/sticky's messages from the primary to a worker. */
-const STICKY = 'sticky:';
 
 const MAX_WORKERS = 256;
 
@@ -54,61 +48,17 @@ export function workerCount(env: NodeJS.ProcessEnv = process.env, argv: string[]
   return n;
 }
 
-/** Checks what a cluster cannot do. Throws ConfigError. */
-export function checkClusterConfig(config: Config): void {
-  if (config.tls) {
-    throw new ConfigError(
-      'Invalid configuration:\n  WORKERS > 1 cannot be combined with TLS_CERT_FILE/TLS_KEY_FILE: the primary must read ' +
-        'each request to route it. Terminate TLS at a proxy in front (see deploy/nginx.conf), or run one worker.',
-    );
-  }
-}
-
 /**
- * In a worker, before createApp: keeps the connections the primary hands over while the worker starts (the primary
- * counts a worker as soon as it is forked, and a replacement has no connections, so it gets the next ones). They
- * are handed to the server by {@link joinCluster} once it is ready; without this they would be dropped.
+ * In a worker, after createApp: joins the workers' shared adapter, then listens on the shared port (the primary
+ * starts passing it connections) and tells the primary which port that is. The cluster adapter is loaded here, not
+ * at start, so that a single process (the default) never loads it.
  */
-export function holdEarlyConnections(): { replay(): void } {
-  const held: [unknown, unknown][] = [];
-  // Every message of the library's protocol, in order: a relayed request's later chunks follow its first.
-  const hold = (msg: { type?: unknown } | null, handle: unknown) => {
-    if (typeof msg?.type === 'string' && msg.type.startsWith(STICKY)) held.push([msg, handle]);
-  };
-  process.on('message', hold);
-  return {
-    replay() {
-      process.off('message', hold);
-      for (const [msg, handle] of held.splice(0)) process.emit('message', msg, handle as never);
-    },
-  };
-}
-
-/**
- * In a worker, after createApp: takes connections from the primary and joins the workers' shared adapter. The
- * cluster modules are loaded here, not at start, so that a single process (the default) never loads them.
- */
-export async function joinCluster(
-  parley: ParleyApp,
-  config: Config,
-  logger: Logger,
-  early?: { replay(): void },
-): Promise<void> {
-  const [{ createAdapter }, { setupWorker }] = await Promise.all([
-    import('@socket.io/cluster-adapter'),
-    import('@socket.io/sticky'),
-  ]);
-  if (!config.redisUrl) parley.io.adapter(createAdapter());
-  setupWorker(parley.io as never);
-  // A request with a body arrives as a stand-in stream fed by the primary (not a net.Socket) that the library never
-  // closes: once its one response is sent (setupWorker answers `Connection: close`), it is done.
-  parley.server.on('connection', (conn: Duplex) => {
-    if (!(conn instanceof net.Socket)) conn.once('finish', () => conn.destroy());
-  });
-  early?.replay();
+export async function joinCluster(parley: ParleyApp, config: Config, logger: Logger): Promise<void> {
+  if (!config.redisUrl) parley.io.adapter((await import('@socket.io/cluster-adapter')).createAdapter());
+  const port = await parley.listen();
   // Logged before the primary hears of it, so this line always precedes the primary's "listening" line.
-  logger.info({ pid: process.pid }, 'worker ready');
-  process.send?.({ type: READY });
+  logger.info({ pid: process.pid, port }, 'worker ready');
+  process.send?.({ type: READY, port });
 }
 
 interface PrimaryOptions {
@@ -129,14 +79,13 @@ export async function runPrimary({
   workers,
   shutdownTimeoutMs,
 }: PrimaryOptions): Promise<void> {
-  checkClusterConfig(config);
   let stopping = false;
   const ready = new Set<Worker>();
   const restarts: number[] = [];
 
-  // The primary does not answer HTTP itself: setupMaster takes every connection off this server's hands.
-  const server = http.createServer();
-  (await import('@socket.io/sticky')).setupMaster(server, { loadBalancingMethod: 'least-connection' });
+  // Node's round-robin is the default on Linux; set here so that no platform default or environment changes it.
+  cluster.schedulingPolicy = cluster.SCHED_RR;
+  let port = config.port;
   if (!config.redisUrl) {
     (await import('@socket.io/cluster-adapter')).setupPrimary();
     logger.warn(
@@ -170,7 +119,6 @@ export async function runPrimary({
     if (stopping) return;
     stopping = true;
     logger.info({ reason }, 'shutting down');
-    server.close();
     for (const w of Object.values(cluster.workers ?? {})) {
       if (w) w.process.kill('SIGTERM');
     }
@@ -217,8 +165,9 @@ export async function runPrimary({
   function fork(): Promise<Worker> {
     return new Promise((resolve, reject) => {
       const worker = cluster.fork();
-      const onMessage = (msg: { type?: string } | null) => {
+      const onMessage = (msg: { type?: string; port?: number } | null) => {
         if (msg?.type !== READY) return;
+        if (typeof msg.port === 'number') port = msg.port;
         settle();
         ready.add(worker);
         resolve(worker);
@@ -247,20 +196,6 @@ export async function runPrimary({
   }
   if (stopping) return;
 
-  let port: number;
-  try {
-    port = await new Promise<number>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(config.port, config.host, () => {
-        server.off('error', reject);
-        const addr = server.address();
-        resolve(typeof addr === 'object' && addr ? addr.port : config.port);
-      });
-    });
-  } catch (err) {
-    logger.error({ err, port: config.port, host: config.host }, 'cannot listen');
-    return stop('cannot listen', 1);
-  }
   logger.info(
     {
       port,

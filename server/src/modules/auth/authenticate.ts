@@ -25,10 +25,11 @@ export async function authenticateToken(ctx: AppContext, token: string): Promise
   const claims = verifyAccessToken(ctx.config, token);
   // A plain read, not a model instance: every request and handshake makes it, and a connect storm keeps hundreds
   // in flight at once, whose garbage then outlives them in the heap (idle-socket RSS, docs/PERFORMANCE.md).
-  const [session] = await ctx.db.read<{ userId: number | string; expiresAt: Date | string; revokedAt: unknown }>(
-    'SELECT "userId", "expiresAt", "revokedAt" FROM sessions WHERE id = $id',
-    { id: claims.sessionId },
-  );
+  const [session] = await ctx.db.read<{
+    userId: number | string;
+    expiresAt: Date | string;
+    revokedAt: unknown;
+  }>('SELECT "userId", "expiresAt", "revokedAt" FROM sessions WHERE id = $id', { id: claims.sessionId });
   if (
     !session ||
     (session.revokedAt !== null && session.revokedAt !== undefined) ||
