@@ -3,7 +3,8 @@
 //   sticky:      the primary's http server with setupMaster(httpServer, { loadBalancingMethod: 'least-connection' }),
 //                workers with setupWorker (all transports);
 //   round-robin: Node's cluster round-robin (workers listen on the shared port), WebSocket transport only.
-// Measured (127.0.0.1, bounded): `connects` WebSocket clients (50 handshakes in flight) each emitting one event the
+// Each arrival is broadcast to every socket through @socket.io/cluster-adapter (as Parley's presence:online without
+// Redis). Measured (127.0.0.1, bounded): `connects` WebSocket clients (50 handshakes in flight) each emitting one event the
 // moment they connect (and 300 more, each right after a request with a body, as Parley's client signs in first): a
 // connect that never completes is a lost first frame (the CONNECT packet a client sends right
 // after the 101); an event with no ack is a lost later frame. Then (sticky) 100 long-polling clients exchanging 5
@@ -14,6 +15,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { Server } from 'socket.io';
 import { setupMaster, setupWorker } from '@socket.io/sticky';
+import { createAdapter, setupPrimary as setupAdapterPrimary } from '@socket.io/cluster-adapter';
 import { io as ioClient } from 'socket.io-client';
 
 const MODE = process.argv[2] ?? 'sticky';
@@ -32,6 +34,8 @@ if (cluster.isPrimary) {
     primaryServer = http.createServer();
     setupMaster(primaryServer, { loadBalancingMethod: 'least-connection' });
   }
+  // As Parley without Redis: the workers' broadcasts travel through the primary.
+  setupAdapterPrimary();
   cluster.setupPrimary({ serialization: 'advanced' });
   const workers = [];
   for (let i = 0; i < WORKERS; i++) {
@@ -168,7 +172,12 @@ if (cluster.isPrimary) {
 } else {
   const server = http.createServer();
   const io = new Server(server, MODE.startsWith('sticky') ? {} : { transports: ['websocket'] });
-  io.on('connection', (socket) => socket.on('hello', (_x, ack) => ack?.(process.pid)));
+  io.adapter(createAdapter());
+  // As Parley: each arrival is announced to everyone (presence), through the adapter.
+  io.on('connection', (socket) => {
+    io.emit('arrived', socket.id);
+    socket.on('hello', (_x, ack) => ack?.(process.pid));
+  });
   // Request-carrying connections the worker was given, and how many of them it closed again.
   const stats = { injected: 0, injectedOpen: 0, engineClients: 0 };
   server.on('connection', (conn) => {
