@@ -13,9 +13,10 @@ import type { Logger } from './logger.js';
  * transport only (createApp's `websocketOnly`): a WebSocket session is one TCP connection, so it needs no sticky
  * routing, and nothing in the primary reads a connection. HTTP long-polling, whose requests would land on any
  * worker, is refused (400 "Transport unknown"); the web client opens with WebSocket (web/src/socket/connection.ts).
- * @socket.io/sticky's `setupMaster`, which would keep polling, lost the first frame of ~1 in 20 WebSocket clients
- * that connect right after a sign-in request (docs/DECISIONS.md; bench/tools/sticky-check.mjs), and the router we
- * had instead needed Node's private `_handle`. Workers terminate TLS themselves, so TLS works clustered.
+ * @socket.io/sticky's `setupMaster`, which would keep polling, lost the first frame (the CONNECT packet) of ~1 in 20
+ * WebSocket clients connecting right after a sign-in (docs/DECISIONS.md; bench/tools/first-frame.mjs): it keeps
+ * reading a connection whose handle is on its way to a worker. The router we had instead needed Node's private
+ * `_handle`. Workers terminate TLS themselves, so TLS works clustered.
  *
  * Workers act as one Socket.IO server through an adapter: the Redis adapter when REDIS_URL is set (createApp
  * installs it), otherwise @socket.io/cluster-adapter over the primary's IPC. Without Redis, what each worker keeps
@@ -23,8 +24,8 @@ import type { Logger } from './logger.js';
  * and REDIS_URL is the recommended setting for clustering.
  *
  * Start-up: the first worker starts alone (it migrates the database and creates `general`), then the others;
- * each takes connections once it is ready, and the primary logs "listening" once all are. A worker that dies is replaced (giving up after 5 deaths in a minute).
- * SIGTERM/SIGINT: the port closes, each worker drains (see shutdown.ts), and the primary exits 0 once all did,
+ * each takes connections once it is ready, and the primary logs "listening" once all are. A worker that dies is
+ * replaced (giving up after 5 deaths in a minute). SIGTERM/SIGINT: each worker closes its share of the port and drains (see shutdown.ts), and the primary exits 0 once all did,
  * within SHUTDOWN_TIMEOUT_MS plus 2 s, else 1.
  */
 
