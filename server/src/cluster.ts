@@ -25,8 +25,8 @@ import type { Logger } from './logger.js';
  *
  * Start-up: the first worker starts alone (it migrates the database and creates `general`), then the others;
  * each takes connections once it is ready, and the primary logs "listening" once all are. A worker that dies is
- * replaced (giving up after 5 deaths in a minute). SIGTERM/SIGINT: each worker closes its share of the port and drains (see shutdown.ts), and the primary exits 0 once all did,
- * within SHUTDOWN_TIMEOUT_MS plus 2 s, else 1.
+ * replaced (giving up after 5 deaths in a minute). SIGTERM/SIGINT: each worker closes its share of the port and
+ * drains (see shutdown.ts), and the primary exits 0 once all did, within SHUTDOWN_TIMEOUT_MS plus 2 s, else 1.
  */
 
 /** IPC message types between a worker and the primary. */
