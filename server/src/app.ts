@@ -56,7 +56,14 @@ const WEB_DIST = path.resolve(here, '../../web/dist');
  * The composition root: opens and migrates the database, wires stores, services, routes and Socket.IO.
  * `index.ts` only reads the environment and listens; tests call this with their own config on port 0.
  */
-export async function createApp(config: Config, opts: { logger?: Logger } = {}): Promise<ParleyApp> {
+export async function createApp(
+  config: Config,
+  opts: {
+    logger?: Logger;
+    /** A cluster worker (cluster.ts): WebSocket only, as a long-polling session's requests could reach any worker. */
+    websocketOnly?: boolean;
+  } = {},
+): Promise<ParleyApp> {
   const logger = opts.logger ?? createLogger(config.logLevel);
   const db = await openDb(config.databaseUrl, logger, { sqliteDriver: config.sqliteDriver });
   await migrate(db, logger);
@@ -72,6 +79,7 @@ export async function createApp(config: Config, opts: { logger?: Logger } = {}):
   const io: IoServer = new Server(server, {
     maxHttpBufferSize: LIMITS.socketPacketMaxBytes,
     perMessageDeflate: false,
+    ...(opts.websocketOnly ? { transports: ['websocket' as const] } : {}),
     cors: config.corsOrigins.length ? { origin: config.corsOrigins, credentials: true } : undefined,
     // Checked before any Socket.IO work: a foreign page cannot open a socket with a user's credentials.
     allowRequest: (req, cb) => cb(null, originAllowed(config, req)),

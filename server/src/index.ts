@@ -1,7 +1,7 @@
 import cluster from 'node:cluster';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createApp, type ParleyApp } from './app.js';
-import { checkClusterConfig, joinCluster, runPrimary, workerCount } from './cluster.js';
+import { joinCluster, runPrimary, workerCount } from './cluster.js';
 import { parseMetricsAllow } from './http/metrics.js';
 import { createLogger, type Logger } from './logger.js';
 import { drainable, shutdownTimeoutMs, type Drainable } from './shutdown.js';
@@ -19,7 +19,6 @@ try {
   workers = cluster.isWorker ? 1 : workerCount();
   timeoutMs = shutdownTimeoutMs();
   parseMetricsAllow(process.env.METRICS_ALLOW);
-  if (workers > 1) checkClusterConfig(config);
 } catch (err) {
   if (err instanceof ConfigError) {
     console.error(err.message);
@@ -59,7 +58,10 @@ async function serve(config: Config, logger: Logger, timeoutMs: number): Promise
   };
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => stop(signal));
 
-  starting = createApp(config, { logger }).then((parley) => ({ parley, drain: drainable(parley, logger) }));
+  starting = createApp(config, { logger, websocketOnly: cluster.isWorker }).then((parley) => ({
+    parley,
+    drain: drainable(parley, logger),
+  }));
   const { parley } = await starting;
   if (stopping) return;
   if (cluster.isWorker) {

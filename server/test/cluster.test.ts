@@ -6,8 +6,8 @@ import path from 'node:path';
 import { io as ioClient, type Socket } from 'socket.io-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from './helpers/sockets.js';
-import { checkClusterConfig, workerCount } from '../src/cluster.js';
-import { ConfigError, loadConfig } from '../src/config.js';
+import { workerCount } from '../src/cluster.js';
+import { ConfigError } from '../src/config.js';
 import {
   ChildServers,
   spawnParley,
@@ -18,10 +18,10 @@ import {
 import { PG_URL } from '../src/test-support/server.js';
 
 /*
- * One host, all cores (server/src/cluster.ts): a primary that owns the port and WORKERS Parley processes behind
- * it, with sticky routing for HTTP long-polling and an adapter joining the workers' Socket.IO servers. The real
- * entry point runs with WORKERS=2; clients on the polling and on the WebSocket transport, spread over both
- * workers, must all hear each other.
+ * One host, all cores (server/src/cluster.ts): WORKERS Parley processes sharing one port through Node's cluster
+ * round-robin, WebSocket transport only, and an adapter joining the workers' Socket.IO servers. The real entry
+ * point runs with WORKERS=2; WebSocket clients spread over both workers must all hear each other, and a
+ * long-polling handshake is refused (its requests could reach either worker).
  *
  * Telling the workers apart: without REDIS_URL, who is online is kept per worker, so `presence:list` answers the
  * users connected to the caller's worker. That groups the sockets by worker. (With TEST_REDIS_URL the suite runs
@@ -176,15 +176,20 @@ async function generalRoomId(url: string, p: Peer): Promise<string> {
 }
 
 describe(`cluster: WORKERS=2 on one port (${DIALECT}, ${REDIS ? 'with and without' : 'without'} Redis)`, () => {
-  it('spreads clients over both workers; polling and WebSocket clients all hear each other; REST too; /metrics sums the workers; SIGTERM stops all with 0', async () => {
+  it('spreads clients over both workers; they all hear each other; REST too; polling is refused; /metrics sums the workers; SIGTERM stops all with 0', async () => {
     const p = await startCluster();
     expect(p.output()).toContain('REDIS_URL is not set');
     expect(p.output()).toMatch(/"workers":2/);
 
-    // Least-connection routing places consecutive handshakes on alternate workers.
+    // Round-robin places consecutive connections on alternate workers.
     const peers: Peer[] = [];
-    for (const transport of ['websocket', 'websocket', 'polling', 'polling'] as const)
-      peers.push(await peer(p.url, transport));
+    for (let i = 0; i < 4; i++) peers.push(await peer(p.url, 'websocket'));
+    // A long-polling handshake is refused by whichever worker gets it: no session can outlive its first request.
+    for (let i = 0; i < 2; i++) {
+      const polling = await fetch(`${p.url}/socket.io/?EIO=4&transport=polling`);
+      expect(polling.status).toBe(400);
+      expect(await polling.json()).toEqual({ code: 0, message: 'Transport unknown' });
+    }
 
     // Group the sockets by worker (presence is per worker without Redis). A worker counts a socket in presence
     // just after its handshake, so ask until the views settle into a partition of the four users.
@@ -213,7 +218,7 @@ describe(`cluster: WORKERS=2 on one port (${DIALECT}, ${REDIS ? 'with and withou
 
     await everyoneHearsEveryone(p.url, peers);
 
-    // A REST send (a request with a body: relayed by the primary to a worker) reaches every socket too.
+    // A REST send (a request with a body, to whichever worker) reaches every socket too.
     const token = (peers[0]!.socket.auth as { token: string }).token;
     const general = await generalRoomId(p.url, peers[0]!);
     const text = `over REST ${randomUUID().slice(0, 6)}`;
@@ -224,7 +229,6 @@ describe(`cluster: WORKERS=2 on one port (${DIALECT}, ${REDIS ? 'with and withou
     expect(sent.status, JSON.stringify(sent.body)).toBe(201);
     for (const m of await Promise.all(peers.map((x) => x.message(text)))) expect(m.id).toBe(sent.body.id);
 
-    // The transports are still the ones they started on (polling kept its session through the primary).
     for (const x of peers) {
       expect(x.socket.connected).toBe(true);
       expect(x.socket.io.engine.transport.name).toBe(x.transport);
@@ -286,7 +290,8 @@ describe(`cluster: WORKERS=2 on one port (${DIALECT}, ${REDIS ? 'with and withou
   it('hands every connection over whole: WebSocket clients right after request bodies, clients that hang up early', async () => {
     const p = await startCluster();
     // Each round: a request with a body, then a WebSocket whose first frame follows the handshake at once. (A
-    // primary that keeps reading a connection it is handing over loses that frame now and then.)
+    // primary that keeps reading a connection it is handing over, as @socket.io/sticky's setupMaster does, loses
+    // that frame now and then.)
     for (let i = 0; i < 25; i++) {
       const x = await peer(p.url, 'websocket');
       await online(x);
@@ -312,7 +317,7 @@ describe(`cluster: WORKERS=2 on one port (${DIALECT}, ${REDIS ? 'with and withou
     }
     const health = await api(p.url, 'GET', '/api/health');
     expect(health.status).toBe(200);
-    const last = await peer(p.url, 'polling');
+    const last = await peer(p.url, 'websocket');
     await online(last);
     p.proc.kill('SIGTERM');
     expect(await exitWithin(p, 15_000)).toEqual({ code: 0, signal: null });
@@ -359,7 +364,7 @@ describe(`cluster: WORKERS=2 on one port (${DIALECT}, ${REDIS ? 'with and withou
       check();
     });
     expect(p.output()).toContain('worker died; starting another');
-    const fresh = await peer(p.url, 'polling');
+    const fresh = await peer(p.url, 'websocket');
     await online(fresh);
     await everyoneHearsEveryone(p.url, [survivor, fresh]);
 
@@ -378,8 +383,7 @@ describe(`cluster: WORKERS=2 on one port (${DIALECT}, ${REDIS ? 'with and withou
       });
       expect(p.output()).not.toContain('REDIS_URL is not set');
       const peers: Peer[] = [];
-      for (const transport of ['websocket', 'polling', 'websocket', 'polling'] as const)
-        peers.push(await peer(p.url, transport));
+      for (let i = 0; i < 4; i++) peers.push(await peer(p.url, 'websocket'));
       const everyone = peers.map((x) => x.userId).sort();
       for (const x of peers) {
         // Shared presence: each socket sees every user, whichever worker it is on.
@@ -393,7 +397,7 @@ describe(`cluster: WORKERS=2 on one port (${DIALECT}, ${REDIS ? 'with and withou
     120_000,
   );
 
-  it('WORKERS: a number or auto; --cluster means auto; TLS cannot be clustered', () => {
+  it('WORKERS: a number or auto; --cluster means auto', () => {
     expect(workerCount({}, [])).toBe(1);
     expect(workerCount({ WORKERS: '3' }, [])).toBe(3);
     expect(workerCount({}, ['node', 'index.js', '--cluster'])).toBe(Math.max(1, os.availableParallelism()));
@@ -401,15 +405,6 @@ describe(`cluster: WORKERS=2 on one port (${DIALECT}, ${REDIS ? 'with and withou
     expect(workerCount({ WORKERS: 'auto' }, [])).toBe(Math.max(1, os.availableParallelism()));
     for (const bad of ['0', '-1', '1.5', 'many', '257'])
       expect(() => workerCount({ WORKERS: bad }, [])).toThrow(ConfigError);
-
-    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'parley-cluster-'));
-    try {
-      const config = loadConfig({ DATA_DIR: dataDir, TLS_CERT_FILE: '/x.pem', TLS_KEY_FILE: '/x.key' });
-      expect(() => checkClusterConfig(config)).toThrow(/TLS/);
-      expect(() => checkClusterConfig(loadConfig({ DATA_DIR: dataDir }))).not.toThrow();
-    } finally {
-      rmSync(dataDir, { recursive: true, force: true });
-    }
   });
 
   it('refuses a bad WORKERS value at start, naming the variable', async () => {

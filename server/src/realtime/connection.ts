@@ -146,10 +146,11 @@ export function attachRealtime(
     try {
       // Removals from rooms applied while the memberships are read are dropped from what was read (revocations.ts).
       const since = ctx.revocations.stamp();
-      const memberships = await ctx.models.Membership.findAll({
-        where: { userId: Number(userId) },
-        attributes: ['roomId'],
-      });
+      // A plain read (no model instances): what every connect allocates while it waits stays in the heap.
+      const memberships = await ctx.db.read<{ roomId: number }>(
+        'SELECT "roomId" FROM memberships WHERE "userId" = $userId',
+        { userId: Number(userId) },
+      );
       // Gone already: joining now would only leave its id behind in the adapter's rooms.
       if (socket.disconnected) return;
       const rooms = ctx.revocations.keepRooms(

@@ -23,16 +23,22 @@ export async function authenticateBearer(ctx: AppContext, header: string | undef
  */
 export async function authenticateToken(ctx: AppContext, token: string): Promise<Actor> {
   const claims = verifyAccessToken(ctx.config, token);
-  const session = await ctx.models.Session.findByPk(claims.sessionId);
+  // A plain read, not a model instance: every request and handshake makes it, and a connect storm keeps hundreds
+  // in flight at once, whose garbage then outlives them in the heap (idle-socket RSS, docs/PERFORMANCE.md).
+  const [session] = await ctx.db.read<{
+    userId: number | string;
+    expiresAt: Date | string;
+    revokedAt: unknown;
+  }>('SELECT "userId", "expiresAt", "revokedAt" FROM sessions WHERE id = $id', { id: claims.sessionId });
   if (
     !session ||
-    session.revokedAt ||
-    session.expiresAt.getTime() <= Date.now() ||
+    (session.revokedAt !== null && session.revokedAt !== undefined) ||
+    new Date(session.expiresAt).getTime() <= Date.now() ||
     String(session.userId) !== claims.userId
   ) {
     throw new AppError('UNAUTHORIZED', 'This session has ended; sign in again');
   }
   const user = await ctx.models.User.findByPk(Number(claims.userId));
   if (!user || user.releasedAt) throw new AppError('UNAUTHORIZED', 'This account is no longer available');
-  return { user, sessionId: session.id };
+  return { user, sessionId: claims.sessionId };
 }
