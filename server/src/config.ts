@@ -63,6 +63,10 @@ const EnvSchema = z.object({
   MAX_SOCKETS_PER_ADDRESS: int(1).default(200),
   SOCKET_MAX_BUFFERED_BYTES: int(16 * 1024).default(4 * 1024 * 1024),
   SOCKET_FLOOD_COOLDOWN_SEC: int(0, 3600).default(10),
+  SOCKET_EVENT_RATE_PER_SEC: z.coerce.number().positive().default(30),
+  SOCKET_EVENT_BURST: int(1).default(60),
+  SOCKET_HANDSHAKES_PER_ADDRESS_PER_SEC: z.coerce.number().positive().default(20),
+  SOCKET_CONNECT_TIMEOUT_SEC: int(1, 300).default(10),
 });
 
 export type Env = z.infer<typeof EnvSchema>;
@@ -99,6 +103,19 @@ export interface Config {
   socketMaxBufferedBytes: number;
   /** After its socket was cut off for flooding, the user's new handshakes are refused this long (0: never). */
   socketFloodCooldownSec: number;
+  /**
+   * Per-socket event budget: refilled at this rate, up to `socketEventBurst` at once. The guard never applies less
+   * than the message limits allow (see realtime/event-budget.ts `effectiveEventBudget`).
+   */
+  socketEventRatePerSec: number;
+  socketEventBurst: number;
+  /**
+   * New engine.io connections one client address may open per second on this node, after a burst of
+   * MAX_SOCKETS_PER_ADDRESS (everyone behind one NAT reconnecting after a restart).
+   */
+  socketHandshakesPerAddressPerSec: number;
+  /** An engine.io connection that has not completed a Socket.IO CONNECT within this is closed. */
+  socketConnectTimeoutSec: number;
 }
 
 const MIN_SECRET_BYTES = 32;
@@ -145,6 +162,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxSocketsPerAddress: e.MAX_SOCKETS_PER_ADDRESS,
     socketMaxBufferedBytes: e.SOCKET_MAX_BUFFERED_BYTES,
     socketFloodCooldownSec: e.SOCKET_FLOOD_COOLDOWN_SEC,
+    socketEventRatePerSec: e.SOCKET_EVENT_RATE_PER_SEC,
+    socketEventBurst: e.SOCKET_EVENT_BURST,
+    socketHandshakesPerAddressPerSec: e.SOCKET_HANDSHAKES_PER_ADDRESS_PER_SEC,
+    socketConnectTimeoutSec: e.SOCKET_CONNECT_TIMEOUT_SEC,
   };
 }
 

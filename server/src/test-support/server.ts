@@ -48,6 +48,10 @@ export function testConfig(dataDir: string, overrides: Partial<Config> = {}): Co
     maxSocketsPerAddress: 10_000,
     socketMaxBufferedBytes: 4 * 1024 * 1024,
     socketFloodCooldownSec: 0,
+    socketEventRatePerSec: 30,
+    socketEventBurst: 60,
+    socketHandshakesPerAddressPerSec: 10_000,
+    socketConnectTimeoutSec: 10,
     ...overrides,
   };
 }

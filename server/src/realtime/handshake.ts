@@ -1,0 +1,223 @@
+import type { IncomingMessage } from 'node:http';
+import DataLoader from 'dataloader';
+import type { Config } from '../config.js';
+import type { AppContext } from '../context.js';
+import type { Session, User } from '../db/models.js';
+import { AppError } from '../errors.js';
+import type { Actor } from '../modules/auth/authenticate.js';
+import { verifyAccessToken } from '../modules/auth/tokens.js';
+import type { IoServer, IoSocket } from './channels.js';
+import { socketLimitStats, type FloodCooldown, type SocketQuota } from './socket-limits.js';
+
+/*
+ * The way into a socket, cheapest check first, so that whatever a flood sends is refused before it costs anything
+ * that grows: engine.io request (per-address connection count and handshake rate, in `allowRequest`) → CONNECT
+ * packets per engine connection → access token present → its signature and expiry (CPU only) → the flood cool-down
+ * → the per-user and per-address socket quotas → only then the database (session alive, user not released), read
+ * for all the handshakes of one turn of the event loop in one batch.
+ */
+
+/** An engine.io connection, as Socket.IO exposes it (`socket.conn`). */
+type EngineSocket = IoSocket['conn'];
+
+/** Socket.IO CONNECT packets one engine connection may send per second; the next closes the connection. */
+const CONNECTS_PER_SEC = 3;
+/** A batch of handshakes or arrivals read in one query; keeps the IN list of a storm bounded. */
+const MAX_BATCH = 500;
+
+/** Batches the loads of one turn of the event loop (the I/O callbacks that ran in it), and caches nothing. */
+const perTurn = { cache: false, maxBatchSize: MAX_BATCH, batchScheduleFn: (cb: () => void) => setImmediate(cb) };
+
+/** What engine.io keeps per connection that a hard close needs (not in its public types). */
+interface EngineInternals {
+  transport?: { socket?: { terminate?: () => void } };
+}
+
+/** Closes an engine connection at once, without the websocket closing handshake a flooder could stall. */
+function cutOff(conn: EngineSocket): void {
+  (conn as unknown as EngineInternals).transport?.socket?.terminate?.();
+  conn.close(true);
+}
+
+/**
+ * The engine.io layer's share: open engine connections and new ones per client address, and CONNECT packets per
+ * connection. Unauthenticated connections (which never send a CONNECT, or whose CONNECT was refused) count like
+ * any other, so one address cannot hold more than MAX_SOCKETS_PER_ADDRESS plus a little headroom; the headroom lets
+ * the connection over the socket quota still hear why (its CONNECT is refused `RATE_LIMITED` with a message)
+ * instead of a bare HTTP 403. Built by the composition root before the Socket.IO server (whose `allowRequest` it
+ * answers) and attached to it afterwards.
+ */
+export class EngineGuard {
+  private readonly open = new Map<string, number>();
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+  private readonly addressOfConn = new WeakMap<EngineSocket, string>();
+  private readonly connects = new WeakMap<EngineSocket, { n: number; since: number }>();
+  private readonly maxOpen: number;
+
+  constructor(
+    private readonly config: Pick<Config, 'maxSocketsPerAddress' | 'socketHandshakesPerAddressPerSec'>,
+    private readonly addressOf: (req: IncomingMessage) => string,
+  ) {
+    const max = config.maxSocketsPerAddress;
+    this.maxOpen = max + Math.max(4, Math.ceil(max / 10));
+  }
+
+  /** engine.io's `allowRequest` for a new connection: refused when the address holds or opens too many. */
+  allowRequest(req: IncomingMessage, cb: (err: string | null | undefined, success: boolean) => void): void {
+    const address = this.addressOf(req);
+    if ((this.open.get(address) ?? 0) >= this.maxOpen) {
+      socketLimitStats.refusedEngineConnections++;
+      return cb('Too many connections from this address', false);
+    }
+    if (!this.takeHandshake(address)) {
+      socketLimitStats.refusedHandshakeRate++;
+      return cb('Too many new connections from this address; slow down', false);
+    }
+    cb(null, true);
+  }
+
+  /** Counts the server's engine connections and watches their CONNECT packets. Call once, after Socket.IO's own. */
+  attach(io: IoServer): void {
+    // Shared by every connection (called with it as `this`): no closure per connection.
+    const { open, addressOfConn } = this;
+    const countConnect = (conn: EngineSocket) => this.countConnect(conn);
+    const onClose = function (this: EngineSocket) {
+      const address = addressOfConn.get(this);
+      if (address !== undefined) bump(open, address, -1);
+    };
+    const onData = function (this: EngineSocket, data: unknown) {
+      // A Socket.IO packet starts with its type; 0 is CONNECT (binary attachments never are one).
+      if (typeof data === 'string' && data.charCodeAt(0) === 48) countConnect(this);
+    };
+    io.engine.on('connection', (conn: EngineSocket) => {
+      const address = this.addressOf(conn.request);
+      this.addressOfConn.set(conn, address);
+      bump(this.open, address, 1);
+      conn.once('close', onClose);
+      // Before Socket.IO's own listener, so a connection over the limit is closed before its packet is handled.
+      conn.prependListener('data', onData);
+    });
+  }
+
+  private countConnect(conn: EngineSocket): void {
+    const now = Date.now();
+    let c = this.connects.get(conn);
+    if (!c || now - c.since >= 1000) this.connects.set(conn, (c = { n: 0, since: now }));
+    if (++c.n > CONNECTS_PER_SEC && conn.readyState === 'open') {
+      socketLimitStats.connectFloodCloses++;
+      cutOff(conn);
+    }
+  }
+
+  /** A token from the address's handshake bucket: a burst of MAX_SOCKETS_PER_ADDRESS, then the configured rate. */
+  private takeHandshake(address: string): boolean {
+    const burst = this.config.maxSocketsPerAddress;
+    const rate = this.config.socketHandshakesPerAddressPerSec;
+    const now = Date.now();
+    if (this.buckets.size > 10_000) {
+      // Bounded: a full bucket is the same as none.
+      for (const [k, b] of this.buckets)
+        if (b.tokens + ((now - b.at) / 1000) * rate >= burst) this.buckets.delete(k);
+    }
+    let b = this.buckets.get(address);
+    if (!b) this.buckets.set(address, (b = { tokens: burst, at: now }));
+    b.tokens = Math.min(burst, b.tokens + ((now - b.at) / 1000) * rate);
+    b.at = now;
+    if (b.tokens < 1) return false;
+    b.tokens -= 1;
+    return true;
+  }
+}
+
+function bump(counts: Map<string, number>, key: string, by: number): void {
+  const n = (counts.get(key) ?? 0) + by;
+  if (n > 0) counts.set(key, n);
+  else counts.delete(key);
+}
+
+/**
+ * The Socket.IO handshake (`io.use`) and the arrival's membership read, both batched across the sockets arriving
+ * at once: a storm of N handshakes costs a few queries per turn of the event loop, not 2N + N.
+ */
+export class Handshake {
+  /** Engine connections with a CONNECT in the middleware: a second one before it finishes is a flood. */
+  private readonly inFlight = new WeakSet<EngineSocket>();
+  private readonly sessions: DataLoader<string, { session: Session; user: User | null } | null>;
+  private readonly rooms: DataLoader<number, number[]>;
+
+  constructor(
+    private readonly ctx: Pick<AppContext, 'config' | 'models'>,
+    private readonly cooldown: FloodCooldown,
+    private readonly quota: SocketQuota,
+  ) {
+    const { Session, User, Membership } = ctx.models;
+    this.sessions = new DataLoader(async (ids) => {
+      const sessions = await Session.findAll({ where: { id: [...new Set(ids)] } });
+      const userIds = [...new Set(sessions.map((s) => s.userId))];
+      const users = userIds.length ? await User.findAll({ where: { id: userIds } }) : [];
+      const userById = new Map(users.map((u) => [u.id, u]));
+      const byId = new Map(sessions.map((s) => [s.id, { session: s, user: userById.get(s.userId) ?? null }]));
+      return ids.map((id) => byId.get(id) ?? null);
+    }, perTurn);
+    this.rooms = new DataLoader(async (userIds) => {
+      const rows = await Membership.findAll({
+        where: { userId: [...new Set(userIds)] },
+        attributes: ['userId', 'roomId'],
+        raw: true,
+      });
+      const byUser = new Map<number, number[]>();
+      for (const r of rows) {
+        const list = byUser.get(r.userId);
+        if (list) list.push(r.roomId);
+        else byUser.set(r.userId, [r.roomId]);
+      }
+      return userIds.map((id) => byUser.get(id) ?? []);
+    }, perTurn);
+  }
+
+  /**
+   * Authenticates a socket's handshake, cheapest check first, and takes its quota slots. Throws AppError
+   * (UNAUTHORIZED, TOKEN_EXPIRED or RATE_LIMITED); a refusal after the slots were taken gives them back.
+   */
+  async authenticate(socket: IoSocket): Promise<Actor> {
+    const conn = socket.conn;
+    // Closed for a CONNECT flood (EngineGuard) while this packet was on its way: nothing more is spent on it.
+    if (conn.readyState !== 'open') throw new AppError('RATE_LIMITED', 'Connection closed', undefined, 5);
+    if (this.inFlight.has(conn)) {
+      socketLimitStats.connectFloodCloses++;
+      cutOff(conn);
+      throw new AppError('RATE_LIMITED', 'One handshake at a time', undefined, 5);
+    }
+    const token = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
+    if (typeof token !== 'string' || !token) throw new AppError('UNAUTHORIZED', 'No access token');
+    const claims = verifyAccessToken(this.ctx.config, token);
+    this.cooldown.check(claims.userId);
+    const release = this.quota.take(socket, claims.userId);
+    this.inFlight.add(conn);
+    try {
+      const found = await this.sessions.load(claims.sessionId);
+      const session = found?.session;
+      if (
+        !session ||
+        session.revokedAt ||
+        session.expiresAt.getTime() <= Date.now() ||
+        String(session.userId) !== claims.userId
+      ) {
+        throw new AppError('UNAUTHORIZED', 'This session has ended; sign in again');
+      }
+      const user = found.user;
+      if (!user || user.releasedAt) throw new AppError('UNAUTHORIZED', 'This account is no longer available');
+      return { user, sessionId: session.id };
+    } catch (err) {
+      release();
+      throw err;
+    } finally {
+      this.inFlight.delete(conn);
+    }
+  }
+
+  /** The ids of the rooms `userId` is a member of, read with the other arrivals of this turn. */
+  roomIdsOf(userId: string | number): Promise<number[]> {
+    return this.rooms.load(Number(userId));
+  }
+}
