@@ -5,14 +5,7 @@ import type { Session } from '@parley/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { socketLimitStats } from '../../src/realtime/connection.js';
 import { cleanEnv, ROOT } from '../../src/test-support/process.js';
-import {
-  client,
-  register,
-  startTestServer,
-  uniqueName,
-  type Call,
-  type TestServer,
-} from '../../src/test-support/server.js';
+import { client, register, startTestServer, uniqueName } from '../../src/test-support/server.js';
 import { generalRoomId, postMessage } from '../helpers/realtime.js';
 import { closeAllSockets, connectSocket, waitFor, type ClientSocket } from '../helpers/sockets.js';
 
