@@ -100,7 +100,8 @@ export const metrics = {
     help:
       'Handshakes refused for too many sockets, by limit: user / address (MAX_SOCKETS_PER_USER / ' +
       'MAX_SOCKETS_PER_ADDRESS, at the Socket.IO CONNECT), engine_address (engine.io connections held by the ' +
-      'address, signed in or not) and handshake_rate (SOCKET_HANDSHAKES_PER_ADDRESS_PER_SEC)',
+      'address, signed in or not), handshake_rate (SOCKET_HANDSHAKES_PER_ADDRESS_PER_SEC) and cooldown (a user ' +
+      'cut off for flooding, SOCKET_FLOOD_COOLDOWN_SEC)',
     labelNames: ['limit'] as const,
     registers: [registry],
     collect() {
@@ -109,6 +110,7 @@ export const metrics = {
       this.inc({ limit: 'address' }, socketLimitStats.refusedPerAddress);
       this.inc({ limit: 'engine_address' }, socketLimitStats.refusedEngineConnections);
       this.inc({ limit: 'handshake_rate' }, socketLimitStats.refusedHandshakeRate);
+      this.inc({ limit: 'cooldown' }, socketLimitStats.refusedCooldown);
     },
   }),
   connectFloodCloses: new client.Counter({

@@ -20,7 +20,10 @@ import { socketLimitStats, type FloodCooldown, type SocketQuota } from './socket
 /** An engine.io connection, as Socket.IO exposes it (`socket.conn`). */
 type EngineSocket = IoSocket['conn'];
 
-/** Socket.IO CONNECT packets one engine connection may send per second; the next closes the connection. */
+/**
+ * Socket.IO CONNECT packets one engine connection may send within a one-second window; the next closes the
+ * connection. A client sends one per namespace, and again only after a refusal (a retry), well under this.
+ */
 const CONNECTS_PER_SEC = 3;
 /** A batch of handshakes or arrivals read in one query; keeps the IN list of a storm bounded. */
 const MAX_BATCH = 500;
@@ -51,7 +54,12 @@ export class EngineGuard {
   private readonly open = new Map<string, number>();
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
   private readonly addressOfConn = new WeakMap<EngineSocket, string>();
-  private readonly connects = new WeakMap<EngineSocket, { n: number; since: number }>();
+  /**
+   * CONNECT packets per connection in the current one-second window; a new map each window, so what a connection
+   * costs here is one small integer for at most a second.
+   */
+  private connects = new WeakMap<EngineSocket, number>();
+  private windowStart = 0;
   private readonly maxOpen: number;
 
   constructor(
@@ -93,7 +101,8 @@ export class EngineGuard {
       const address = this.addressOf(conn.request);
       this.addressOfConn.set(conn, address);
       bump(this.open, address, 1);
-      conn.once('close', onClose);
+      // `on`, not `once`: engine.io emits it once, and `once` would wrap the listener anew for every connection.
+      conn.on('close', onClose);
       // Before Socket.IO's own listener, so a connection over the limit is closed before its packet is handled.
       conn.prependListener('data', onData);
     });
@@ -101,9 +110,13 @@ export class EngineGuard {
 
   private countConnect(conn: EngineSocket): void {
     const now = Date.now();
-    let c = this.connects.get(conn);
-    if (!c || now - c.since >= 1000) this.connects.set(conn, (c = { n: 0, since: now }));
-    if (++c.n > CONNECTS_PER_SEC && conn.readyState === 'open') {
+    if (now - this.windowStart >= 1000) {
+      this.windowStart = now;
+      this.connects = new WeakMap();
+    }
+    const n = (this.connects.get(conn) ?? 0) + 1;
+    this.connects.set(conn, n);
+    if (n > CONNECTS_PER_SEC && conn.readyState === 'open') {
       socketLimitStats.connectFloodCloses++;
       cutOff(conn);
     }
@@ -181,14 +194,18 @@ export class Handshake {
    */
   async authenticate(socket: IoSocket): Promise<Actor> {
     const conn = socket.conn;
-    // Closed for a CONNECT flood (EngineGuard) while this packet was on its way: nothing more is spent on it.
-    if (conn.readyState !== 'open') throw new AppError('RATE_LIMITED', 'Connection closed', undefined, 5);
-    if (this.inFlight.has(conn)) {
-      socketLimitStats.connectFloodCloses++;
-      cutOff(conn);
-      throw new AppError('RATE_LIMITED', 'One handshake at a time', undefined, 5);
-    }
     const token = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
+    // A CONNECT flood: closed by EngineGuard while this packet was on its way, or a second CONNECT while the
+    // first is still being checked. Nothing more is spent on it, and whoever it is signed in as cools down, so
+    // that its next connections are refused before the database too.
+    if (conn.readyState !== 'open' || this.inFlight.has(conn)) {
+      if (conn.readyState === 'open') {
+        socketLimitStats.connectFloodCloses++;
+        cutOff(conn);
+      }
+      this.coolDown(token);
+      throw new AppError('RATE_LIMITED', 'Too many handshakes on one connection', undefined, 5);
+    }
     if (typeof token !== 'string' || !token) throw new AppError('UNAUTHORIZED', 'No access token');
     const claims = verifyAccessToken(this.ctx.config, token);
     this.cooldown.check(claims.userId);
@@ -213,6 +230,16 @@ export class Handshake {
       throw err;
     } finally {
       this.inFlight.delete(conn);
+    }
+  }
+
+  /** Starts the flood cool-down for the user a valid token names; anything else is ignored. */
+  private coolDown(token: unknown): void {
+    if (typeof token !== 'string') return;
+    try {
+      this.cooldown.start(verifyAccessToken(this.ctx.config, token).userId);
+    } catch {
+      // Not a valid token: there is no user to cool down; the connection is closed all the same.
     }
   }
 

@@ -14,6 +14,8 @@ export const socketLimitStats = {
   refusedHandshakeRate: 0,
   /** engine connections closed for sending too many Socket.IO CONNECT packets. */
   connectFloodCloses: 0,
+  /** Handshakes refused because the user is in its flood cool-down (SOCKET_FLOOD_COOLDOWN_SEC). */
+  refusedCooldown: 0,
 };
 
 /** How often the queued bytes of every socket are checked; a reader that stalls is cut off within this. */
@@ -150,6 +152,7 @@ export class FloodCooldown {
     if (t === undefined) return;
     const left = t - Date.now();
     if (left <= 0) return void this.until.delete(userId);
+    socketLimitStats.refusedCooldown++;
     throw new AppError(
       'RATE_LIMITED',
       'Disconnected for flooding; reconnect later',

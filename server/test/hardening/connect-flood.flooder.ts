@@ -6,13 +6,14 @@ import { Socket as EngineSocket } from 'engine.io-client';
  *   node --import tsx connect-flood.flooder.ts connect URL TOKEN RATE DURATION_MS
  *     One engine.io connection sending Socket.IO CONNECT packets at RATE per second; when the server closes it, a
  *     new one (as an attacker would), for DURATION_MS.
- *   node --import tsx connect-flood.flooder.ts engine URL COUNT DURATION_MS
- *     Opens up to COUNT engine.io connections (50 opening at a time) that never send a CONNECT, and holds them.
+ *   node --import tsx connect-flood.flooder.ts engine URL COUNT RATE DURATION_MS
+ *     Opens up to COUNT engine.io connections, RATE per second (at most 200 opening at once), that never send a
+ *     CONNECT, and holds them until DURATION_MS is over.
  * Prints "ready" when it starts, then one JSON line of counts when done.
  */
 
 const [mode, url, ...rest] = process.argv.slice(2) as [string, string, ...string[]];
-const IN_FLIGHT = 50;
+const IN_FLIGHT = 200;
 const MAX_CONNECTIONS = 2000;
 
 function open(): EngineSocket {
@@ -70,7 +71,7 @@ async function connectFlood(token: string, rate: number, durationMs: number) {
   return counts;
 }
 
-async function engineFlood(count: number, durationMs: number) {
+async function engineFlood(count: number, rate: number, durationMs: number) {
   const counts = { attempted: 0, opened: 0, refused: 0, closedByServer: 0, firstRefusalMs: -1 };
   const held: EngineSocket[] = [];
   const start = performance.now();
@@ -78,39 +79,44 @@ async function engineFlood(count: number, durationMs: number) {
   process.stdout.write('ready\n');
   let inFlight = 0;
   let done = false;
-  await new Promise<void>((resolve) => {
-    const pump = () => {
-      while (!done && inFlight < IN_FLIGHT && counts.attempted < count && Date.now() < end) {
-        counts.attempted++;
-        inFlight++;
-        const conn = open();
-        let settled = false;
-        let opened = false;
-        const settle = () => {
-          if (settled) return;
-          settled = true;
-          inFlight--;
-          setImmediate(pump);
-        };
-        conn.on('open', () => {
-          opened = true;
-          counts.opened++;
-          held.push(conn);
-          settle();
-        });
-        conn.on('error', () => {
-          if (counts.firstRefusalMs < 0) counts.firstRefusalMs = since(start);
-          counts.refused++;
-          settle();
-        });
-        conn.on('close', () => {
-          if (!settled) return settle();
-          if (opened && !done) counts.closedByServer++;
-        });
-      }
-      if (inFlight === 0 && (counts.attempted >= count || Date.now() >= end)) resolve();
+  const attempt = () => {
+    counts.attempted++;
+    inFlight++;
+    const conn = open();
+    let settled = false;
+    let opened = false;
+    const settle = () => {
+      if (settled) return;
+      settled = true;
+      inFlight--;
     };
-    pump();
+    conn.on('open', () => {
+      opened = true;
+      counts.opened++;
+      held.push(conn);
+      settle();
+    });
+    conn.on('error', () => {
+      if (counts.firstRefusalMs < 0) counts.firstRefusalMs = since(start);
+      counts.refused++;
+      settle();
+    });
+    conn.on('close', () => {
+      if (!settled) return settle();
+      if (opened && !done) counts.closedByServer++;
+    });
+  };
+  // RATE new connections per second (IN_FLIGHT at most opening at once) until COUNT were tried.
+  await new Promise<void>((resolve) => {
+    let owed = 0;
+    const timer = setInterval(() => {
+      if (counts.attempted >= count || Date.now() >= end) {
+        clearInterval(timer);
+        return resolve();
+      }
+      for (owed += rate / 100; owed >= 1 && inFlight < IN_FLIGHT && counts.attempted < count; owed--)
+        attempt();
+    }, 10);
   });
   // Hold what was opened until the end, then go.
   await new Promise((resolve) => setTimeout(resolve, Math.max(0, end - Date.now())));
@@ -122,6 +128,6 @@ async function engineFlood(count: number, durationMs: number) {
 const counts =
   mode === 'connect'
     ? await connectFlood(rest[0]!, Number(rest[1]), Number(rest[2]))
-    : await engineFlood(Number(rest[0]), Number(rest[1]));
+    : await engineFlood(Number(rest[0]), Number(rest[1]), Number(rest[2]));
 process.stdout.write(JSON.stringify(counts) + '\n');
 process.exit(0);
