@@ -195,14 +195,13 @@ export class Handshake {
   async authenticate(socket: IoSocket): Promise<Actor> {
     const conn = socket.conn;
     const token = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
-    // A CONNECT flood: closed by EngineGuard while this packet was on its way, or a second CONNECT while the
-    // first is still being checked. Nothing more is spent on it, and whoever it is signed in as cools down, so
-    // that its next connections are refused before the database too.
-    if (conn.readyState !== 'open' || this.inFlight.has(conn)) {
-      if (conn.readyState === 'open') {
-        socketLimitStats.connectFloodCloses++;
-        cutOff(conn);
-      }
+    // Closed while this packet was on its way (by EngineGuard, for a CONNECT flood): nothing more is spent on it.
+    if (conn.readyState !== 'open') throw new AppError('RATE_LIMITED', 'Connection closed', undefined, 5);
+    // A second CONNECT while the first is still being checked, which no client does: a flood. The connection is
+    // closed, and whoever it is signed in as cools down, so its next handshakes are refused before the database.
+    if (this.inFlight.has(conn)) {
+      socketLimitStats.connectFloodCloses++;
+      cutOff(conn);
       this.coolDown(token);
       throw new AppError('RATE_LIMITED', 'Too many handshakes on one connection', undefined, 5);
     }
