@@ -28,8 +28,37 @@ const CONNECTS_PER_SEC = 3;
 /** A batch of handshakes or arrivals read in one query; keeps the IN list of a storm bounded. */
 const MAX_BATCH = 500;
 
-/** Batches the loads of one turn of the event loop (the I/O callbacks that ran in it), and caches nothing. */
-const perTurn = { cache: false, maxBatchSize: MAX_BATCH, batchScheduleFn: (cb: () => void) => setImmediate(cb) };
+/**
+ * DataLoader options that batch by load rather than by clock, and cache nothing (every handshake reads afresh): a
+ * batch goes out at the end of the current turn of the event loop, or, while the loader's previous query is still
+ * running, as soon as it is done. So under a storm, when handshakes arrive faster than a query takes, each query
+ * carries all that arrived meanwhile, however they were spread over the loop's turns.
+ */
+function oneQueryAtATime() {
+  let running = 0;
+  const waiting: (() => void)[] = [];
+  return {
+    options: {
+      cache: false,
+      maxBatchSize: MAX_BATCH,
+      batchScheduleFn: (dispatch: () => void) => {
+        if (running) waiting.push(dispatch);
+        else setImmediate(dispatch);
+      },
+    },
+    /** Wraps a batch function so that the scheduler knows when its query is running. */
+    track<K, V>(batch: (keys: readonly K[]) => Promise<V[]>) {
+      return async (keys: readonly K[]): Promise<V[]> => {
+        running++;
+        try {
+          return await batch(keys);
+        } finally {
+          if (--running === 0) for (const dispatch of waiting.splice(0)) setImmediate(dispatch);
+        }
+      };
+    },
+  };
+}
 
 /** What engine.io keeps per connection that a hard close needs (not in its public types). */
 interface EngineInternals {
@@ -164,28 +193,38 @@ export class Handshake {
     private readonly quota: SocketQuota,
   ) {
     const { Session, User, Membership } = ctx.models;
-    this.sessions = new DataLoader(async (ids) => {
-      const sessions = await Session.findAll({ where: { id: [...new Set(ids)] } });
-      const userIds = [...new Set(sessions.map((s) => s.userId))];
-      const users = userIds.length ? await User.findAll({ where: { id: userIds } }) : [];
-      const userById = new Map(users.map((u) => [u.id, u]));
-      const byId = new Map(sessions.map((s) => [s.id, { session: s, user: userById.get(s.userId) ?? null }]));
-      return ids.map((id) => byId.get(id) ?? null);
-    }, perTurn);
-    this.rooms = new DataLoader(async (userIds) => {
-      const rows = await Membership.findAll({
-        where: { userId: [...new Set(userIds)] },
-        attributes: ['userId', 'roomId'],
-        raw: true,
-      });
-      const byUser = new Map<number, number[]>();
-      for (const r of rows) {
-        const list = byUser.get(r.userId);
-        if (list) list.push(r.roomId);
-        else byUser.set(r.userId, [r.roomId]);
-      }
-      return userIds.map((id) => byUser.get(id) ?? []);
-    }, perTurn);
+    const sessionBatches = oneQueryAtATime();
+    this.sessions = new DataLoader(
+      sessionBatches.track(async (ids: readonly string[]) => {
+        const sessions = await Session.findAll({ where: { id: [...new Set(ids)] } });
+        const userIds = [...new Set(sessions.map((s) => s.userId))];
+        const users = userIds.length ? await User.findAll({ where: { id: userIds } }) : [];
+        const userById = new Map(users.map((u) => [u.id, u]));
+        const byId = new Map(
+          sessions.map((s) => [s.id, { session: s, user: userById.get(s.userId) ?? null }]),
+        );
+        return ids.map((id) => byId.get(id) ?? null);
+      }),
+      sessionBatches.options,
+    );
+    const roomBatches = oneQueryAtATime();
+    this.rooms = new DataLoader(
+      roomBatches.track(async (userIds: readonly number[]) => {
+        const rows = await Membership.findAll({
+          where: { userId: [...new Set(userIds)] },
+          attributes: ['userId', 'roomId'],
+          raw: true,
+        });
+        const byUser = new Map<number, number[]>();
+        for (const r of rows) {
+          const list = byUser.get(r.userId);
+          if (list) list.push(r.roomId);
+          else byUser.set(r.userId, [r.roomId]);
+        }
+        return userIds.map((id) => byUser.get(id) ?? []);
+      }),
+      roomBatches.options,
+    );
   }
 
   /**
