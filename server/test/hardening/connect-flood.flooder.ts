@@ -3,13 +3,15 @@ import { Socket as EngineSocket } from 'engine.io-client';
 /*
  * The flooding client of cases S6 and S7, run as a process of its own (its CPU must not be the test's). Traffic
  * goes to the URL given, which the test makes 127.0.0.1; every loop is bounded in count and time.
- *   node --import tsx connect-flood.flooder.ts connect URL TOKEN RATE DURATION_MS
+ *   node --import tsx connect-flood.flooder.ts connect URL TOKEN RATE DURATION_MS PERIOD_MS
  *     One engine.io connection sending Socket.IO CONNECT packets at RATE per second; when the server closes it, a
  *     new one (as an attacker would), for DURATION_MS.
- *   node --import tsx connect-flood.flooder.ts engine URL COUNT RATE DURATION_MS
+ *   node --import tsx connect-flood.flooder.ts engine URL COUNT RATE DURATION_MS PERIOD_MS
  *     Opens up to COUNT engine.io connections, RATE per second (at most 200 opening at once), that never send a
  *     CONNECT, and holds them until DURATION_MS is over.
- * Prints "ready" when it starts, then one JSON line of counts when done.
+ * The flood runs for PERIOD_MS, pauses for PERIOD_MS, and so on, counted from "ready": the test compares other users'
+ * latency in the flooded periods with the quiet ones in between, so that whatever else loads the machine weighs on
+ * both alike. Prints "ready" when it starts, then one JSON line of counts when done.
  */
 
 const [mode, url, ...rest] = process.argv.slice(2) as [string, string, ...string[]];
@@ -22,7 +24,22 @@ function open(): EngineSocket {
 
 const since = (t: number) => Math.round(performance.now() - t);
 
-async function connectFlood(token: string, rate: number, durationMs: number) {
+let startedAt = 0;
+let period = Infinity;
+/** Whether this is a flooded period (the first one is). */
+const flooding = () => Math.floor((Date.now() - startedAt) / period) % 2 === 0;
+/** Resolves at the start of the next flooded period (at once within one). */
+const nextFlood = () =>
+  new Promise((resolve) =>
+    setTimeout(resolve, flooding() ? 0 : period - ((Date.now() - startedAt) % period)),
+  );
+function ready(periodMs: number): void {
+  startedAt = Date.now();
+  period = periodMs;
+  process.stdout.write('ready\n');
+}
+
+async function connectFlood(token: string, rate: number, durationMs: number, periodMs: number) {
   const counts = {
     connections: 0,
     opened: 0,
@@ -33,8 +50,10 @@ async function connectFlood(token: string, rate: number, durationMs: number) {
   };
   const packet = `0${JSON.stringify({ token })}`;
   const end = Date.now() + durationMs;
-  process.stdout.write('ready\n');
+  ready(periodMs);
   while (Date.now() < end && counts.connections < MAX_CONNECTIONS) {
+    await nextFlood();
+    if (Date.now() >= end) break;
     counts.connections++;
     const conn = open();
     await new Promise<void>((resolve) => {
@@ -50,6 +69,7 @@ async function connectFlood(token: string, rate: number, durationMs: number) {
             conn.close();
             return;
           }
+          if (!flooding()) return;
           for (owed += perTick; owed >= 1; owed--) {
             if (!firstAt) firstAt = performance.now();
             counts.sent++;
@@ -71,12 +91,12 @@ async function connectFlood(token: string, rate: number, durationMs: number) {
   return counts;
 }
 
-async function engineFlood(count: number, rate: number, durationMs: number) {
+async function engineFlood(count: number, rate: number, durationMs: number, periodMs: number) {
   const counts = { attempted: 0, opened: 0, refused: 0, closedByServer: 0, firstRefusalMs: -1 };
   const held: EngineSocket[] = [];
   const start = performance.now();
   const end = Date.now() + durationMs;
-  process.stdout.write('ready\n');
+  ready(periodMs);
   let inFlight = 0;
   let done = false;
   const attempt = () => {
@@ -127,7 +147,7 @@ async function engineFlood(count: number, rate: number, durationMs: number) {
 
 const counts =
   mode === 'connect'
-    ? await connectFlood(rest[0]!, Number(rest[1]), Number(rest[2]))
-    : await engineFlood(Number(rest[0]), Number(rest[1]), Number(rest[2]));
+    ? await connectFlood(rest[0]!, Number(rest[1]), Number(rest[2]), Number(rest[3]))
+    : await engineFlood(Number(rest[0]), Number(rest[1]), Number(rest[2]), Number(rest[3]));
 process.stdout.write(JSON.stringify(counts) + '\n');
 process.exit(0);
