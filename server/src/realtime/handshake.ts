@@ -148,6 +148,9 @@ export class EngineGuard {
     if (n > CONNECTS_PER_SEC && conn.readyState === 'open') {
       socketLimitStats.connectFloodCloses++;
       cutOff(conn);
+      // The address loses what was left of its handshake burst: its next connections come at the steady rate.
+      const bucket = this.buckets.get(this.addressOfConn.get(conn) ?? '');
+      if (bucket) bucket.tokens = Math.min(bucket.tokens, 0);
     }
   }
 
