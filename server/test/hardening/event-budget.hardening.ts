@@ -46,13 +46,11 @@ async function flushQueue(server: TestServer, who: Session, roomId: string, tag:
   const acks = Array.from(
     { length: QUEUED },
     (_, i) =>
-      socket
-        .timeout(30_000)
-        .emitWithAck('message:send', {
-          roomId,
-          text: `${tag} ${i}`,
-          clientId: newClientId(),
-        }) as Promise<SendAck>,
+      socket.timeout(30_000).emitWithAck('message:send', {
+        roomId,
+        text: `${tag} ${i}`,
+        clientId: newClientId(),
+      }) as Promise<SendAck>,
   );
   let disconnects = 0;
   socket.on('disconnect', () => disconnects++);
