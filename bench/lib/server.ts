@@ -66,6 +66,7 @@ const BENCH_ENV: Record<string, string> = {
   // One address opens every socket of the run, many of them per user.
   MAX_SOCKETS_PER_USER: '1000000',
   MAX_SOCKETS_PER_ADDRESS: '1000000',
+  SOCKET_HANDSHAKES_PER_ADDRESS_PER_SEC: '1000000',
   // The minimum argon2 memory cost: seeding thousands of users must not dominate a run (scenario 6 sets its own).
   PASSWORD_HASH_MEMORY_KIB: '8192',
 };

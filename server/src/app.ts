@@ -37,6 +37,7 @@ import { userRoutes } from './modules/users/routes.js';
 import { Broadcaster, type IoServer } from './realtime/channels.js';
 import { attachRealtime } from './realtime/connection.js';
 import { Revocations } from './realtime/revocations.js';
+import { EngineGuard } from './realtime/handshake.js';
 
 export interface ParleyApp {
   app: Express;
@@ -76,13 +77,20 @@ export async function createApp(
         app,
       )
     : http.createServer(app);
+  // Read at each handshake, so it follows the `trust proxy` setting made below.
+  const addressOf = (req: http.IncomingMessage) => clientAddress(req, app.get('trust proxy fn') as TrustFn);
+  const engineGuard = new EngineGuard(config, addressOf);
   const io: IoServer = new Server(server, {
     maxHttpBufferSize: LIMITS.socketPacketMaxBytes,
+    // An engine connection that has not joined the namespace by then is closed (default 45 s; see handshake.ts).
+    connectTimeout: config.socketConnectTimeoutSec * 1000,
     perMessageDeflate: false,
     ...(opts.websocketOnly ? { transports: ['websocket' as const] } : {}),
     cors: config.corsOrigins.length ? { origin: config.corsOrigins, credentials: true } : undefined,
     // Checked before any Socket.IO work: a foreign page cannot open a socket with a user's credentials.
-    allowRequest: (req, cb) => cb(null, originAllowed(config, req)),
+    // Then the per-address connection count and rate, before any Socket.IO work either.
+    allowRequest: (req, cb) =>
+      originAllowed(config, req) ? engineGuard.allowRequest(req, cb) : cb(null, false),
   });
   // REDIS_URL: nodes share broadcasts (Redis adapter), presence and rate limits through Redis (server/src/scale).
   // Loaded only then: the Redis client is a tenth of a second of a single node's cold start.
@@ -109,8 +117,8 @@ export async function createApp(
     uploads: { store, urls: new UploadUrls(config.jwtSecret) },
   };
   await ensureGeneralRoom(ctx);
-  // Read at each handshake, so it follows the `trust proxy` setting made below.
-  const realtime = attachRealtime(io, ctx, (req) => clientAddress(req, app.get('trust proxy fn') as TrustFn));
+  const realtime = attachRealtime(io, ctx, addressOf);
+  engineGuard.attach(io);
   attachMetrics(io, ctx);
   if (scale) ctx.presenceHub.shareAcrossNodes();
   scale?.attach(io, ctx);

@@ -64,6 +64,10 @@ const EnvSchema = z.object({
   SOCKET_MAX_BUFFERED_BYTES: int(16 * 1024).default(4 * 1024 * 1024),
   SOCKET_FLOOD_COOLDOWN_SEC: int(0, 3600).default(10),
   PRESENCE_BATCH_MS: int(10, 60_000).default(1000),
+  SOCKET_EVENT_RATE_PER_SEC: z.coerce.number().positive().default(30),
+  SOCKET_EVENT_BURST: int(1).default(60),
+  SOCKET_HANDSHAKES_PER_ADDRESS_PER_SEC: z.coerce.number().positive().default(20),
+  SOCKET_CONNECT_TIMEOUT_SEC: int(1, 300).default(10),
 });
 
 export type Env = z.infer<typeof EnvSchema>;
@@ -102,6 +106,19 @@ export interface Config {
   socketFloodCooldownSec: number;
   /** A socket receives at most one `presence:changed` per this many milliseconds. */
   presenceBatchMs: number;
+  /**
+   * Per-socket event budget: refilled at this rate, up to `socketEventBurst` at once. The guard never applies less
+   * than the message limits allow (see realtime/event-budget.ts `effectiveEventBudget`).
+   */
+  socketEventRatePerSec: number;
+  socketEventBurst: number;
+  /**
+   * New engine.io connections one client address may open per second on this node, after a burst of
+   * MAX_SOCKETS_PER_ADDRESS (everyone behind one NAT reconnecting after a restart).
+   */
+  socketHandshakesPerAddressPerSec: number;
+  /** An engine.io connection that has not completed a Socket.IO CONNECT within this is closed. */
+  socketConnectTimeoutSec: number;
 }
 
 const MIN_SECRET_BYTES = 32;
@@ -149,6 +166,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     socketMaxBufferedBytes: e.SOCKET_MAX_BUFFERED_BYTES,
     socketFloodCooldownSec: e.SOCKET_FLOOD_COOLDOWN_SEC,
     presenceBatchMs: e.PRESENCE_BATCH_MS,
+    socketEventRatePerSec: e.SOCKET_EVENT_RATE_PER_SEC,
+    socketEventBurst: e.SOCKET_EVENT_BURST,
+    socketHandshakesPerAddressPerSec: e.SOCKET_HANDSHAKES_PER_ADDRESS_PER_SEC,
+    socketConnectTimeoutSec: e.SOCKET_CONNECT_TIMEOUT_SEC,
   };
 }
 

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawnParley } from '../src/test-support/process.js';
 import { ConfigError, loadConfig, parseDuration } from '../src/config.js';
+import { effectiveEventBudget } from '../src/realtime/event-budget.js';
 
 const tmpDirs: string[] = [];
 function tmp(): string {
@@ -113,6 +114,52 @@ describe('loadConfig', () => {
     });
   });
 
+  it('has the documented socket defaults and reads the socket variables', () => {
+    expect(loadConfig({ DATA_DIR: tmp(), JWT_SECRET: SECRET })).toMatchObject({
+      socketEventRatePerSec: 30,
+      socketEventBurst: 60,
+      socketHandshakesPerAddressPerSec: 20,
+      socketConnectTimeoutSec: 10,
+    });
+    const c = loadConfig({
+      DATA_DIR: tmp(),
+      JWT_SECRET: SECRET,
+      SOCKET_EVENT_RATE_PER_SEC: '12.5',
+      SOCKET_EVENT_BURST: '25',
+      SOCKET_HANDSHAKES_PER_ADDRESS_PER_SEC: '5',
+      SOCKET_CONNECT_TIMEOUT_SEC: '3',
+    });
+    expect(c).toMatchObject({
+      socketEventRatePerSec: 12.5,
+      socketEventBurst: 25,
+      socketHandshakesPerAddressPerSec: 5,
+      socketConnectTimeoutSec: 3,
+    });
+  });
+
+  it('never lets the socket event budget refuse what the message limits allow', () => {
+    const budget = (env: Record<string, string>) =>
+      effectiveEventBudget(loadConfig({ DATA_DIR: tmp(), JWT_SECRET: SECRET, ...env }));
+    // Defaults: the configured budget is above the message limits (5/s, 20) plus headroom.
+    expect(budget({})).toEqual({ ratePerSec: 30, burst: 60, maxStrikes: 240 });
+    // Generous message limits lift it: the message limit plus 10/s and 20 events of headroom.
+    expect(budget({ MESSAGE_RATE_PER_SEC: '100', MESSAGE_BURST: '1000' })).toEqual({
+      ratePerSec: 110,
+      burst: 1020,
+      maxStrikes: 4080,
+    });
+    expect(
+      budget({ SOCKET_EVENT_RATE_PER_SEC: '500', SOCKET_EVENT_BURST: '2000', MESSAGE_BURST: '1000' }),
+    ).toEqual({ ratePerSec: 500, burst: 2000, maxStrikes: 8000 });
+    // A tiny configured budget is lifted to the message limits (5/s, 1) plus headroom; a socket is cut off only
+    // after at least 120 refusals however small the budget.
+    expect(budget({ SOCKET_EVENT_BURST: '1', SOCKET_EVENT_RATE_PER_SEC: '1', MESSAGE_BURST: '1' })).toEqual({
+      ratePerSec: 15,
+      burst: 21,
+      maxStrikes: 120,
+    });
+  });
+
   it('treats an empty variable as unset', () => {
     const c = loadConfig({ DATA_DIR: tmp(), JWT_SECRET: SECRET, PORT: '', ALLOW_GUESTS: '', LOG_LEVEL: '' });
     expect(c.port).toBe(3000);
@@ -143,6 +190,11 @@ describe('loadConfig', () => {
     ['LOGIN_MAX_FAILURES', 'ten'],
     ['MESSAGE_RATE_PER_SEC', '-5'],
     ['MESSAGE_BURST', '0'],
+    ['SOCKET_EVENT_RATE_PER_SEC', '0'],
+    ['SOCKET_EVENT_BURST', '1.5'],
+    ['SOCKET_HANDSHAKES_PER_ADDRESS_PER_SEC', 'many'],
+    ['SOCKET_CONNECT_TIMEOUT_SEC', '0'],
+    ['SOCKET_CONNECT_TIMEOUT_SEC', '301'],
   ])('refuses %s=%s, naming the variable', (variable, value) => {
     const err = expectRefused({ [variable]: value }, variable);
     // The message says what is wrong, not only where.

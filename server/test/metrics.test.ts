@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Socket as EngineSocket } from 'engine.io-client';
 import { createClient } from 'redis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../src/config.js';
@@ -83,6 +84,36 @@ describe(`metrics (${DIALECT})`, () => {
     sb.disconnect();
     await waitFor(() => server.parley.io.of('/').sockets.size === local, 'the server to see both sockets go');
     expect(sample(await scrape(server.url), 'parley_connected_sockets')).toBe(before);
+  });
+
+  it('counts engine connections refused at the door, CONNECT floods and event-budget refusals', async () => {
+    // One socket per address, and a handshake bucket that does not refill within the test.
+    const tight = await startTestServer({ maxSocketsPerAddress: 1, socketHandshakesPerAddressPerSec: 0.001 });
+    try {
+      const before = await scrape(tight.url);
+      const refused = (text: string, limit: string) =>
+        sample(text, 'parley_socket_handshakes_refused_total', { limit });
+      const open = () => new EngineSocket(tight.url, { transports: ['websocket'], path: '/socket.io/' });
+      // The one handshake the bucket allows floods CONNECT packets: the server closes it.
+      const flooder = open();
+      await new Promise<void>((resolve) => flooder.once('open', () => resolve()));
+      const closed = new Promise<void>((resolve) => flooder.once('close', () => resolve()));
+      for (let i = 0; i < 5; i++) flooder.send('0{}');
+      await closed;
+      // The next is refused: the address has used its handshakes.
+      const next = open();
+      await new Promise<void>((resolve) => next.once('error', () => resolve()));
+      next.close();
+      const after = await scrape(tight.url);
+      expect(sample(after, 'parley_socket_connect_flood_closes_total')).toBe(
+        sample(before, 'parley_socket_connect_flood_closes_total') + 1,
+      );
+      expect(refused(after, 'handshake_rate')).toBe(refused(before, 'handshake_rate') + 1);
+      expect(refused(after, 'engine_address')).toBe(refused(before, 'engine_address'));
+      expect(after).toContain('# TYPE parley_socket_events_refused_total counter');
+    } finally {
+      await tight.close();
+    }
   });
 
   it('counts stored messages by kind, over the socket and over REST, once per message', async () => {

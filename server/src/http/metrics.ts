@@ -7,7 +7,7 @@ import { METRICS_REQUEST, METRICS_RESPONSE } from '../cluster.js';
 import { ConfigError } from '../config.js';
 import type { AppContext } from '../context.js';
 import type { IoServer } from '../realtime/channels.js';
-import { socketLimitStats, socketStats } from '../realtime/connection.js';
+import { eventBudgetStats, socketLimitStats, socketStats } from '../realtime/connection.js';
 import { redisStats } from '../scale/stats.js';
 
 /*
@@ -97,13 +97,38 @@ export const metrics = {
   }),
   socketsRefused: new client.Counter({
     name: 'parley_socket_handshakes_refused_total',
-    help: 'Handshakes refused for too many sockets (MAX_SOCKETS_PER_USER / MAX_SOCKETS_PER_ADDRESS), by limit',
+    help:
+      'Handshakes refused for too many sockets, by limit: user / address (MAX_SOCKETS_PER_USER / ' +
+      'MAX_SOCKETS_PER_ADDRESS, at the Socket.IO CONNECT), engine_address (engine.io connections held by the ' +
+      'address, signed in or not), handshake_rate (SOCKET_HANDSHAKES_PER_ADDRESS_PER_SEC) and cooldown (a user ' +
+      'cut off for flooding, SOCKET_FLOOD_COOLDOWN_SEC)',
     labelNames: ['limit'] as const,
     registers: [registry],
     collect() {
       this.reset();
       this.inc({ limit: 'user' }, socketLimitStats.refusedPerUser);
       this.inc({ limit: 'address' }, socketLimitStats.refusedPerAddress);
+      this.inc({ limit: 'engine_address' }, socketLimitStats.refusedEngineConnections);
+      this.inc({ limit: 'handshake_rate' }, socketLimitStats.refusedHandshakeRate);
+      this.inc({ limit: 'cooldown' }, socketLimitStats.refusedCooldown);
+    },
+  }),
+  connectFloodCloses: new client.Counter({
+    name: 'parley_socket_connect_flood_closes_total',
+    help: 'engine.io connections closed for sending Socket.IO CONNECT packets too fast or several at once',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(socketLimitStats.connectFloodCloses);
+    },
+  }),
+  eventsRefused: new client.Counter({
+    name: 'parley_socket_events_refused_total',
+    help: 'Client events answered RATE_LIMITED by the per-socket event budget (SOCKET_EVENT_RATE_PER_SEC / _BURST)',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(eventBudgetStats.refused);
     },
   }),
   slowDisconnects: new client.Counter({

@@ -2,7 +2,6 @@ import type { IncomingMessage } from 'node:http';
 import { clientEventSchemas } from '@parley/protocol';
 import type { AppContext } from '../context.js';
 import { AppError, toErrorBody } from '../errors.js';
-import { authenticateToken } from '../modules/auth/authenticate.js';
 import { registerMessageEvents } from '../modules/messages/socket.js';
 import { registerPresenceEvents } from '../modules/presence/socket.js';
 import { TypingRelay } from '../modules/presence/typing.js';
@@ -11,21 +10,10 @@ import { registerRoomEvents } from '../modules/rooms/socket.js';
 import { presentUser } from '../modules/users/presenter.js';
 import { setBookkeeping } from './bookkeeping.js';
 import { channel, type IoServer, type IoSocket } from './channels.js';
+import { EventBudget } from './event-budget.js';
 import { TokenExpiry } from './expiry.js';
+import { Handshake } from './handshake.js';
 import { FloodCooldown, guardSlowReaders, SocketQuota } from './socket-limits.js';
-import type { EventGuard } from './with-ack.js';
-
-/** Events per socket: a burst of this many, refilled at EVENT_RATE per second. */
-const EVENT_BURST = 60;
-const EVENT_RATE = 30;
-/**
- * A socket whose events this bucket refused this many times within STRIKE_WINDOW_MS is disconnected: it is
- * flooding, not chatting. A client flushing 100 queued messages at once is refused ~40 times and stays; one that
- * keeps going (hundreds of events, or a steady 60/s) is cut off within seconds. Refusals by the per-user message
- * limit (MESSAGE_RATE_PER_SEC) are not strikes: they are answered RATE_LIMITED and cost the socket nothing more.
- */
-const MAX_STRIKES = 60;
-const STRIKE_WINDOW_MS = 10_000;
 
 const KNOWN_EVENTS = new Set(Object.keys(clientEventSchemas));
 
@@ -34,38 +22,7 @@ export const socketStats = { unknownEvents: 0, floodDisconnects: 0 };
 
 export { socketSettled } from './bookkeeping.js';
 export { socketLimitStats } from './socket-limits.js';
-
-/** Token bucket and strike count per socket; kept on the socket object, so it dies with it. */
-function createGuard(ctx: AppContext, cooldown: FloodCooldown): EventGuard {
-  const state = new WeakMap<IoSocket, { tokens: number; at: number; strikes: number[] }>();
-  const strike = (socket: IoSocket) => {
-    const s = state.get(socket)!;
-    const now = Date.now();
-    s.strikes = s.strikes.filter((t) => t > now - STRIKE_WINDOW_MS);
-    s.strikes.push(now);
-    if (s.strikes.length >= MAX_STRIKES && socket.connected) {
-      socketStats.floodDisconnects++;
-      cooldown.start(socket.data.userId);
-      ctx.logger.warn({ userId: socket.data.userId }, 'socket disconnected for flooding');
-      socket.emit('error', { error: { code: 'RATE_LIMITED', message: 'Too many events; disconnected' } });
-      socket.disconnect(true);
-    }
-  };
-  return {
-    admit(socket) {
-      const now = Date.now();
-      let s = state.get(socket);
-      if (!s) state.set(socket, (s = { tokens: EVENT_BURST, at: now, strikes: [] }));
-      s.tokens = Math.min(EVENT_BURST, s.tokens + ((now - s.at) / 1000) * EVENT_RATE);
-      s.at = now;
-      if (s.tokens < 1) {
-        strike(socket);
-        throw new AppError('RATE_LIMITED', 'Too many events; slow down', undefined, 1);
-      }
-      s.tokens -= 1;
-    },
-  };
-}
+export { eventBudgetStats } from './event-budget.js';
 
 /**
  * The `exp` claim of a token that was just verified. Read directly: `jwt.decode` parses the header too and costs
@@ -99,8 +56,9 @@ export function attachRealtime(
 ): { close(): void } {
   const typing = new TypingRelay(io);
   const cooldown = new FloodCooldown(ctx.config.socketFloodCooldownSec);
-  const guard = createGuard(ctx, cooldown);
+  const guard = new EventBudget(ctx, cooldown, () => socketStats.floodDisconnects++);
   const quota = new SocketQuota(ctx, addressOf);
+  const handshake = new Handshake(ctx, cooldown, quota);
   const slowReaders = guardSlowReaders(io, ctx);
   const expiry = new TokenExpiry();
   let closed = false;
@@ -109,14 +67,11 @@ export function attachRealtime(
 
   io.use(async (socket, next) => {
     try {
-      const token = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
-      if (typeof token !== 'string' || !token) throw new AppError('UNAUTHORIZED', 'No access token');
-      const actor = await authenticateToken(ctx, token);
+      // Cheap checks first, the database last and batched (handshake.ts).
+      const actor = await handshake.authenticate(socket);
       socket.data.userId = String(actor.user.id);
       socket.data.sessionId = actor.sessionId;
       handshakeUsers.set(socket, actor.user);
-      cooldown.check(socket.data.userId);
-      quota.take(socket, socket.data.userId);
       next();
     } catch (err) {
       next(handshakeError(err));
@@ -145,19 +100,13 @@ export function attachRealtime(
     const { userId } = socket.data;
     try {
       // Removals from rooms applied while the memberships are read are dropped from what was read (revocations.ts).
+      // The stamp is taken before the batched read is even issued, so it can only drop too much, never too little.
       const since = ctx.revocations.stamp();
-      // A plain read (no model instances): what every connect allocates while it waits stays in the heap.
-      const memberships = await ctx.db.read<{ roomId: number }>(
-        'SELECT "roomId" FROM memberships WHERE "userId" = $userId',
-        { userId: Number(userId) },
-      );
+      // Read with the other arrivals of this turn of the event loop: one query for a storm's worth.
+      const roomIds = await handshake.roomIdsOf(userId);
       // Gone already: joining now would only leave its id behind in the adapter's rooms.
       if (socket.disconnected) return;
-      const rooms = ctx.revocations.keepRooms(
-        userId,
-        memberships.map((m) => m.roomId),
-        since,
-      );
+      const rooms = ctx.revocations.keepRooms(userId, roomIds, since);
       if (!rooms) throw new Error('room subscriptions could not be checked against revocations');
       socket.join(rooms.map(channel.room));
       const user = handshakeUsers.get(socket) ?? (await ctx.models.User.findByPk(Number(userId)));

@@ -4,7 +4,19 @@ import { AppError } from '../errors.js';
 import type { IoServer, IoSocket } from './channels.js';
 
 /** Counters the metrics endpoint and the hardening suite read. */
-export const socketLimitStats = { refusedPerUser: 0, refusedPerAddress: 0, slowDisconnects: 0 };
+export const socketLimitStats = {
+  refusedPerUser: 0,
+  refusedPerAddress: 0,
+  slowDisconnects: 0,
+  /** engine.io connections refused in `allowRequest`: the address already holds too many (handshake.ts). */
+  refusedEngineConnections: 0,
+  /** engine.io connections refused in `allowRequest`: the address opens them too fast. */
+  refusedHandshakeRate: 0,
+  /** engine connections closed for sending too many Socket.IO CONNECT packets. */
+  connectFloodCloses: 0,
+  /** Handshakes refused because the user is in its flood cool-down (SOCKET_FLOOD_COOLDOWN_SEC). */
+  refusedCooldown: 0,
+};
 
 /** How often the queued bytes of every socket are checked; a reader that stalls is cut off within this. */
 const BUFFER_CHECK_MS = 250;
@@ -24,8 +36,12 @@ export class SocketQuota {
     private addressOf: (req: IncomingMessage) => string,
   ) {}
 
-  /** Takes a slot for this socket or throws RATE_LIMITED naming the limit that was reached. */
-  take(socket: IoSocket, userId: string): void {
+  /**
+   * Takes a slot for this socket or throws RATE_LIMITED naming the limit that was reached. Returns a function that
+   * gives the slots back early (a handshake refused after taking them); otherwise they go back when the engine
+   * connection closes. Giving back twice is harmless.
+   */
+  take(socket: IoSocket, userId: string): () => void {
     const { maxSocketsPerUser, maxSocketsPerAddress } = this.ctx.config;
     const address = this.addressOf(socket.request);
     if ((this.perUser.get(userId) ?? 0) >= maxSocketsPerUser) {
@@ -48,10 +64,16 @@ export class SocketQuota {
     }
     bump(this.perUser, userId, 1);
     bump(this.perAddress, address, 1);
-    socket.conn.once('close', () => {
+    let held = true;
+    const release = () => {
+      if (!held) return;
+      held = false;
       bump(this.perUser, userId, -1);
       bump(this.perAddress, address, -1);
-    });
+      socket.conn.off('close', release);
+    };
+    socket.conn.once('close', release);
+    return release;
   }
 }
 
@@ -130,6 +152,7 @@ export class FloodCooldown {
     if (t === undefined) return;
     const left = t - Date.now();
     if (left <= 0) return void this.until.delete(userId);
+    socketLimitStats.refusedCooldown++;
     throw new AppError(
       'RATE_LIMITED',
       'Disconnected for flooding; reconnect later',

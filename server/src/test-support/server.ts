@@ -50,6 +50,10 @@ export function testConfig(dataDir: string, overrides: Partial<Config> = {}): Co
     socketFloodCooldownSec: 0,
     // Short, so that presence tests do not wait a second per change; the presence suite tests the batching itself.
     presenceBatchMs: 50,
+    socketEventRatePerSec: 30,
+    socketEventBurst: 60,
+    socketHandshakesPerAddressPerSec: 10_000,
+    socketConnectTimeoutSec: 10,
     ...overrides,
   };
 }
