@@ -1,21 +1,19 @@
 import type { IncomingMessage } from 'node:http';
-import { clientEventSchemas } from '@parley/protocol';
 import type { AppContext } from '../context.js';
 import { AppError, toErrorBody } from '../errors.js';
-import { registerMessageEvents } from '../modules/messages/socket.js';
-import { registerPresenceEvents } from '../modules/presence/socket.js';
+import { messageEvents } from '../modules/messages/socket.js';
+import { presenceEvents } from '../modules/presence/socket.js';
 import { TypingRelay } from '../modules/presence/typing.js';
 import type { User } from '../db/models.js';
-import { registerRoomEvents } from '../modules/rooms/socket.js';
+import { roomEvents } from '../modules/rooms/socket.js';
 import { presentUser } from '../modules/users/presenter.js';
-import { setBookkeeping } from './bookkeeping.js';
+import { setBookkeeping, socketSettled } from './bookkeeping.js';
 import { channel, type IoServer, type IoSocket } from './channels.js';
 import { EventBudget } from './event-budget.js';
 import { TokenExpiry } from './expiry.js';
 import { Handshake } from './handshake.js';
 import { FloodCooldown, guardSlowReaders, SocketQuota } from './socket-limits.js';
-
-const KNOWN_EVENTS = new Set(Object.keys(clientEventSchemas));
+import { SocketEvents } from './with-ack.js';
 
 /** Counters the metrics endpoint (scale-out issue) and tests read. */
 export const socketStats = { unknownEvents: 0, floodDisconnects: 0 };
@@ -61,6 +59,12 @@ export function attachRealtime(
   const handshake = new Handshake(ctx, cooldown, quota);
   const slowReaders = guardSlowReaders(io, ctx);
   const expiry = new TokenExpiry();
+  const events = new SocketEvents(
+    ctx,
+    guard,
+    [...messageEvents(ctx), ...roomEvents(ctx), ...presenceEvents(ctx, typing)],
+    () => socketStats.unknownEvents++,
+  );
   let closed = false;
   // The user the handshake just read, for the arrival's presence change: one query fewer per connect.
   const handshakeUsers = new WeakMap<IoSocket, User>();
@@ -121,42 +125,39 @@ export function attachRealtime(
     }
   }
 
-  /** One for every socket (Socket.IO calls it with the socket as `this`), not a closure per socket. */
-  function unknownEvent(this: IoSocket, event: string): void {
-    if (KNOWN_EVENTS.has(event)) return;
-    // Ignored, but counted, and paid for from the same bucket: a flood of made-up events is still a flood.
-    socketStats.unknownEvents++;
-    try {
-      guard.admit(this);
-    } catch {
-      // Refused: the strike is counted; there is nothing to answer.
-    }
-  }
+  /**
+   * A socket went away (one listener for every socket, called with it as `this`): its departure waits for its
+   * arrival, so that a socket that goes while it is being set up is never left counted as online, and its going
+   * offline never overtakes its coming online.
+   */
+  const leave = (socket: IoSocket) => {
+    expiry.remove(socket);
+    const { userId } = socket.data;
+    const socketId = socket.id;
+    setBookkeeping(
+      socket,
+      socketSettled(socket).then(() => departed(userId, socketId)),
+    );
+  };
+  const onDisconnect = function (this: IoSocket) {
+    leave(this);
+  };
 
   io.on('connection', (socket) => {
     // A session or account revoked during the handshake: told and closed, before it joins any channel.
     if (!ctx.revocations.admit(socket)) return;
     const { userId, sessionId } = socket.data;
-    registerMessageEvents(ctx, socket, guard);
-    registerRoomEvents(ctx, socket, guard);
-    registerPresenceEvents(ctx, socket, guard, typing);
-    socket.onAny(unknownEvent);
+    events.attach(socket);
     // Before any await: a logout or a room subscription that lands during setup must already find this socket.
     socket.join([channel.user(userId), channel.session(sessionId)]);
-    // When the access token expires the socket is told and closed; the client refreshes and reconnects.
-    const exp = expiryOf((socket.handshake.auth as { token: string }).token);
+    // When the access token expires the socket is told and closed; the client refreshes and reconnects. Nothing
+    // reads the token after this: it is not kept for the socket's lifetime.
+    const auth = socket.handshake.auth as { token?: string };
+    const exp = expiryOf(auth.token!);
+    delete auth.token;
     if (exp) expiry.add(socket, exp);
-    const setup = arrived(socket);
-    setBookkeeping(socket, setup);
-    // The departure waits for the arrival, so that a socket that goes while it is being set up is never left
-    // counted as online, and its going offline never overtakes its coming online.
-    socket.on('disconnect', () => {
-      if (exp) expiry.remove(socket, exp);
-      setBookkeeping(
-        socket,
-        setup.then(() => departed(userId, socket.id)),
-      );
-    });
+    setBookkeeping(socket, arrived(socket));
+    socket.on('disconnect', onDisconnect);
   });
 
   return {

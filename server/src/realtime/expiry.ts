@@ -16,16 +16,22 @@ interface Bucket {
  */
 export class TokenExpiry {
   private buckets = new Map<number, Bucket>();
+  /** Each socket's `exp`, so that its departure needs no closure of its own to find its bucket. */
+  private expOf = new WeakMap<IoSocket, number>();
 
   /** Ends `socket` at `exp` (seconds since the epoch). */
   add(socket: IoSocket, exp: number): void {
+    this.expOf.set(socket, exp);
     let bucket = this.buckets.get(exp);
     if (!bucket) this.buckets.set(exp, (bucket = { sockets: new Set(), timer: this.arm(exp) }));
     bucket.sockets.add(socket);
   }
 
   /** The socket went away before its token expired. */
-  remove(socket: IoSocket, exp: number): void {
+  remove(socket: IoSocket): void {
+    const exp = this.expOf.get(socket);
+    if (exp === undefined) return;
+    this.expOf.delete(socket);
     const bucket = this.buckets.get(exp);
     if (!bucket?.sockets.delete(socket) || bucket.sockets.size) return;
     clearTimeout(bucket.timer);

@@ -1,58 +1,49 @@
 import type { AppContext } from '../../context.js';
-import type { EventGuard } from '../../realtime/with-ack.js';
-import { withAck } from '../../realtime/with-ack.js';
-import type { IoSocket } from '../../realtime/channels.js';
+import { withAck, type EventEntry } from '../../realtime/with-ack.js';
 import * as messages from './service.js';
 
 /**
  * message:send/edit/delete, messages:fetch and room:read: thin adapters over the services REST uses too. A
  * socket's message writes are handled in the order they arrived, so one client's messages are stored in the order
  * it sent them even when it does not wait for each ack (a send lets the next one start once it is queued for its
- * group commit, which keeps that order).
+ * group commit, which keeps that order). Built once per app; the socket comes with each call.
  */
-export function registerMessageEvents(ctx: AppContext, socket: IoSocket, guard: EventGuard): void {
+export function messageEvents(ctx: AppContext): EventEntry[] {
   const serial = { serial: true };
-  withAck(
-    ctx,
-    socket,
-    guard,
-    'message:send',
-    async (p, { user, queued }) => {
-      // Once queued for a commit its place in the room's order is fixed: the socket's next send may start.
-      const { message } = await messages.send(
-        ctx,
-        user,
-        Number(p.roomId),
-        { text: p.text, attachmentId: p.attachmentId, clientId: p.clientId },
-        queued,
-      );
-      return { message };
-    },
-    serial,
-  );
-  withAck(
-    ctx,
-    socket,
-    guard,
-    'message:edit',
-    async (p, { user }) => ({ message: await messages.edit(ctx, user, Number(p.messageId), p.text) }),
-    serial,
-  );
-  withAck(
-    ctx,
-    socket,
-    guard,
-    'message:delete',
-    async (p, { user }) => {
-      await messages.remove(ctx, user, Number(p.messageId));
-      return {};
-    },
-    serial,
-  );
-  withAck(ctx, socket, guard, 'messages:fetch', async (p, { user }) =>
-    messages.history(ctx, user, Number(p.roomId), { before: p.before, after: p.after, limit: p.limit }),
-  );
-  withAck(ctx, socket, guard, 'room:read', async (p, { user }) => ({
-    unreadCount: await messages.markRead(ctx, user, Number(p.roomId), Number(p.messageId)),
-  }));
+  return [
+    withAck(
+      'message:send',
+      async (p, { user, queued }) => {
+        // Once queued for a commit its place in the room's order is fixed: the socket's next send may start.
+        const { message } = await messages.send(
+          ctx,
+          user,
+          Number(p.roomId),
+          { text: p.text, attachmentId: p.attachmentId, clientId: p.clientId },
+          queued,
+        );
+        return { message };
+      },
+      serial,
+    ),
+    withAck(
+      'message:edit',
+      async (p, { user }) => ({ message: await messages.edit(ctx, user, Number(p.messageId), p.text) }),
+      serial,
+    ),
+    withAck(
+      'message:delete',
+      async (p, { user }) => {
+        await messages.remove(ctx, user, Number(p.messageId));
+        return {};
+      },
+      serial,
+    ),
+    withAck('messages:fetch', async (p, { user }) =>
+      messages.history(ctx, user, Number(p.roomId), { before: p.before, after: p.after, limit: p.limit }),
+    ),
+    withAck('room:read', async (p, { user }) => ({
+      unreadCount: await messages.markRead(ctx, user, Number(p.roomId), Number(p.messageId)),
+    })),
+  ];
 }

@@ -2,27 +2,21 @@ import { LIMITS } from '@parley/protocol';
 import type { AppContext } from '../../context.js';
 import { forbidden } from '../../errors.js';
 import { loadVisibleRoom } from '../rooms/queries.js';
-import type { IoSocket } from '../../realtime/channels.js';
 import { channel } from '../../realtime/channels.js';
 import { socketSettled } from '../../realtime/bookkeeping.js';
-import { withAck, type EventGuard } from '../../realtime/with-ack.js';
+import { withAck, type EventEntry } from '../../realtime/with-ack.js';
 import { presentUser } from '../users/presenter.js';
 import { onlinePage } from './service.js';
 import type { TypingRelay } from './typing.js';
 
-/** presence:list, presence:subscribe and typing. */
-export function registerPresenceEvents(
-  ctx: AppContext,
-  socket: IoSocket,
-  guard: EventGuard,
-  typing: TypingRelay,
-): void {
-  withAck(ctx, socket, guard, 'presence:list', async (p) => {
+/** presence:list, presence:subscribe and typing; built once per app, the socket comes with each call. */
+export function presenceEvents(ctx: AppContext, typing: TypingRelay): EventEntry[] {
+  const list = withAck('presence:list', async (p, { socket }) => {
     // Asked right after connecting: the answer includes the caller.
     await socketSettled(socket);
     return onlinePage(ctx, p.limit ?? LIMITS.presencePageDefault, p.after);
   });
-  withAck(ctx, socket, guard, 'presence:subscribe', async (p) => {
+  const subscribe = withAck('presence:subscribe', async (p, { socket }) => {
     // Watching starts before the look-up below: a change that lands meanwhile is sent, not lost.
     const ids = ctx.presenceHub.subscribe(socket, p.userIds);
     if (!ids.length) return { online: [] };
@@ -31,7 +25,7 @@ export function registerPresenceEvents(
     // The caller's own user is online for its own sockets, whatever the shared view says at this instant.
     return { online: ids.filter((id) => online.has(id) || id === socket.data.userId) };
   });
-  withAck(ctx, socket, guard, 'typing', async (p, { user }) => {
+  const typingEvent = withAck('typing', async (p, { user, socket }) => {
     // A socket listens to exactly the rooms its user belongs to, so this is the membership check, without a query.
     if (!socket.rooms.has(channel.room(p.roomId))) {
       await loadVisibleRoom(ctx, user, Number(p.roomId)); // 404 for what the user may not see
@@ -40,4 +34,5 @@ export function registerPresenceEvents(
     typing.set(p.roomId, presentUser(user), p.isTyping);
     return {};
   });
+  return [list, subscribe, typingEvent];
 }

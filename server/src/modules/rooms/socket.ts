@@ -1,18 +1,17 @@
 import type { AppContext } from '../../context.js';
 import { AppError, notFound } from '../../errors.js';
-import type { IoSocket } from '../../realtime/channels.js';
 import { channel } from '../../realtime/channels.js';
 import { socketSettled } from '../../realtime/bookkeeping.js';
-import { withAck, type EventGuard } from '../../realtime/with-ack.js';
+import { withAck, type EventEntry } from '../../realtime/with-ack.js';
 import { history } from '../messages/service.js';
 import { onlineMembers } from '../presence/service.js';
 import { canSelfJoin } from './policy.js';
 import { loadVisibleRoom, presentRoomsFor } from './queries.js';
 import { joinRoomAs, removeMember } from './service.js';
 
-/** room:join and room:leave. */
-export function registerRoomEvents(ctx: AppContext, socket: IoSocket, guard: EventGuard): void {
-  withAck(ctx, socket, guard, 'room:join', async (p, { user }) => {
+/** room:join and room:leave; built once per app, the socket comes with each call. */
+export function roomEvents(ctx: AppContext): EventEntry[] {
+  const join = withAck('room:join', async (p, { user, socket }) => {
     const since = ctx.revocations.stamp();
     const { room, membership } = await loadVisibleRoom(ctx, user, Number(p.roomId));
     if (!membership) {
@@ -33,8 +32,9 @@ export function registerRoomEvents(ctx: AppContext, socket: IoSocket, guard: Eve
     ]);
     return { room: dto, messages: page.messages, online };
   });
-  withAck(ctx, socket, guard, 'room:leave', async (p, { user }) => {
+  const leave = withAck('room:leave', async (p, { user }) => {
     await removeMember(ctx, user, Number(p.roomId), user.id);
     return {};
   });
+  return [join, leave];
 }
