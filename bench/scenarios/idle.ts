@@ -124,8 +124,9 @@ async function run(opts: BenchOptions): Promise<ResultRow[]> {
       parley: kib(p),
       baselines: { 'socket.io': kib(sio), ws: kib(held.ws) },
       target: {
-        text: '<= 1.2x socket.io',
-        met: kib(p) !== null && kib(sio) !== null ? kib(p)! <= 1.2 * kib(sio)! : null,
+        // Issue 12's bound (issue 7 asked for 1.2x).
+        text: '<= 1.3x socket.io',
+        met: kib(p) !== null && kib(sio) !== null ? kib(p)! <= 1.3 * kib(sio)! : null,
       },
       note: `(RSS after - before) / sockets, medians of 3 samples 1 s apart (1 in smoke mode); Parley RSS ${p.rssBeforeMiB.toFixed(0)} -> ${p.rssAfterMiB.toFixed(0)} MiB`,
     },
