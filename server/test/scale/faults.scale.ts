@@ -6,14 +6,7 @@ import { createLogger } from '../../src/logger.js';
 import { RedisRateLimitStore } from '../../src/scale/rate-limit.js';
 import { RedisConnections } from '../../src/scale/redis.js';
 import { client, register, uniqueName, type Call } from '../../src/test-support/server.js';
-import {
-  createRoom,
-  expectStatusOf,
-  fullHistory,
-  generalRoomId,
-  joinRoom,
-  postMessage,
-} from '../helpers/realtime.js';
+import { createRoom, expectStatusOf, fullHistory, joinRoom } from '../helpers/realtime.js';
 import type { RedisPresenceStore } from '../../src/scale/presence.js';
 import { cameOnline, Cluster, Peer, RedisProcess, waitFor, wentOffline } from './support.js';
 
