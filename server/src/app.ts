@@ -18,7 +18,7 @@ import { AppError } from './errors.js';
 import { clientAddress, type TrustFn } from './http/client-address.js';
 import { lazyRouter } from './http/lazy.js';
 import { originAllowed } from './http/origin.js';
-import { attachMetrics, metricsRouter } from './http/metrics.js';
+import { attachMetrics, metricsRouter, timeAckedEvent } from './http/metrics.js';
 import { apiNotFound, errorHandler } from './http/errors.js';
 import { MemoryRateLimitStore } from './http/rate-limit.js';
 import { createLogger, type Logger } from './logger.js';
@@ -117,7 +117,7 @@ export async function createApp(
     uploads: { store, urls: new UploadUrls(config.jwtSecret) },
   };
   await ensureGeneralRoom(ctx);
-  const realtime = attachRealtime(io, ctx, addressOf);
+  const realtime = attachRealtime(io, ctx, addressOf, timeAckedEvent);
   engineGuard.attach(io);
   attachMetrics(io, ctx);
   if (scale) ctx.presenceHub.shareAcrossNodes();

@@ -1,6 +1,5 @@
 import cluster from 'node:cluster';
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
-import { clientEventSchemas } from '@parley/protocol';
 import { Router, type Request, type Response } from 'express';
 import client from 'prom-client';
 import { METRICS_REQUEST, METRICS_RESPONSE } from '../cluster.js';
@@ -28,8 +27,6 @@ client.collectDefaultMetrics({ register: registry });
 
 /** The Socket.IO servers of this process whose sockets are counted. */
 const ioServers = new Set<IoServer>();
-
-const KNOWN_EVENTS = new Set(Object.keys(clientEventSchemas));
 
 /**
  * The counters and histograms others may update. Where they are fed from:
@@ -169,35 +166,21 @@ export function countRedisErrors(
 }
 
 /**
- * Socket middleware, one for every socket: runs before the event's handler; only the ack callback is wrapped, so
- * handlers are untouched.
+ * Starts timing one acknowledged client event; the returned function ends it with the outcome. Called by the
+ * socket event dispatcher (realtime/with-ack.ts) for every event sent with a callback, from its arrival.
  */
-function timeAckedEvent(packet: unknown[], next: (err?: Error) => void): void {
-  const event = packet[0];
-  const last = packet.length - 1;
-  const ack = packet[last];
-  if (typeof event === 'string' && KNOWN_EVENTS.has(event) && last > 0 && typeof ack === 'function') {
-    const end = metrics.socketEventDuration.startTimer({ event });
-    packet[last] = (...args: unknown[]) => {
-      const result = args[0] as { ok?: unknown } | undefined;
-      end({ ok: String(result?.ok === true) });
-      return (ack as (...a: unknown[]) => unknown)(...args);
-    };
-  }
-  next();
+export function timeAckedEvent(event: string): (ok: boolean) => void {
+  const end = metrics.socketEventDuration.startTimer({ event });
+  return (ok) => end({ ok: String(ok) });
 }
 
 /**
- * Instruments one Parley: counts its sockets, times every acknowledged client event, counts committed messages
- * and failed queries. Called once by `createApp`, before the server listens.
+ * Instruments one Parley: counts its sockets, counts committed messages and failed queries (acknowledged events
+ * are timed by the dispatcher, through {@link timeAckedEvent}). Called once by `createApp`, before the server listens.
  */
 export function attachMetrics(io: IoServer, ctx: Pick<AppContext, 'db' | 'models'>): void {
   ioServers.add(io);
   io.httpServer?.once('close', () => ioServers.delete(io));
-
-  io.on('connection', (socket) => {
-    socket.use(timeAckedEvent);
-  });
 
   ctx.models.Message.addHook('afterCreate', (message, options) => {
     const kind = String((message as unknown as { kind?: unknown }).kind ?? 'unknown');

@@ -89,8 +89,12 @@ export class SocketEvents {
     private readonly ctx: AppContext,
     private readonly guard: EventGuard,
     entries: EventEntry[],
-    /** Called for each event no handler knows (the `socketStats.unknownEvents` counter). */
-    private readonly onUnknown: () => void = () => {},
+    private readonly hooks: {
+      /** Called for each event no handler knows (the `socketStats.unknownEvents` counter). */
+      unknown?: () => void;
+      /** Starts timing an acknowledged event; the returned function ends it with the outcome (metrics). */
+      timeAck?: (event: ClientEventName) => (ok: boolean) => void;
+    } = {},
   ) {
     for (const e of entries) {
       if (this.entries.has(e.event)) throw new Error(`two handlers for ${e.event}`);
@@ -129,7 +133,7 @@ export class SocketEvents {
       void this.handle(socket, entry, args);
       return;
     }
-    this.onUnknown();
+    this.hooks.unknown?.();
     try {
       this.guard.admit(socket);
     } catch {
@@ -140,8 +144,16 @@ export class SocketEvents {
   private async handle(socket: IoSocket, entry: EventEntry, args: unknown[]): Promise<void> {
     const { ctx } = this;
     const { event } = entry;
-    const ack =
+    const given =
       typeof args[args.length - 1] === 'function' ? (args.pop() as (r: Ack<unknown>) => void) : undefined;
+    const timed = given && this.hooks.timeAck?.(event);
+    const ack =
+      given && timed
+        ? (r: Ack<unknown>) => {
+            timed(r.ok);
+            given(r);
+          }
+        : given;
     try {
       this.guard.admit(socket);
       // Only a missing payload stands for `{}` (presence:list has no fields); `null` is a wrong type like any other.
