@@ -4,19 +4,44 @@ import { defineConfig } from 'vitest/config';
  * The hardening suite (`npm run test:hardening`, issue 8): abuse, bad input and faults, one case per test, each named
  * by the id docs/SECURITY.md cites. Kept out of the default run (files end in `.hardening.ts`, which the root config
  * does not include) because some cases kill servers, stop databases or wait minutes.
- * Files run in parallel so the long cases (a client offline for 3 minutes) overlap the rest; a file whose case has
- * to measure latency keeps its own timing budget (see the comparisons against an unloaded baseline in each file).
+ * Files run in parallel so the long cases (a client offline for 3 minutes) overlap the rest. The files that compare
+ * other users' latency during a flood with the same users' latency without it (S3, S6, S7) run afterwards, one at a
+ * time: run alongside the other files' floods and crashes, they measured the neighbours, not their own flood.
  */
+const LATENCY = [
+  'server/test/hardening/socket-abuse-flood.hardening.ts',
+  'server/test/hardening/connect-flood.hardening.ts',
+];
+
 export default defineConfig({
   resolve: { conditions: ['parley-source'] },
   ssr: { resolve: { conditions: ['parley-source'] } },
   test: {
     root: new URL('../../..', import.meta.url).pathname,
-    include: ['server/test/hardening/**/*.hardening.ts'],
     environment: 'node',
     testTimeout: 60_000,
     hookTimeout: 90_000,
     pool: 'forks',
     reporters: ['default'],
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'hardening',
+          include: ['server/test/hardening/**/*.hardening.ts'],
+          exclude: LATENCY,
+          sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'hardening-latency',
+          include: LATENCY,
+          fileParallelism: false,
+          sequence: { groupOrder: 1 },
+        },
+      },
+    ],
   },
 });
