@@ -38,12 +38,15 @@ import { Broadcaster, type IoServer } from './realtime/channels.js';
 import { attachRealtime } from './realtime/connection.js';
 import { Revocations } from './realtime/revocations.js';
 import { EngineGuard } from './realtime/handshake.js';
+import type { SocketEvents } from './realtime/with-ack.js';
 
 export interface ParleyApp {
   app: Express;
   io: IoServer;
   server: http.Server | https.Server;
   ctx: AppContext;
+  /** Every socket's client events: middlewares added here see each handled event first (metrics, shutdown). */
+  socketEvents: SocketEvents;
   /** Starts listening; resolves with the bound port (useful with PORT=0). */
   listen(port?: number, host?: string): Promise<number>;
   close(): Promise<void>;
@@ -117,7 +120,8 @@ export async function createApp(
     uploads: { store, urls: new UploadUrls(config.jwtSecret) },
   };
   await ensureGeneralRoom(ctx);
-  const realtime = attachRealtime(io, ctx, addressOf, timeAckedEvent);
+  const realtime = attachRealtime(io, ctx, addressOf);
+  realtime.events.use(timeAckedEvent);
   engineGuard.attach(io);
   attachMetrics(io, ctx);
   if (scale) ctx.presenceHub.shareAcrossNodes();
@@ -239,7 +243,7 @@ export async function createApp(
       await db.close();
     })());
 
-  return { app, io, server, ctx, listen, close };
+  return { app, io, server, ctx, socketEvents: realtime.events, listen, close };
 }
 
 /** Sweeps expired uploads now and every 10 minutes; a failed sweep is logged and retried next time. */

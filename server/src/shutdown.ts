@@ -2,7 +2,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket as NetSocket } from 'node:net';
 import { Server as TlsServer } from 'node:tls';
 import type { Duplex } from 'node:stream';
-import { clientEventSchemas } from '@parley/protocol';
 import type { ParleyApp } from './app.js';
 import { ConfigError } from './config.js';
 import type { Logger } from './logger.js';
@@ -26,8 +25,6 @@ import { socketSettled } from './realtime/bookkeeping.js';
  * Steps 2–5 share one deadline (80% of SHUTDOWN_TIMEOUT_MS, 10 s by default); whatever is still open then is cut,
  * and the database is closed all the same. If even that hangs, the process exits with code 1 at the full timeout.
  */
-
-const KNOWN_EVENTS = new Set(Object.keys(clientEventSchemas));
 
 /** The part of an Engine.IO socket used here. */
 interface EngineSocket {
@@ -133,36 +130,27 @@ export function drainable(parley: ParleyApp, logger: Logger): Drainable {
     next();
   });
   const inFlight = new Gauge();
-  io.on('connection', (socket) => {
-    socket.use((packet, next) => {
-      const event = packet[0];
-      const last = packet.length - 1;
-      const ack = packet[last];
-      // Unknown events are never acknowledged, and events without a callback cannot be followed to their end.
-      if (typeof event !== 'string' || !KNOWN_EVENTS.has(event) || last < 1 || typeof ack !== 'function')
-        return draining ? undefined : next();
-      // Not started: it goes with the transport, unacknowledged, and the client sends it again after reconnecting.
-      if (draining) return;
-      let settled = false;
-      const settle = () => {
-        if (settled) return;
-        settled = true;
-        inFlight.down();
-      };
-      inFlight.up();
-      packet[last] = (...args: unknown[]) => {
-        try {
-          return (ack as (...a: unknown[]) => unknown)(...args);
-        } finally {
-          settle();
-        }
-      };
-      next();
-      // Socket.IO drops an event that arrives as its socket disconnects (its handler never runs): stop waiting.
-      process.nextTick(() => {
-        if (socket.disconnected) settle();
-      });
-    });
+  // The dispatcher answers every handled event it lets through, even one whose socket went away meanwhile (with an
+  // error), so each event counted here is counted down when its handler is done.
+  parley.socketEvents.use((_socket, _event, ack) => {
+    // Not started: it goes with the transport, unacknowledged, and the client sends it again after reconnecting.
+    if (draining) return false;
+    // Events without a callback cannot be followed to their end.
+    if (!ack) return ack;
+    let settled = false;
+    const settle = () => {
+      if (settled) return;
+      settled = true;
+      inFlight.down();
+    };
+    inFlight.up();
+    return (r) => {
+      try {
+        ack(r);
+      } finally {
+        settle();
+      }
+    };
   });
 
   let shuttingDown: Promise<void> | null = null;

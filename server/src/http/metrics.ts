@@ -6,6 +6,7 @@ import { METRICS_REQUEST, METRICS_RESPONSE } from '../cluster.js';
 import { ConfigError } from '../config.js';
 import type { AppContext } from '../context.js';
 import type { IoServer } from '../realtime/channels.js';
+import type { EventMiddleware } from '../realtime/with-ack.js';
 import { eventBudgetStats, socketLimitStats, socketStats } from '../realtime/connection.js';
 import { redisStats } from '../scale/stats.js';
 
@@ -166,13 +167,17 @@ export function countRedisErrors(
 }
 
 /**
- * Starts timing one acknowledged client event; the returned function ends it with the outcome. Called by the
- * socket event dispatcher (realtime/with-ack.ts) for every event sent with a callback, from its arrival.
+ * Times every acknowledged client event, from its arrival to its ack, by event and outcome: a middleware of the
+ * socket event dispatcher (realtime/with-ack.ts), which createApp installs.
  */
-export function timeAckedEvent(event: string): (ok: boolean) => void {
+export const timeAckedEvent: EventMiddleware = (_socket, event, ack) => {
+  if (!ack) return ack;
   const end = metrics.socketEventDuration.startTimer({ event });
-  return (ok) => end({ ok: String(ok) });
-}
+  return (r) => {
+    end({ ok: String(r.ok === true) });
+    ack(r);
+  };
+};
 
 /**
  * Instruments one Parley: counts its sockets, counts committed messages and failed queries (acknowledged events

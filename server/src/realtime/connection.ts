@@ -46,15 +46,14 @@ function handshakeError(err: unknown): Error & { data?: unknown } {
 /**
  * Handshake authentication, subscriptions, presence and the event handlers. A socket joins its user's and
  * session's channels and every room the user belongs to, so broadcasts reach all of a user's tabs.
- * `addressOf` gives a handshake's client address as REST sees it (TRUST_PROXY), for the per-address socket limit;
- * `timeAck` times each acknowledged event (metrics).
+ * `addressOf` gives a handshake's client address as REST sees it (TRUST_PROXY), for the per-address socket limit.
+ * `events` takes middlewares for every handled event (metrics, shutdown).
  */
 export function attachRealtime(
   io: IoServer,
   ctx: AppContext,
   addressOf: (req: IncomingMessage) => string = (req) => req.socket.remoteAddress ?? '',
-  timeAck?: (event: string) => (ok: boolean) => void,
-): { close(): void } {
+): { events: SocketEvents; close(): void } {
   const typing = new TypingRelay(io);
   const cooldown = new FloodCooldown(ctx.config.socketFloodCooldownSec);
   const guard = new EventBudget(ctx, cooldown, () => socketStats.floodDisconnects++);
@@ -66,7 +65,7 @@ export function attachRealtime(
     ctx,
     guard,
     [...messageEvents(ctx), ...roomEvents(ctx), ...presenceEvents(ctx, typing)],
-    { unknown: () => socketStats.unknownEvents++, timeAck },
+    () => socketStats.unknownEvents++,
   );
   let closed = false;
   /**
@@ -173,6 +172,7 @@ export function attachRealtime(
   });
 
   return {
+    events,
     close: () => {
       closed = true;
       slowReaders.close();

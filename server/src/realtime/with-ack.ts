@@ -44,6 +44,20 @@ export interface EventOptions {
 
 type AnyHandler = (payload: never, caller: SocketCaller) => Promise<unknown>;
 
+/** An event's acknowledgement callback. */
+export type AckCallback = (r: Ack<unknown>) => void;
+
+/**
+ * Runs before the handler of every handled event, in the order added: returns the ack to use (the one it was
+ * given, wrapped or not), or `false` to drop the event unanswered (a server shutting down). Metrics time events
+ * with one, the shutdown counts events in flight with another.
+ */
+export type EventMiddleware = (
+  socket: IoSocket,
+  event: ClientEventName,
+  ack: AckCallback | undefined,
+) => AckCallback | undefined | false;
+
 /** One client event's handler and options, as a module declares it (see {@link withAck}). */
 export interface EventEntry {
   event: ClientEventName;
@@ -75,6 +89,7 @@ const noop = () => {};
  */
 export class SocketEvents {
   private readonly entries = new Map<string, EventEntry>();
+  private readonly middlewares: EventMiddleware[] = [];
   /** Per socket: the tail of its serial events. */
   private readonly serialTails = new WeakMap<IoSocket, Promise<unknown>>();
   /**
@@ -89,12 +104,8 @@ export class SocketEvents {
     private readonly ctx: AppContext,
     private readonly guard: EventGuard,
     entries: EventEntry[],
-    private readonly hooks: {
-      /** Called for each event no handler knows (the `socketStats.unknownEvents` counter). */
-      unknown?: () => void;
-      /** Starts timing an acknowledged event; the returned function ends it with the outcome (metrics). */
-      timeAck?: (event: ClientEventName) => (ok: boolean) => void;
-    } = {},
+    /** Called for each event no handler knows (the `socketStats.unknownEvents` counter). */
+    private readonly onUnknown: () => void = () => {},
   ) {
     for (const e of entries) {
       if (this.entries.has(e.event)) throw new Error(`two handlers for ${e.event}`);
@@ -122,6 +133,11 @@ export class SocketEvents {
     };
   }
 
+  /** Adds a middleware that sees every handled event before its handler runs. */
+  use(middleware: EventMiddleware): void {
+    this.middlewares.push(middleware);
+  }
+
   /** Starts handling the socket's events. */
   attach(socket: IoSocket): void {
     socket.onAny(this.listener);
@@ -133,7 +149,7 @@ export class SocketEvents {
       void this.handle(socket, entry, args);
       return;
     }
-    this.hooks.unknown?.();
+    this.onUnknown();
     try {
       this.guard.admit(socket);
     } catch {
@@ -144,16 +160,12 @@ export class SocketEvents {
   private async handle(socket: IoSocket, entry: EventEntry, args: unknown[]): Promise<void> {
     const { ctx } = this;
     const { event } = entry;
-    const given =
-      typeof args[args.length - 1] === 'function' ? (args.pop() as (r: Ack<unknown>) => void) : undefined;
-    const timed = given && this.hooks.timeAck?.(event);
-    const ack =
-      given && timed
-        ? (r: Ack<unknown>) => {
-            timed(r.ok);
-            given(r);
-          }
-        : given;
+    let ack = typeof args[args.length - 1] === 'function' ? (args.pop() as AckCallback) : undefined;
+    for (const middleware of this.middlewares) {
+      const next = middleware(socket, event, ack);
+      if (next === false) return;
+      ack = next;
+    }
     try {
       this.guard.admit(socket);
       // Only a missing payload stands for `{}` (presence:list has no fields); `null` is a wrong type like any other.
