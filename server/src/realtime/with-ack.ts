@@ -9,6 +9,7 @@ import DataLoader from 'dataloader';
 import type { AppContext } from '../context.js';
 import type { User } from '../db/models.js';
 import { AppError, fromZod, toErrorBody } from '../errors.js';
+import { socketSettled } from './bookkeeping.js';
 import type { IoSocket } from './channels.js';
 
 /** The caller of a socket event: the user as stored now, and the socket itself. */
@@ -173,6 +174,9 @@ export class SocketEvents {
       const parsed = clientEventSchemas[event].safeParse(payload);
       if (!parsed.success) throw fromZod(parsed.error);
       const run = async (queued: () => void) => {
+        // The socket's rooms are subscribed before any of its events runs: a client that reconnects and at once
+        // fetches what it missed (`messages:fetch {after}`) then hears every message stored after that read.
+        await socketSettled(socket);
         const user = await this.users.load(Number(socket.data.userId));
         if (!user || user.releasedAt)
           throw new AppError('UNAUTHORIZED', 'This account is no longer available');
