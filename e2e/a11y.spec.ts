@@ -32,6 +32,8 @@ test('sign-in and registration pages, errors included, pass axe', async ({ page 
 });
 
 test('the chat, its dialogs and its phone drawers pass axe', async ({ browser }) => {
+  // Seven axe runs over a full chat: ~30 s alone, over a minute beside the other specs on two shared cores.
+  test.slow();
   const ana = await apiUser(browser, 'ana', 'Ana Axe');
   const bo = await apiUser(browser, 'bo', 'Bo Axe');
   const name = `a11y-${Date.now().toString(36).slice(-5)}`;
