@@ -1,0 +1,220 @@
+import { readFileSync } from 'node:fs';
+import http, { type IncomingMessage } from 'node:http';
+import path from 'node:path';
+import express from 'express';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { findLinks } from '../../../web/src/lib/links.js';
+import { clientAddress, type TrustFn } from '../../src/http/client-address.js';
+import { client, startTestServer, type TestServer } from '../../src/test-support/server.js';
+
+/*
+ * Issue 13, HTTP (docs/SECURITY.md H1–H4): the metrics path in every spelling, whom X-Forwarded-For is believed
+ * from in the shipped deployment, where the web client's page may connect, and message links that cannot stall the
+ * page.
+ */
+
+const repo = path.resolve(import.meta.dirname, '../../..');
+
+/** A raw request: the path goes out exactly as written (fetch would normalise some of these). */
+function get(
+  base: string,
+  p: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; type: string; body: string }> {
+  const url = new URL(base);
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: url.hostname, port: url.port, path: p, headers }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () =>
+        resolve({ status: res.statusCode!, type: String(res.headers['content-type'] ?? ''), body }),
+      );
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('H1 /metrics in any spelling', () => {
+  let srv: TestServer;
+  beforeAll(async () => {
+    srv = await startTestServer();
+  });
+  afterAll(() => srv?.close());
+
+  const VARIANTS = [
+    '/METRICS',
+    '/Metrics',
+    '/metrics/',
+    '/METRICS/',
+    '/metrics//',
+    '//metrics',
+    '/%6detrics',
+    '/%6Detrics',
+    '/metric%73',
+    '/./metrics',
+    '/metrics/.',
+    '/metrics/anything',
+  ];
+
+  it('H1 only exactly /metrics serves metrics, to a direct scrape; every other spelling, and a proxied request, is a 404', async () => {
+    // The control: the exact path, from loopback, directly.
+    const exact = await get(srv.url, '/metrics');
+    expect(exact.status).toBe(200);
+    expect(exact.body).toContain('process_cpu_seconds_total');
+
+    const leaked: string[] = [];
+    for (const p of VARIANTS) {
+      const res = await get(srv.url, p);
+      if (res.body.includes('process_cpu_seconds_total')) leaked.push(p);
+      expect(res.status, p).toBe(404);
+    }
+    // Through a proxy the TCP peer is the proxy (which METRICS_ALLOW may cover): refused whatever the path.
+    for (const headers of [
+      { 'x-forwarded-for': '203.0.113.7' } as Record<string, string>,
+      { forwarded: 'for=203.0.113.7' },
+      { 'x-real-ip': '203.0.113.7' },
+    ]) {
+      const res = await get(srv.url, '/metrics', headers);
+      if (res.body.includes('process_cpu_seconds_total')) leaked.push(`/metrics ${JSON.stringify(headers)}`);
+      expect(res.status).toBe(404);
+    }
+    console.warn(
+      `H1 figures: ${VARIANTS.length} spellings + 3 proxied requests, ${leaked.length} served metrics`,
+    );
+    expect(leaked).toEqual([]);
+  });
+
+  it('H1 the shipped nginx block refuses the path case-insensitively, as a prefix', () => {
+    const conf = readFileSync(path.join(repo, 'deploy/nginx.conf'), 'utf8');
+    const rule = /location\s+~\*\s+\^\/metrics\s*\{\s*return\s+404;\s*\}/;
+    expect(conf).toMatch(rule);
+    expect(conf).not.toMatch(/location\s+=\s+\/metrics/);
+    const re = new RegExp('^/metrics', 'i');
+    for (const p of ['/metrics', '/METRICS', '/Metrics/', '/metrics/x']) expect(re.test(p), p).toBe(true);
+  });
+});
+
+describe('H2 X-Forwarded-For is believed from the proxy only', () => {
+  const compose = parse(readFileSync(path.join(repo, 'docker-compose.yml'), 'utf8'));
+  const trustProxy = String(compose['x-parley'].environment.TRUST_PROXY);
+  const nginxAddress = String(compose.services.nginx.networks.parley.ipv4_address);
+
+  /** Express's compiled `trust proxy` for a setting, as createApp makes it. */
+  const trustOf = (setting: string): TrustFn => {
+    const app = express();
+    app.set('trust proxy', setting);
+    return app.get('trust proxy fn') as TrustFn;
+  };
+  /** The address the server would count for a request from `peer` carrying `forwarded`. */
+  const seen = (trust: TrustFn, peer: string, forwarded: string) =>
+    clientAddress(
+      {
+        socket: { remoteAddress: peer },
+        headers: { 'x-forwarded-for': forwarded },
+      } as unknown as IncomingMessage,
+      trust,
+    );
+
+  it("H2 the compose file trusts only nginx's fixed address; any other container or private client cannot choose its address", () => {
+    expect(trustProxy).toBe(nginxAddress);
+    const trust = trustOf(trustProxy);
+    // The real client's address as nginx appends it is believed...
+    expect(seen(trust, nginxAddress, '198.51.100.4')).toBe('198.51.100.4');
+    // ...and a value the client forged before it is not.
+    expect(seen(trust, nginxAddress, '203.0.113.9, 198.51.100.4')).toBe('198.51.100.4');
+    // Other peers (containers on the compose network, private clients, loopback) are counted as themselves.
+    const others = [
+      '172.28.1.5',
+      '172.28.0.2',
+      '10.1.2.3',
+      '192.168.1.20',
+      '172.17.0.1',
+      'fd00::5',
+      '127.0.0.1',
+    ];
+    const believed = others.filter((peer) => seen(trust, peer, '203.0.113.9') !== peer);
+    console.warn(
+      `H2 figures: TRUST_PROXY=${trustProxy}; ${believed.length} of ${others.length} other peers could forge their address`,
+    );
+    expect(believed).toEqual([]);
+  });
+
+  it('H2 a live server with that setting: a request from another address keeps its req.ip whatever X-Forwarded-For says', async () => {
+    // req.ip is what the per-address auth limit counts: 2 per minute here, so a third request is refused
+    // unless a forged header made each request a new address.
+    const burst = async (setting: string) => {
+      const srv = await startTestServer({ trustProxy: setting, rateLimitAuthPerMin: 2 });
+      try {
+        const call = client(srv.url);
+        const statuses: number[] = [];
+        for (let i = 1; i <= 3; i++) {
+          const res = await call('POST', '/api/auth/login', {
+            body: { username: 'nobody', password: 'whatever-1' },
+            headers: { 'x-forwarded-for': `203.0.113.${i}` },
+          });
+          statuses.push(res.status);
+        }
+        return statuses;
+      } finally {
+        await srv.close();
+      }
+    };
+    expect(await burst(trustProxy)).toEqual([401, 401, 429]);
+    // The control: were the peer (loopback) the trusted proxy, each forwarded address would count on its own.
+    expect(await burst('loopback')).toEqual([401, 401, 401]);
+  });
+});
+
+describe('H3 the web client may connect to its own origin only', () => {
+  let srv: TestServer;
+  beforeAll(async () => {
+    srv = await startTestServer();
+  });
+  afterAll(() => srv?.close());
+
+  it("H3 connect-src is 'self' alone: no scheme-only source (ws:, wss:, https:) an injected script could send data through", async () => {
+    const res = await fetch(`${srv.url}/`);
+    const csp = res.headers.get('content-security-policy') ?? '';
+    const directive = csp
+      .split(';')
+      .map((d) => d.trim().split(/\s+/))
+      .find(([name]) => name === 'connect-src');
+    expect(directive, csp).toBeDefined();
+    const sources = directive!.slice(1);
+    const open = sources.filter((s) => /^[a-z][a-z0-9+.-]*:$/i.test(s) || s.includes('*'));
+    console.warn(
+      `H3 figures: connect-src ${sources.join(' ')}; ${open.length} scheme-only or wildcard sources`,
+    );
+    expect(open).toEqual([]);
+    expect(sources).toEqual(["'self'"]);
+  });
+});
+
+describe('H4 message links in linear time', () => {
+  /** The fastest of a few runs (the machine is shared: the minimum is the least disturbed). */
+  const fastest = (f: () => unknown, runs = 3) => {
+    let best = Infinity;
+    for (let i = 0; i < runs; i++) {
+      const t = performance.now();
+      f();
+      best = Math.min(best, performance.now() - t);
+    }
+    return best;
+  };
+
+  it('H4 a 50,000-character run of punctuation after a URL costs what ordinary text of that length costs', () => {
+    const run = '.,;:!?)]}'.repeat(5556).slice(0, 50_000);
+    const adversarial = `https://example.com/${run}x`;
+    const ordinary = `${'see https://example.com/page. '.repeat(1700)}`.slice(0, adversarial.length);
+    expect(findLinks(adversarial).map((l) => l.text)).toEqual([adversarial]);
+    const bad = fastest(() => findLinks(adversarial));
+    const normal = fastest(() => findLinks(ordinary));
+    // The structure is what is checked: a quadratic scan is ~1,000× ordinary text here (2 s against 2 ms), a
+    // linear one within a small factor. 20× leaves room for a noisy machine without letting a quadratic one by.
+    console.warn(`H4 figures: adversarial ${bad.toFixed(1)} ms, ordinary ${normal.toFixed(1)} ms`);
+    expect(bad).toBeLessThan(Math.max(normal, 1) * 20);
+  });
+});
