@@ -55,5 +55,7 @@ async function serve(
 export function uploadRoutes(router: Router, ctx: AppContext): void {
   mount(router, ctx, routes.upload, async ({ actor, req }) => upload(ctx, actor.user, req));
   router.get(fileRoutes.getUpload.path, (req, res, next) => serve(ctx, req, res, 'image').catch(next));
-  router.get(fileRoutes.getUploadThumbnail.path, (req, res, next) => serve(ctx, req, res, 'thumbnail').catch(next));
+  router.get(fileRoutes.getUploadThumbnail.path, (req, res, next) =>
+    serve(ctx, req, res, 'thumbnail').catch(next),
+  );
 }
