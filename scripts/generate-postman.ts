@@ -243,6 +243,23 @@ const FLOW: Step[] = [
     ],
   },
   {
+    op: 'getUpload',
+    name: 'Download the image',
+    note: "Reads the image back by id with the uploader's bearer token (the Attachment's signed `url` works without one).",
+    params: { id: '{{attachmentId}}' },
+    tests: [
+      "pm.test('it is the PNG', () => pm.expect(pm.response.headers.get('Content-Type')).to.equal('image/png'));",
+    ],
+  },
+  {
+    op: 'getUploadThumbnail',
+    name: 'Download the thumbnail',
+    params: { id: '{{attachmentId}}' },
+    tests: [
+      "pm.test('it is a WebP thumbnail', () => pm.expect(pm.response.headers.get('Content-Type')).to.equal('image/webp'));",
+    ],
+  },
+  {
     op: 'getMe',
     name: 'Get me',
     tests: [
