@@ -5,6 +5,7 @@ import type { User } from '../../db/models.js';
 import { inTx } from '../../db/unit-of-work.js';
 import { forbidden, notFound } from '../../errors.js';
 import { sid } from '../../http/present.js';
+import { isBanned } from '../rooms/bans.js';
 import { findMembership } from '../rooms/membership.js';
 import { canDeleteMessage, canEditMessage } from '../rooms/policy.js';
 import {
@@ -94,7 +95,10 @@ async function loadVisibleMessage(ctx: AppContext, user: User, messageId: number
   return { message, room, membership };
 }
 
-/** PATCH /api/messages/:id: the author edits. */
+const bannedAnswer =
+  'The owner removed you from this room: your messages there are no longer yours to change';
+
+/** PATCH /api/messages/:id: the author edits, unless banned from the room. */
 export async function edit(
   ctx: AppContext,
   user: User,
@@ -103,8 +107,13 @@ export async function edit(
 ): Promise<MessageDto> {
   const { message, room } = await loadVisibleMessage(ctx, user, messageId);
   if (message.deletedAt) throw notFound('Message not found');
-  if (!canEditMessage(message, user)) throw forbidden('Only the author may edit a message');
   return inTx(ctx, async (t, after) => {
+    // The ban is read in the edit's transaction: an edit either precedes the kick or is refused after it.
+    const banned = await isBanned(ctx, room.id, user.id, t);
+    if (!canEditMessage(message, user, banned))
+      throw forbidden(
+        banned && message.authorId === user.id ? bannedAnswer : 'Only the author may edit a message',
+      );
     await message.update({ text, editedAt: new Date() }, { transaction: t });
     const [dto] = await presentMessages(ctx, [message], t);
     after(() => ctx.rt.toRoom(room.id, 'message:updated', dto!));
@@ -112,11 +121,19 @@ export async function edit(
   });
 }
 
-/** DELETE /api/messages/:id: the author or the room's owner. Deleting twice is not an error. */
+/**
+ * DELETE /api/messages/:id: the author (unless banned from the room) or the room's owner. Deleting twice is not
+ * an error.
+ */
 export async function remove(ctx: AppContext, user: User, messageId: number): Promise<void> {
   const { message, room } = await loadVisibleMessage(ctx, user, messageId);
-  if (!canDeleteMessage(message, room, user))
-    throw forbidden('Only the author or the room owner may delete it');
+  const banned = await isBanned(ctx, room.id, user.id);
+  if (!canDeleteMessage(message, room, user, banned))
+    throw forbidden(
+      banned && message.authorId === user.id
+        ? bannedAnswer
+        : 'Only the author or the room owner may delete it',
+    );
   if (message.deletedAt) return;
   await inTx(ctx, async (t, after) => {
     await message.update({ deletedAt: new Date(), text: '' }, { transaction: t });
