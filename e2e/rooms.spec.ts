@@ -58,6 +58,11 @@ test('an owner runs a private room: adds, renames, describes, kicks and deletes'
     'was added by',
     'was removed by',
   ]);
+  // The kick banned them: the owner sees it under the members and lifts it.
+  const banned = owner.page.getByRole('list', { name: 'Banned' });
+  await expect(banned.getByText('Milo Member')).toBeVisible();
+  await banned.getByRole('button', { name: 'Unban Milo Member' }).click();
+  await expect(banned).toHaveCount(0);
 
   // Delete.
   await owner.page.getByRole('button', { name: 'Room settings' }).click();
