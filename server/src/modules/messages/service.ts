@@ -1,7 +1,7 @@
 import { LIMITS, type Message as MessageDto, type MessagePage } from '@parley/protocol';
 import { Op } from 'sequelize';
 import type { AppContext } from '../../context.js';
-import type { User } from '../../db/models.js';
+import type { Message, User } from '../../db/models.js';
 import { inTx } from '../../db/unit-of-work.js';
 import { forbidden, notFound } from '../../errors.js';
 import { sid } from '../../http/present.js';
@@ -95,8 +95,13 @@ async function loadVisibleMessage(ctx: AppContext, user: User, messageId: number
   return { message, room, membership };
 }
 
-const bannedAnswer =
-  'The owner removed you from this room: your messages there are no longer yours to change';
+/** A refusal that tells a banned author why, and anyone else what the rule is. */
+const refusal = (banned: boolean, message: Message, user: User, rule: string) =>
+  forbidden(
+    banned && message.authorId === user.id
+      ? 'The owner removed you from this room: your messages there are no longer yours to change'
+      : rule,
+  );
 
 /** PATCH /api/messages/:id: the author edits, unless banned from the room. */
 export async function edit(
@@ -107,13 +112,12 @@ export async function edit(
 ): Promise<MessageDto> {
   const { message, room } = await loadVisibleMessage(ctx, user, messageId);
   if (message.deletedAt) throw notFound('Message not found');
+  // An edit that read no ban just before a kick committed is an edit made before that kick (which reads no
+  // message): nothing is gained by reading it in the write transaction.
+  const banned = await isBanned(ctx, room.id, user.id);
+  if (!canEditMessage(message, user, banned))
+    throw refusal(banned, message, user, 'Only the author may edit a message');
   return inTx(ctx, async (t, after) => {
-    // The ban is read in the edit's transaction: an edit either precedes the kick or is refused after it.
-    const banned = await isBanned(ctx, room.id, user.id, t);
-    if (!canEditMessage(message, user, banned))
-      throw forbidden(
-        banned && message.authorId === user.id ? bannedAnswer : 'Only the author may edit a message',
-      );
     await message.update({ text, editedAt: new Date() }, { transaction: t });
     const [dto] = await presentMessages(ctx, [message], t);
     after(() => ctx.rt.toRoom(room.id, 'message:updated', dto!));
@@ -129,11 +133,7 @@ export async function remove(ctx: AppContext, user: User, messageId: number): Pr
   const { message, room } = await loadVisibleMessage(ctx, user, messageId);
   const banned = await isBanned(ctx, room.id, user.id);
   if (!canDeleteMessage(message, room, user, banned))
-    throw forbidden(
-      banned && message.authorId === user.id
-        ? bannedAnswer
-        : 'Only the author or the room owner may delete it',
-    );
+    throw refusal(banned, message, user, 'Only the author or the room owner may delete it');
   if (message.deletedAt) return;
   await inTx(ctx, async (t, after) => {
     await message.update({ deletedAt: new Date(), text: '' }, { transaction: t });
