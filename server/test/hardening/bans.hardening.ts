@@ -67,11 +67,11 @@ const memberIds = async (room: Room) => {
   return (res.body.members as { user: { id: string } }[]).map((m) => m.user.id);
 };
 
-/** A public room of the owner with the kicked-to-be and the bystander in it. */
+/** A public room of the owner with the bystander and then the kicked-to-be in it (the bystander hears that join). */
 async function publicRoom(): Promise<Room> {
   const room = await createRoom(call, owner, 'public');
-  await joinRoom(call, kicked, room.id);
   await joinRoom(call, bystander, room.id);
+  await joinRoom(call, kicked, room.id);
   return room;
 }
 
@@ -106,10 +106,15 @@ describe('B6 room bans', () => {
     // Nothing reached the room: no join, no edit, no deletion.
     const marker = await messageMarker(call, owner, generalId);
     await expectNoneBy(bystanderSocket, marker, [
-      ['room:member-joined', (p) => p.roomId === room.id && p.user.id === kicked.user.id],
       ['message:updated', (p) => p.id === old.id],
       ['message:deleted', (p) => p.id === old.id],
     ]);
+    const joins = received(
+      bystanderSocket,
+      'room:member-joined',
+      (p) => p.roomId === room.id && p.user.id === kicked.user.id,
+    );
+    expect(joins, 'the join before the kick, and no other').toHaveLength(1);
     expect(await memberIds(room)).toEqual([owner.user.id, bystander.user.id]);
     const history = await call('GET', `/api/chatrooms/${room.id}/messages`, { token: owner.accessToken });
     expect((history.body.messages as Message[]).find((m) => m.id === old.id)).toMatchObject({
