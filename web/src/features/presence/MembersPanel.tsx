@@ -96,7 +96,7 @@ export function MembersPanel({ roomId, open, onClose }: { roomId: string; open: 
                 <button
                   type="button"
                   className="button tiny reveal"
-                  aria-label={`Remove ${m.user.displayName} from the room and ban them`}
+                  aria-label={`Remove and ban ${m.user.displayName} from the room`}
                   title="Removes them; they cannot rejoin until you unban them"
                   onClick={() => {
                     const question = `Remove ${m.user.displayName} from ${title}? They will be banned: they cannot rejoin, nor edit their messages here, until you unban them.`;
@@ -106,7 +106,7 @@ export function MembersPanel({ roomId, open, onClose }: { roomId: string; open: 
                     );
                   }}
                 >
-                  Remove &amp; ban
+                  Remove and ban
                 </button>
               )}
             </li>
