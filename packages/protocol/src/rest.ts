@@ -36,7 +36,7 @@ export const routes = {
     body: s.RegisterBodySchema,
     status: 201,
     response: s.SessionSchema,
-    errors: ['USERNAME_TAKEN', 'EMAIL_TAKEN', 'RATE_LIMITED'],
+    errors: ['USERNAME_TAKEN', 'EMAIL_TAKEN', 'CONFLICT', 'RATE_LIMITED'],
   }),
   login: def({
     method: 'post',
@@ -100,7 +100,7 @@ export const routes = {
     body: s.UpdateMeBodySchema,
     status: 200,
     response: s.MeSchema,
-    errors: ['EMAIL_TAKEN', 'NOT_FOUND'],
+    errors: ['EMAIL_TAKEN', 'CONFLICT', 'NOT_FOUND'],
   }),
   changePassword: def({
     method: 'post',
