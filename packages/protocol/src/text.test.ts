@@ -37,7 +37,8 @@ describe('names shown to others carry nothing invisible', () => {
     };
     for (const [what, c] of Object.entries(bad)) {
       expect(ok(`gen${c}eral`), what).toBe(false);
-      expect(ok(`general${c}`), what).toBe(false);
+      // At the end, white space (the line separator) is trimmed away instead.
+      if (c.trim()) expect(ok(`general${c}`), what).toBe(false);
     }
   });
 

@@ -29,10 +29,10 @@ for (let c = 0x61; c <= 0x7a; c++) {
   if (capitalKey !== lower && capitalKey !== ownKey) CASE_FOLDS.set(lower, capitalKey);
 }
 
-/** NFKC, lower case, the case folds above, the skeleton, lower case again (prototypes may be capitals: 0 → O). */
+/** NFKC, lower case, the skeleton, lower case again (prototypes may be capitals: 0 → O), the case folds above. */
 function foldedSkeleton(name: string): string {
-  const lower = name.normalize('NFKC').toLowerCase();
-  return skeleton(lower.replace(/[a-z]/g, (c) => CASE_FOLDS.get(c) ?? c)).toLowerCase();
+  const key = skeleton(name.normalize('NFKC').toLowerCase()).toLowerCase();
+  return key.replace(/[a-z]/g, (c) => CASE_FOLDS.get(c) ?? c);
 }
 
 /**
