@@ -17,7 +17,7 @@ const NO_CONTROL = 'may not contain control characters';
 const noControl = (s: string) => !hasControl(s);
 const NO_NUL = 'may not contain a NUL character';
 const noNul = (s: string) => !s.includes('\0');
-const NO_INVISIBLE = 'may not contain control, bidi-control or invisible characters';
+const NO_INVISIBLE = 'may not contain control or bidi-override characters, nor invisible ones';
 const visible = (s: string) => !hasInvisible(s);
 
 /** A resource id: opaque to clients, a decimal string on the wire. */

@@ -9,7 +9,7 @@ export function toFieldErrors<F extends string>(err: unknown, fields: readonly F
   const out: FieldErrors<F> = {};
   switch (e.code) {
     case 'USERNAME_TAKEN':
-      out['username' as F] = 'That username is taken (or looks too much like one that is). Try another one.';
+      out['username' as F] = 'That username is taken. Try another one.';
       return out;
     case 'CONFLICT': {
       // A display name that reads as someone else's name comes back on its field (details[].path).

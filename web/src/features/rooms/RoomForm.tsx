@@ -41,8 +41,7 @@ export function RoomForm({
       await onSubmit({ ...values, name, description: values.description.trim() });
     } catch (err) {
       const e = asApiError(err);
-      if (e.code === 'ROOM_NAME_TAKEN')
-        setErrors({ name: 'A room with that name (or one that looks just like it) already exists.' });
+      if (e.code === 'ROOM_NAME_TAKEN') setErrors({ name: 'A room with that name already exists.' });
       else if (e.code === 'VALIDATION_ERROR')
         setErrors({
           name: e.detailFor('name'),
