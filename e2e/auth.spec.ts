@@ -45,7 +45,9 @@ test.describe('signing up and in', () => {
     // A display name that reads as another user's name (409 CONFLICT) goes under Display name too.
     await page.getByLabel('Display name').fill(taken.toUpperCase().replace('A', '\u0410'));
     await page.getByRole('button', { name: 'Create account' }).click();
-    await expect(page.getByText('That looks too much like someone else’s name. Try another one.')).toBeVisible();
+    await expect(
+      page.getByText('That looks too much like someone else’s name. Try another one.'),
+    ).toBeVisible();
     await expect(page.getByLabel('Display name')).toHaveAttribute('aria-invalid', 'true');
 
     // Fixed: signed in, in general.
