@@ -17,6 +17,9 @@ import { connectSocket, nextEvent } from '../helpers/sockets.js';
  * normalised and limited to [A-Za-z0-9_.-] (so full-width letters become ASCII, Cyrillic, zero-width and bidi
  * characters are refused) and compared by a case-folded skeleton; display names and room names are NFKC normalised
  * and refuse control, zero-width-space and bidi-control characters but allow any script and ZWJ (emoji sequences).
+ * I3d–I3h (issue 13): names that could pass for one another share a UTS #39 confusable skeleton and only one may
+ * exist (usernames, display names and room names; concurrent look-alikes too); display and room names refuse every
+ * invisible character; a released guest's messages read "(former guest)". I5a: no control characters in inputs.
  * I4: markup in messages, room names, descriptions and display names is stored and served verbatim as JSON; the
  * browser half (rendered as text, nothing runs) is e2e/xss.spec.ts.
  */
