@@ -197,6 +197,11 @@ describe('I3 look-alike names (confusable skeletons, UTS #39)', () => {
       body: { name: own.name.replace(/o/g, '\u043e') }, // Cyrillic о
     });
     expectError(renamed, 409, 'ROOM_NAME_TAKEN');
+    const rn = await call('PATCH', `/api/chatrooms/${other.id}`, {
+      token: ana.accessToken,
+      body: { name: own.name.replace('m', 'rn') }, // room… → roorn…
+    });
+    expectError(rn, 409, 'ROOM_NAME_TAKEN');
     expect(await rooms()).toBe(before + 2);
   });
 
@@ -212,6 +217,7 @@ describe('I3 look-alike names (confusable skeletons, UTS #39)', () => {
       victim.user.username, // the victim's username, byte for byte
       victim.user.username.toUpperCase(),
       dotted(victim.user.username),
+      victim.user.username.replace('m', 'rn'),
       shown, // the victim's display name, byte for byte
       shown.replace('e', '\u0435'), // with a Cyrillic е
       shown.replace(' ', '  '),
