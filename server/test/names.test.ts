@@ -100,11 +100,14 @@ describe(`display names (${DIALECT})`, () => {
     );
   });
 
-  it('a released guest gives up its names; its old messages read "(former guest)"', async () => {
+  it('a released guest gives up its names; it reads "(former guest)" in profiles and DMs', async () => {
     const name = uniqueName('gst');
     const first = (await call('POST', '/api/auth/guest', { body: { username: name } })).body as Session;
     const shown = `Guest ${uniqueName('G')}`;
     expectStatus(await patchMe(first, shown), 200);
+    const bo = await register(call, uniqueName('bo'));
+    const dm = await call('POST', '/api/dms', { token: bo.accessToken, body: { userId: first.user.id } });
+    expect(dm.body.name).toBe(name);
     await srv.parley.ctx.models.User.update(
       { lastSeenAt: new Date(Date.now() - 3_600_000) },
       { where: { id: Number(first.user.id) } },
@@ -112,13 +115,18 @@ describe(`display names (${DIALECT})`, () => {
     const next = await call('POST', '/api/auth/guest', { body: { username: `${name}.` } });
     expectStatus(next, 201);
     // Its display name was released with it.
-    const bo = await register(call, uniqueName('bo'));
     expectStatus(await patchMe(bo, shown), 200);
     const old = await call('GET', `/api/users/${first.user.id}`, { token: bo.accessToken });
     expect(old.body).toMatchObject({
       displayName: `${shown} (former guest)`,
       username: name,
       avatarUrl: null,
+    });
+    const dms = await call('GET', '/api/dms', { token: bo.accessToken });
+    const room = dms.body.rooms.find((r: { id: string }) => r.id === dm.body.id);
+    expect(room).toMatchObject({
+      name: `${name} (former guest)`,
+      peer: { displayName: `${shown} (former guest)` },
     });
   });
 });
