@@ -1,6 +1,7 @@
 import type { QueryInterface } from 'sequelize';
 import * as m001 from './001-initial.js';
 import * as m002 from './002-room-bans.js';
+import * as m003 from './003-name-skeletons.js';
 
 type Step = (params: { context: QueryInterface }) => Promise<void>;
 
@@ -8,4 +9,5 @@ type Step = (params: { context: QueryInterface }) => Promise<void>;
 export const migrations: { name: string; up: Step; down: Step }[] = [
   { name: '001-initial', ...m001 },
   { name: '002-room-bans', ...m002 },
+  { name: '003-name-skeletons', ...m003 },
 ];
