@@ -6,7 +6,7 @@ import type { User } from '../../db/models.js';
 import { inTx } from '../../db/unit-of-work.js';
 import { AppError, notFound } from '../../errors.js';
 import { usernameKey } from '../auth/usernames.js';
-import { adoptAsAvatar } from '../uploads/service.js';
+import { adoptAsAvatar, discardAttachments } from '../uploads/service.js';
 import { decodeUserCursor, encodeUserCursor, onlinePage, type UserPage } from '../presence/service.js';
 import { orderKey } from '../presence/store.js';
 import { presentMe, presentUser } from './presenter.js';
@@ -23,13 +23,19 @@ export async function updateMe(
     if (await ctx.models.User.count({ where: { email: body.email, id: { [Op.ne]: user.id } } }))
       throw emailTaken();
   }
-  // An avatar is an upload of the user's own that stops expiring once adopted.
-  if (body.avatarAttachmentId) await adoptAsAvatar(ctx, user, body.avatarAttachmentId);
   try {
-    await inTx(ctx, async (t) => {
+    await inTx(ctx, async (t, after) => {
+      const previous = user.avatarAttachmentId;
+      const avatar = body.avatarAttachmentId;
+      if (avatar !== undefined && avatar !== previous) {
+        // An avatar is an upload of the user's own that stops expiring once adopted; the one it replaces (or the
+        // one removed with null) goes at once, row and file, so its URL stops working (SECURITY.md T5).
+        if (avatar) await adoptAsAvatar(ctx, t, user, avatar);
+        if (previous) await discardAttachments(ctx, t, after, { id: previous, ownerId: user.id });
+      }
       if (body.displayName !== undefined) user.displayName = body.displayName;
       if (body.email !== undefined) user.email = body.email;
-      if (body.avatarAttachmentId !== undefined) user.avatarAttachmentId = body.avatarAttachmentId;
+      if (avatar !== undefined) user.avatarAttachmentId = avatar;
       await user.save({ transaction: t });
     });
   } catch (err) {
