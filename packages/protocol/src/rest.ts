@@ -288,7 +288,7 @@ export const routes = {
     multipart: { field: 'file' },
     status: 201,
     response: s.AttachmentSchema,
-    errors: ['PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE', 'RATE_LIMITED', 'STORAGE_FULL'],
+    errors: ['PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE', 'RATE_LIMITED', 'STORAGE_FULL', 'UNAVAILABLE'],
   }),
   health: def({
     method: 'get',

@@ -241,7 +241,11 @@ describe('T2 image work is bounded per user and per process', () => {
     expect(Number(third.headers.get('retry-after'))).toBeGreaterThan(0);
 
     // The whole process: fill the waiting line with other (made-up) users' work.
-    const fillers = Array.from({ length: MAX_WAITING_IMAGES }, (_, i) => queue.run(-1 - i, () => gate));
+    await new Promise((resolve) => setImmediate(resolve)); // p-limit starts its first job a microtask later
+    expect(queue.load).toEqual({ running: 1, waiting: IMAGES_PER_USER - 1 });
+    const room = MAX_WAITING_IMAGES - queue.load.waiting;
+    const fillers = Array.from({ length: room }, (_, i) => queue.run(-1 - i, () => gate));
+    expect(queue.load.waiting).toBe(MAX_WAITING_IMAGES);
     const hal = await register(call, uniqueName('hal'));
     const busy = await uploadFile(A.url, hal.accessToken, await png(20, 20));
     expect(busy.status).toBe(503);

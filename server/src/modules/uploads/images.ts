@@ -14,6 +14,9 @@ const loadSharp = async () =>
       // libvips' operation cache keeps recent images' buffers (up to 50 MB and 100 operations) for re-use we never
       // make: each upload is decoded once. Off, so that memory goes back once an upload is done (T1).
       m.default.cache(false);
+      // One libvips thread per image (sharp's own default on glibc, made explicit whatever the allocator): image
+      // work then costs at most IMAGE_CONCURRENCY cores, and the database keeps CPU as well as threads.
+      m.default.concurrency(1);
       return m;
     }))
   ).default;
