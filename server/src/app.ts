@@ -40,7 +40,7 @@ import { attachRealtime } from './realtime/connection.js';
 import { Revocations } from './realtime/revocations.js';
 import { EngineGuard } from './realtime/handshake.js';
 import type { SocketEvents } from './realtime/with-ack.js';
-import { planThreads, threadPoolSize } from './thread-pool.js';
+import { allocatorTuned, planThreads, threadPoolSize } from './thread-pool.js';
 
 export interface ParleyApp {
   app: Express;
@@ -113,7 +113,7 @@ export async function createApp(
     images: config.imageConcurrency,
     hashes: config.passwordHashConcurrency,
   });
-  logger.info(threads, 'thread pool shared out');
+  logger.info({ ...threads, allocatorTuned: allocatorTuned() }, 'thread pool shared out');
   const ctx: AppContext = {
     config,
     logger,

@@ -4,7 +4,7 @@ import client from 'prom-client';
 import type { ParleyApp } from './app.js';
 import { ConfigError, type Config } from './config.js';
 import type { Logger } from './logger.js';
-import { RECOMMENDED_THREADS } from './thread-pool.js';
+import { START_ENV } from './thread-pool.js';
 
 /*
  * One host, all cores: `WORKERS=N` (or `npm run start:cluster`, which means WORKERS=auto: one per core).
@@ -170,9 +170,10 @@ export async function runPrimary({
   /** Forks a worker and resolves once it is ready (database migrated, app built). */
   function fork(): Promise<Worker> {
     return new Promise((resolve, reject) => {
-      // A worker's thread pool is sized on purpose whatever the primary was started with (thread-pool.ts).
+      // A worker's thread pool and allocator are set on purpose whatever the primary started with (thread-pool.ts).
       const worker = cluster.fork({
-        UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE || String(RECOMMENDED_THREADS),
+        UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE || START_ENV.UV_THREADPOOL_SIZE,
+        GLIBC_TUNABLES: process.env.GLIBC_TUNABLES || START_ENV.GLIBC_TUNABLES,
       });
       const onMessage = (msg: { type?: string; port?: number } | null) => {
         if (msg?.type !== READY) return;

@@ -10,10 +10,24 @@
  * DB_RESERVED_THREADS free, so the database always has threads of its own.
  */
 
+/**
+ * What the process must start with (`npm start`, the Dockerfile, cluster workers, the hardening suite's child):
+ * read by libuv and by glibc's allocator before any of our code runs.
+ * - UV_THREADPOOL_SIZE: 1 image + 2 hashes + 5 for everything else (see planThreads).
+ * - glibc's mmap threshold, fixed at 1 MiB: glibc otherwise raises it to the largest block freed so far (up to
+ *   32 MiB), after which libvips' strip buffers of a large image come from the heap and stay with the process once
+ *   freed: one 40 MP strip left RSS ~350 MB higher for good; with the fixed threshold it goes back to within a few
+ *   MB (docs/SECURITY.md T1). Costs an mmap/munmap per block of 1 MiB or more.
+ */
+export const START_ENV = {
+  UV_THREADPOOL_SIZE: '8',
+  GLIBC_TUNABLES: 'glibc.malloc.mmap_threshold=1048576',
+} as const;
+
 /** libuv's default pool size, when UV_THREADPOOL_SIZE is unset. */
 export const LIBUV_DEFAULT_THREADS = 4;
-/** The size we start with (`npm start`, Dockerfile, cluster workers): 1 image + 2 hashes + 5 for everything else. */
-export const RECOMMENDED_THREADS = 8;
+/** The size we start with (START_ENV). */
+export const RECOMMENDED_THREADS = Number(START_ENV.UV_THREADPOOL_SIZE);
 /** Threads neither image work nor hashing may take: the database, file system and zlib always have these. */
 export const DB_RESERVED_THREADS = 2;
 
@@ -46,3 +60,7 @@ export function planThreads(size: number, wanted: { images: number; hashes: numb
   const hashes = Math.max(1, Math.min(wanted.hashes, room - images));
   return { size, images, hashes, reserved: Math.max(0, size - images - hashes) };
 }
+
+/** Is glibc's mmap threshold fixed (START_ENV), so that large images' memory goes back? Logged at start. */
+export const allocatorTuned = (env: NodeJS.ProcessEnv = process.env) =>
+  /mmap_threshold=/.test(env.GLIBC_TUNABLES ?? '') || env.MALLOC_MMAP_THRESHOLD_ !== undefined;

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChildServers, type ParleyProcess } from '../../src/test-support/process.js';
 import { client, register, uniqueName, type Call } from '../../src/test-support/server.js';
 import { MAX_INPUT_PIXELS } from '../../src/modules/uploads/images.js';
-import { RECOMMENDED_THREADS } from '../../src/thread-pool.js';
+import { START_ENV } from '../../src/thread-pool.js';
 import { png, uploadFile } from '../helpers/images.js';
 
 /*
@@ -45,13 +45,19 @@ const rssOf = (pid: number) => {
 const mb = (bytes: number) => Math.round(bytes / 1024 / 1024);
 const pct = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.ceil(xs.length * q) - 1]!;
 
+/** One fetch every FETCH_EVERY_MS at most: a busy reader, well inside the per-socket event budget (30/s). */
+const FETCH_EVERY_MS = 50;
+
 async function fetchOnce(): Promise<number> {
   const t0 = performance.now();
   const ack = await readerSocket
     .timeout(30_000)
     .emitWithAck('messages:fetch', { roomId: generalId, limit: 50 });
+  const ms = performance.now() - t0;
   expect(ack.ok, JSON.stringify(ack)).toBe(true);
-  return performance.now() - t0;
+  // Pacing (the load's shape, not a synchronisation): the next fetch starts FETCH_EVERY_MS after this one did.
+  if (ms < FETCH_EVERY_MS) await new Promise((resolve) => setTimeout(resolve, FETCH_EVERY_MS - ms));
+  return ms;
 }
 
 /** Fetches one after another until `done` settles; answers each fetch's latency. */
@@ -69,8 +75,8 @@ beforeAll(async () => {
   server = await servers.start({
     DATA_DIR: dataDir,
     LOG_LEVEL: 'info',
-    // As `npm start` and the Dockerfile run it.
-    UV_THREADPOOL_SIZE: String(RECOMMENDED_THREADS),
+    // As `npm start` and the Dockerfile run it: libuv's pool and glibc's allocator set before it starts.
+    ...START_ENV,
     // Generous request limits: this case is about what the logins cost, not about refusing them.
     RATE_LIMIT_AUTH_PER_MIN: '100000',
     LOGIN_MAX_FAILURES: '100000',
@@ -123,7 +129,7 @@ describe('T1 thread pool and memory under image and login floods', () => {
       body: { username: loginUsers[0], password: 'wrong-password-0' },
     });
     const quiet: number[] = [];
-    for (let i = 0; i < 30; i++) quiet.push(await fetchOnce());
+    for (let i = 0; i < 20; i++) quiet.push(await fetchOnce());
     const rssBefore = rssOf(server.proc.pid!);
 
     let peak = rssBefore;
@@ -183,7 +189,7 @@ describe('T1 thread pool and memory under image and login floods', () => {
     const res = await uploadFile(server.url, reader.accessToken, strip, { filename: 'strip.png' });
     expect(res.status).toBe(413);
     expect(res.body.error.code).toBe('PAYLOAD_TOO_LARGE');
-    // Refused from its header: far quicker than decoding 50 MP.
-    expect(performance.now() - t0).toBeLessThan(2_000);
+    // Refused from its header: far quicker than decoding 50 MP (several seconds on this machine).
+    expect(performance.now() - t0).toBeLessThan(5_000);
   });
 });
