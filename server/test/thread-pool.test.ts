@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createArgon2Hasher } from '../src/modules/auth/passwords.js';
 import { planThreads, threadPoolSize } from '../src/thread-pool.js';
 
-/* How libuv's pool is shared out (server/src/thread-pool.ts, docs/DECISIONS.md D17). */
+/* How libuv's pool is shared out (server/src/thread-pool.ts, docs/DECISIONS.md D19). */
 
 describe('threadPoolSize', () => {
   it('reads UV_THREADPOOL_SIZE as libuv does: 4 when unset or invalid, at most 1024', () => {

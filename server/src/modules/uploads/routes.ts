@@ -1,5 +1,5 @@
 import { pipeline } from 'node:stream/promises';
-import { routes } from '@parley/protocol';
+import { fileRoutes, routes } from '@parley/protocol';
 import cookieParser from 'cookie-parser';
 import type { CookieOptions, Request, Response, Router } from 'express';
 import type { AppContext } from '../../context.js';
@@ -95,8 +95,10 @@ async function serve(
 export function uploadRoutes(router: Router, ctx: AppContext): void {
   mount(router, ctx, routes.upload, async ({ actor, req }) => upload(ctx, actor.user, req));
   const cookies = cookieParser();
-  router.get('/api/uploads/:id', cookies, (req, res, next) => serve(ctx, req, res, 'image').catch(next));
-  router.get('/api/uploads/:id/thumbnail', cookies, (req, res, next) =>
+  router.get(fileRoutes.getUpload.path, cookies, (req, res, next) =>
+    serve(ctx, req, res, 'image').catch(next),
+  );
+  router.get(fileRoutes.getUploadThumbnail.path, cookies, (req, res, next) =>
     serve(ctx, req, res, 'thumbnail').catch(next),
   );
 }
