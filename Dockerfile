@@ -32,10 +32,14 @@ RUN npm run build \
 
 # ---- runtime: the built files and production dependencies only, as an unprivileged user -----------------------------
 FROM ${NODE_IMAGE} AS runtime
+# Read before our code runs (server/src/thread-pool.ts START_ENV, docs/CONFIGURATION.md): libuv's pool, 8 = images 1
+# + hashes 2 + 5 left for the database; glibc's mmap threshold fixed, so large images' memory goes back.
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=3000 \
-    DATA_DIR=/data
+    DATA_DIR=/data \
+    UV_THREADPOOL_SIZE=8 \
+    GLIBC_TUNABLES=glibc.malloc.mmap_threshold=1048576
 WORKDIR /app
 COPY --from=build --chown=root:root /app/package.json /app/package-lock.json ./
 COPY --from=build --chown=root:root /app/node_modules ./node_modules

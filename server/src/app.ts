@@ -32,6 +32,7 @@ import { MemoryPresenceStore } from './modules/presence/store.js';
 import { ensureGeneralRoom } from './modules/rooms/membership.js';
 import { roomRoutes } from './modules/rooms/routes.js';
 import { uploadRoutes } from './modules/uploads/routes.js';
+import { ImageQueue } from './modules/uploads/queue.js';
 import { sweepExpired } from './modules/uploads/service.js';
 import { FsBlobStore } from './modules/uploads/storage.js';
 import { UploadUrls } from './modules/uploads/urls.js';
@@ -41,6 +42,7 @@ import { attachRealtime } from './realtime/connection.js';
 import { Revocations } from './realtime/revocations.js';
 import { EngineGuard } from './realtime/handshake.js';
 import type { SocketEvents } from './realtime/with-ack.js';
+import { allocatorTuned, planThreads, threadPoolSize } from './thread-pool.js';
 
 export interface ParleyApp {
   app: Express;
@@ -110,6 +112,12 @@ export async function createApp(
   const limits = scale?.limits ?? new MemoryRateLimitStore();
   const store = new FsBlobStore(path.join(config.dataDir, 'uploads'));
   await store.init();
+  // libuv's pool is shared by images, hashing and the database: the first two never take all of it (T1, T2).
+  const threads = planThreads(threadPoolSize(), {
+    images: config.imageConcurrency,
+    hashes: config.passwordHashConcurrency,
+  });
+  logger.info({ ...threads, allocatorTuned: allocatorTuned() }, 'thread pool shared out');
   const ctx: AppContext = {
     config,
     logger,
@@ -120,8 +128,8 @@ export async function createApp(
     limits,
     rt: new Broadcaster(io, scale?.deliveries),
     revocations,
-    passwords: createArgon2Hasher(config.passwordHashMemoryKib),
-    uploads: { store, urls: new UploadUrls(config.jwtSecret) },
+    passwords: createArgon2Hasher(config.passwordHashMemoryKib, threads.hashes),
+    uploads: { store, urls: new UploadUrls(config.jwtSecret), images: new ImageQueue(threads.images) },
   };
   await ensureGeneralRoom(ctx);
   const realtime = attachRealtime(io, ctx, addressOf);

@@ -4,6 +4,7 @@ import client from 'prom-client';
 import type { ParleyApp } from './app.js';
 import { ConfigError, type Config } from './config.js';
 import type { Logger } from './logger.js';
+import { START_ENV } from './thread-pool.js';
 
 /*
  * One host, all cores: `WORKERS=N` (or `npm run start:cluster`, which means WORKERS=auto: one per core).
@@ -169,7 +170,11 @@ export async function runPrimary({
   /** Forks a worker and resolves once it is ready (database migrated, app built). */
   function fork(): Promise<Worker> {
     return new Promise((resolve, reject) => {
-      const worker = cluster.fork();
+      // A worker's thread pool and allocator are set on purpose whatever the primary started with (thread-pool.ts).
+      const worker = cluster.fork({
+        UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE || START_ENV.UV_THREADPOOL_SIZE,
+        GLIBC_TUNABLES: process.env.GLIBC_TUNABLES || START_ENV.GLIBC_TUNABLES,
+      });
       const onMessage = (msg: { type?: string; port?: number } | null) => {
         if (msg?.type !== READY) return;
         if (typeof msg.port === 'number') port = msg.port;

@@ -68,6 +68,10 @@ const EnvSchema = z.object({
   SOCKET_EVENT_BURST: int(1).default(60),
   SOCKET_HANDSHAKES_PER_ADDRESS_PER_SEC: z.coerce.number().positive().default(20),
   SOCKET_CONNECT_TIMEOUT_SEC: int(1, 300).default(10),
+  // Issue 13 (thread pool and files): docs/CONFIGURATION.md, server/src/thread-pool.ts.
+  UPLOAD_MAX_PIXELS: int(1_000_000, 100_000_000).default(40_000_000),
+  IMAGE_CONCURRENCY: int(1, 64).default(1),
+  PASSWORD_HASH_CONCURRENCY: int(1, 64).default(2),
 });
 
 export type Env = z.infer<typeof EnvSchema>;
@@ -119,6 +123,12 @@ export interface Config {
   socketHandshakesPerAddressPerSec: number;
   /** An engine.io connection that has not completed a Socket.IO CONNECT within this is closed. */
   socketConnectTimeoutSec: number;
+  /** Images with more pixels (all frames together) are refused before they are decoded. */
+  uploadMaxPixels: number;
+  /** Images decoded at once by this process, at most (thread-pool.ts may lower it to keep threads for the DB). */
+  imageConcurrency: number;
+  /** Password hashes at once, at most (lowered the same way). */
+  passwordHashConcurrency: number;
 }
 
 const MIN_SECRET_BYTES = 32;
@@ -170,6 +180,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     socketEventBurst: e.SOCKET_EVENT_BURST,
     socketHandshakesPerAddressPerSec: e.SOCKET_HANDSHAKES_PER_ADDRESS_PER_SEC,
     socketConnectTimeoutSec: e.SOCKET_CONNECT_TIMEOUT_SEC,
+    uploadMaxPixels: e.UPLOAD_MAX_PIXELS,
+    imageConcurrency: e.IMAGE_CONCURRENCY,
+    passwordHashConcurrency: e.PASSWORD_HASH_CONCURRENCY,
   };
 }
 

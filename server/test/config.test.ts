@@ -160,6 +160,22 @@ describe('loadConfig', () => {
     });
   });
 
+  it('has the documented thread-pool and image defaults and reads those variables (issue 13)', () => {
+    expect(loadConfig({ DATA_DIR: tmp(), JWT_SECRET: SECRET })).toMatchObject({
+      uploadMaxPixels: 40_000_000,
+      imageConcurrency: 1,
+      passwordHashConcurrency: 2,
+    });
+    const c = loadConfig({
+      DATA_DIR: tmp(),
+      JWT_SECRET: SECRET,
+      UPLOAD_MAX_PIXELS: '24000000',
+      IMAGE_CONCURRENCY: '2',
+      PASSWORD_HASH_CONCURRENCY: '3',
+    });
+    expect(c).toMatchObject({ uploadMaxPixels: 24_000_000, imageConcurrency: 2, passwordHashConcurrency: 3 });
+  });
+
   it('treats an empty variable as unset', () => {
     const c = loadConfig({ DATA_DIR: tmp(), JWT_SECRET: SECRET, PORT: '', ALLOW_GUESTS: '', LOG_LEVEL: '' });
     expect(c.port).toBe(3000);
@@ -195,6 +211,9 @@ describe('loadConfig', () => {
     ['SOCKET_HANDSHAKES_PER_ADDRESS_PER_SEC', 'many'],
     ['SOCKET_CONNECT_TIMEOUT_SEC', '0'],
     ['SOCKET_CONNECT_TIMEOUT_SEC', '301'],
+    ['UPLOAD_MAX_PIXELS', '500000'],
+    ['IMAGE_CONCURRENCY', '0'],
+    ['PASSWORD_HASH_CONCURRENCY', 'two'],
   ])('refuses %s=%s, naming the variable', (variable, value) => {
     const err = expectRefused({ [variable]: value }, variable);
     // The message says what is wrong, not only where.

@@ -322,7 +322,7 @@ export const routes = {
     status: 201,
     location: '{url}',
     response: s.AttachmentSchema,
-    errors: ['PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE', 'RATE_LIMITED', 'STORAGE_FULL'],
+    errors: ['PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE', 'RATE_LIMITED', 'STORAGE_FULL', 'UNAVAILABLE'],
   }),
   health: def({
     method: 'get',

@@ -54,6 +54,9 @@ export function testConfig(dataDir: string, overrides: Partial<Config> = {}): Co
     socketEventBurst: 60,
     socketHandshakesPerAddressPerSec: 10_000,
     socketConnectTimeoutSec: 10,
+    uploadMaxPixels: 40_000_000,
+    imageConcurrency: 1,
+    passwordHashConcurrency: 2,
     ...overrides,
   };
 }

@@ -4,6 +4,7 @@ import type { AppContext } from '../../context.js';
 import { AppError } from '../../errors.js';
 import { originAllowed } from '../../http/origin.js';
 import { mount } from '../../http/route.js';
+import { clearMediaCookie, setMediaCookie } from '../uploads/routes.js';
 import * as auth from './service.js';
 
 /** The refresh cookie travels only to the auth endpoints, and never to another site. */
@@ -20,13 +21,15 @@ function cookieOptions(ctx: AppContext, req: Request): CookieOptions {
 }
 
 /** Sets the cookie for the web client; API clients use the body's refreshToken and may ignore it. */
-function withCookie<T extends { refreshToken: string }>(
+function withCookie<T extends { refreshToken: string; accessToken: string }>(
   ctx: AppContext,
   req: Request,
   res: Response,
   session: T,
 ): T {
   res.cookie(REFRESH_COOKIE, session.refreshToken, cookieOptions(ctx, req));
+  // Images (avatars) are for signed-in users; <img> sends cookies, not headers (uploads/routes.ts).
+  setMediaCookie(ctx, req, res, session.accessToken);
   res.setHeader('Cache-Control', 'no-store');
   return session;
 }
@@ -61,13 +64,16 @@ export function authRoutes(router: Router, ctx: AppContext): void {
     try {
       return withCookie(ctx, req, res, await auth.refresh(ctx, refreshTokenOf(ctx, req, body)));
     } catch (err) {
-      if (err instanceof AppError && err.code === 'UNAUTHORIZED')
+      if (err instanceof AppError && err.code === 'UNAUTHORIZED') {
         res.clearCookie(REFRESH_COOKIE, { path: '/api/auth' });
+        clearMediaCookie(res);
+      }
       throw err;
     }
   });
   mount(router, ctx, routes.logout, async ({ body, actor, req, res }) => {
     await auth.logout(ctx, actor?.sessionId ?? null, actor?.user.id ?? null, refreshTokenOf(ctx, req, body));
     res.clearCookie(REFRESH_COOKIE, { path: '/api/auth' });
+    clearMediaCookie(res);
   });
 }

@@ -1,11 +1,11 @@
 import type { Message as MessageDto } from '@parley/protocol';
-import { QueryTypes, UniqueConstraintError, type Transaction } from 'sequelize';
+import { Op, QueryTypes, UniqueConstraintError, type Transaction } from 'sequelize';
 import type { AppContext } from '../../context.js';
 import type { Attachment, Membership, Message, Room, User } from '../../db/models.js';
 import { inTx, lockRooms, type After } from '../../db/unit-of-work.js';
 import { AppError, forbidden, notFound } from '../../errors.js';
 import { canPost, canSee } from '../rooms/policy.js';
-import { presentAttachment } from '../uploads/presenter.js';
+import { isAvatar, NEVER_EXPIRES, presentAttachment } from '../uploads/presenter.js';
 import { GroupCommit } from './group-commit.js';
 import { presentMessage, presentMessages } from './presenter.js';
 import { appendMessages, type StoredMessage } from './store.js';
@@ -180,7 +180,11 @@ async function writeBatch(
     // concurrently; the check before only catches the common case early). A lost race fails the batch: retried.
     const [claimed] = await ctx.models.Attachment.update(
       { messageId: message.id, roomId: message.roomId },
-      { where: { id: attachment.id, messageId: null }, transaction: t },
+      // Not an avatar (adopted meanwhile): a file both would lose when either goes.
+      {
+        where: { id: attachment.id, messageId: null, expiresAt: { [Op.lt]: NEVER_EXPIRES } },
+        transaction: t,
+      },
     );
     if (claimed !== 1) throw new AppError('CONFLICT', 'That upload is already attached to a message');
     attachment.messageId = message.id;
@@ -301,6 +305,7 @@ async function claimableAttachments(
     if (!a || a.ownerId !== user.id || expired) outcomes[i] = { err: notFound('Upload not found') };
     else if (a.messageId !== null || taken.has(a.id))
       outcomes[i] = { err: new AppError('CONFLICT', 'That upload is already attached to a message') };
+    else if (isAvatar(a)) outcomes[i] = { err: new AppError('CONFLICT', 'That upload is your avatar') };
     else {
       taken.add(a.id);
       out.set(i, a);

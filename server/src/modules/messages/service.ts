@@ -8,6 +8,7 @@ import { sid } from '../../http/present.js';
 import { isBanned } from '../rooms/bans.js';
 import { findMembership } from '../rooms/membership.js';
 import { canDeleteMessage, canEditMessage } from '../rooms/policy.js';
+import { discardAttachments } from '../uploads/service.js';
 import {
   isVisibleRow,
   loadVisibleRoom,
@@ -137,6 +138,9 @@ export async function remove(ctx: AppContext, user: User, messageId: number): Pr
   if (message.deletedAt) return;
   await inTx(ctx, async (t, after) => {
     await message.update({ deletedAt: new Date(), text: '' }, { transaction: t });
+    // Its image goes with it, at once: row marked (every node refuses the URL) and files unlinked (T4).
+    if (message.attachmentId)
+      await discardAttachments(ctx, t, after, { id: message.attachmentId, messageId: message.id });
     after(() => ctx.rt.toRoom(room.id, 'message:deleted', { id: sid(message.id), roomId: sid(room.id) }));
   });
 }

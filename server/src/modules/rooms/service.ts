@@ -8,6 +8,7 @@ import { iso } from '../../http/present.js';
 import { appendMessage } from '../messages/store.js';
 import { roomNameClaim } from '../names/claims.js';
 import { presentMessage } from '../messages/presenter.js';
+import { discardAttachments } from '../uploads/service.js';
 import { presentUser } from '../users/presenter.js';
 import { isBanned, liftBan, recordBan } from './bans.js';
 import { addMembership, announceRoom, findMembership, removeMembership } from './membership.js';
@@ -130,6 +131,8 @@ export async function updateRoom(
 export async function deleteRoom(ctx: AppContext, user: User, roomId: number): Promise<void> {
   const room = await loadManagedRoom(ctx, user, roomId);
   await inTx(ctx, async (t, after) => {
+    // Its images go with its messages, at once (docs/SECURITY.md T4); the rows stay, marked, without the room.
+    await discardAttachments(ctx, t, after, { roomId: room.id });
     await ctx.models.Attachment.update({ roomId: null }, { where: { roomId: room.id }, transaction: t });
     await ctx.models.Message.destroy({ where: { roomId: room.id }, transaction: t });
     await ctx.models.Membership.destroy({ where: { roomId: room.id }, transaction: t });

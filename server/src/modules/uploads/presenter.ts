@@ -6,7 +6,14 @@ import type { UploadUrls } from './urls.js';
 /** Avatars do not expire; they carry this date instead of a real expiry. */
 export const NEVER_EXPIRES = new Date('9999-12-31T00:00:00.000Z');
 
-/** Where an avatar is served: avatars are public to signed-in users, so their URL needs no signature. */
+/** Is this attachment an avatar (adopted, so never expiring)? */
+export const isAvatar = (a: Pick<Attachment, 'expiresAt'>) =>
+  a.expiresAt.getTime() >= NEVER_EXPIRES.getTime();
+
+/**
+ * Where an avatar is served: to signed-in users only (bearer token, or the web client's media cookie: see
+ * uploads/routes.ts), so its URL carries no signature and stays the same while the avatar does.
+ */
 export const attachmentUrl = (id: string) => `/api/uploads/${id}`;
 
 /** The columns presentAttachment reads (a model instance or a raw row both fit). */

@@ -6,13 +6,14 @@ import { pipeline } from 'node:stream/promises';
 import type { Attachment as AttachmentDto } from '@parley/protocol';
 import busboy from 'busboy';
 import type { Request } from 'express';
-import { Op } from 'sequelize';
+import { Op, type Transaction, type WhereOptions } from 'sequelize';
 import type { AppContext } from '../../context.js';
 import type { Attachment, User } from '../../db/models.js';
-import { inTx } from '../../db/unit-of-work.js';
+import { inTx, type After } from '../../db/unit-of-work.js';
 import { AppError, notFound } from '../../errors.js';
 import { processImage, sniff } from './images.js';
-import { NEVER_EXPIRES, presentAttachment } from './presenter.js';
+import { isAvatar, NEVER_EXPIRES, presentAttachment } from './presenter.js';
+import type { ImageQueue } from './queue.js';
 import type { BlobStore } from './storage.js';
 import type { UploadUrls } from './urls.js';
 
@@ -20,6 +21,8 @@ import type { UploadUrls } from './urls.js';
 export interface Uploads {
   store: BlobStore;
   urls: UploadUrls;
+  /** Bounds image work on libuv's thread pool (queue.ts). */
+  images: ImageQueue;
 }
 
 /** Random, URL-safe, 128-bit: upload URLs cannot be guessed. */
@@ -132,9 +135,12 @@ export async function upload(ctx: AppContext, user: User, req: Request): Promise
   const [raw, image, thumb] = [`${base}.upload`, `${base}.image`, `${base}.thumb`];
   try {
     await receiveFile(ctx, req, raw);
-    const mime = await sniff(raw);
-    const processed = await processImage(raw, mime, image, thumb).catch((err) => {
-      throw storageError(err);
+    // Received first (network → disk costs no pool thread), then decoded when the queue gives a slot.
+    const processed = await ctx.uploads.images.run(user.id, async () => {
+      const mime = await sniff(raw);
+      return processImage(raw, mime, image, thumb, ctx.config.uploadMaxPixels).catch((err) => {
+        throw storageError(err);
+      });
     });
     const { size } = await stat(image);
     await ctx.uploads.store.putFile(id, image).catch((err) => {
@@ -182,8 +188,9 @@ export async function findLive(ctx: AppContext, id: string): Promise<Attachment 
 }
 
 /**
- * May this request see the attachment? A valid signature (from a message the caller was shown), its owner or a
- * member of its room by bearer token, or anyone signed in for an avatar.
+ * May this request see the attachment? An avatar: anyone signed in (bearer token or the media cookie), never a
+ * signature alone. Any other image: a valid signature (from a message the caller was shown), or by bearer token
+ * its owner or a member of its room.
  */
 export async function canView(
   ctx: AppContext,
@@ -191,8 +198,8 @@ export async function canView(
   signedFor: number,
   viewer: User | null,
 ): Promise<boolean> {
+  if (isAvatar(a)) return viewer !== null;
   if (signedFor > 0) return true;
-  if (a.expiresAt.getTime() >= NEVER_EXPIRES.getTime()) return true;
   if (!viewer) return false;
   if (viewer.id === a.ownerId) return true;
   if (a.roomId === null) return false;
@@ -201,11 +208,60 @@ export async function canView(
   return (await ctx.models.Membership.count({ where: { roomId: a.roomId, userId: viewer.id } })) > 0;
 }
 
-/** Makes an upload the user's avatar: it stops expiring. */
-export async function adoptAsAvatar(ctx: AppContext, user: User, id: string): Promise<void> {
+/**
+ * Makes an upload the user's avatar, in the caller's transaction: it stops expiring. Only an upload of the user's
+ * own that no message carries: an image that is both would lose its file when either goes (and a message's image
+ * would never expire).
+ */
+export async function adoptAsAvatar(ctx: AppContext, t: Transaction, user: User, id: string): Promise<void> {
   const a = await findLive(ctx, id);
-  if (!a || a.ownerId !== user.id) throw notFound('Upload not found');
-  await inTx(ctx, (t) => a.update({ expiresAt: NEVER_EXPIRES }, { transaction: t }));
+  if (!a || a.ownerId !== user.id || a.messageId !== null) throw notFound('Upload not found');
+  // Conditional: a send racing to attach the same upload makes exactly one of the two win.
+  const [adopted] = await ctx.models.Attachment.update(
+    { expiresAt: NEVER_EXPIRES },
+    { where: { id: a.id, messageId: null, expiredAt: null }, transaction: t },
+  );
+  if (adopted !== 1) throw notFound('Upload not found');
+}
+
+/**
+ * Retires attachments at once, in the caller's transaction: the rows are marked expired (every node reads them
+ * before serving, so the signed URL and the id answer 404 from the moment this commits, on every node) and the
+ * files are unlinked once it has committed, before the caller answers (`inTx` runs its effects first). The
+ * uploads directory is one for all nodes (docs/DECISIONS.md D12), so that one unlink removes them everywhere.
+ * Used when a message, its room or an avatar goes (docs/DECISIONS.md, issue 13).
+ */
+export async function discardAttachments(
+  ctx: AppContext,
+  t: Transaction,
+  after: After,
+  where: WhereOptions<Attachment>,
+): Promise<number> {
+  const rows = await ctx.models.Attachment.findAll({
+    where: { [Op.and]: [where, { expiredAt: null }] },
+    attributes: ['id', 'storageKey', 'thumbnailKey'],
+    transaction: t,
+  });
+  if (!rows.length) return 0;
+  await ctx.models.Attachment.update(
+    { expiredAt: new Date() },
+    { where: { id: rows.map((a) => a.id), expiredAt: null }, transaction: t },
+  );
+  after(() => removeFiles(ctx, rows));
+  return rows.length;
+}
+
+/** Unlinks attachments' files; a failure is logged (the row already refuses them; the sweep does not retry). */
+async function removeFiles(ctx: AppContext, rows: Pick<Attachment, 'id' | 'storageKey' | 'thumbnailKey'>[]) {
+  await Promise.all(
+    rows
+      .flatMap((a) => [a.storageKey, a.thumbnailKey])
+      .map((key) =>
+        ctx.uploads.store.delete(key).catch((err: unknown) => {
+          ctx.logger.error({ err, key }, 'could not remove a discarded upload');
+        }),
+      ),
+  );
 }
 
 /**

@@ -8,7 +8,7 @@ import { AppError, notFound } from '../../errors.js';
 import { clearNames } from '../auth/service.js';
 import { usernameKey } from '../auth/usernames.js';
 import { addClaim, displayNameClaim, displayNameTaken, dropClaims } from '../names/claims.js';
-import { adoptAsAvatar } from '../uploads/service.js';
+import { adoptAsAvatar, discardAttachments } from '../uploads/service.js';
 import { decodeUserCursor, encodeUserCursor, onlinePage, type UserPage } from '../presence/service.js';
 import { orderKey } from '../presence/store.js';
 import { presentMe, presentUser } from './presenter.js';
@@ -25,16 +25,22 @@ export async function updateMe(
     if (await ctx.models.User.count({ where: { email: body.email, id: { [Op.ne]: user.id } } }))
       throw emailTaken();
   }
-  // An avatar is an upload of the user's own that stops expiring once adopted.
-  if (body.avatarAttachmentId) await adoptAsAvatar(ctx, user, body.avatarAttachmentId);
   try {
     await inTx(ctx, async (t, after) => {
+      const previous = user.avatarAttachmentId;
+      const avatar = body.avatarAttachmentId;
+      if (avatar !== undefined && avatar !== previous) {
+        // An avatar is an upload of the user's own that stops expiring once adopted; the one it replaces (or the
+        // one removed with null) goes at once, row and file, so its URL stops working (SECURITY.md T5).
+        if (avatar) await adoptAsAvatar(ctx, t, user, avatar);
+        if (previous) await discardAttachments(ctx, t, after, { id: previous, ownerId: user.id });
+      }
       if (body.displayName !== undefined) {
         await claimDisplayName(ctx, t, after, user, body.displayName);
         user.displayName = body.displayName;
       }
       if (body.email !== undefined) user.email = body.email;
-      if (body.avatarAttachmentId !== undefined) user.avatarAttachmentId = body.avatarAttachmentId;
+      if (avatar !== undefined) user.avatarAttachmentId = avatar;
       await user.save({ transaction: t });
     });
   } catch (err) {
