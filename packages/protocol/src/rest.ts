@@ -100,7 +100,7 @@ export const routes = {
     body: s.UpdateMeBodySchema,
     status: 200,
     response: s.MeSchema,
-    errors: ['EMAIL_TAKEN', 'NOT_FOUND'],
+    errors: ['EMAIL_TAKEN', 'NOT_FOUND', 'FORBIDDEN', 'RATE_LIMITED'],
   }),
   changePassword: def({
     method: 'post',
@@ -153,7 +153,7 @@ export const routes = {
     body: s.CreateRoomBodySchema,
     status: 201,
     response: s.RoomSchema,
-    errors: ['ROOM_NAME_TAKEN', 'FORBIDDEN'],
+    errors: ['ROOM_NAME_TAKEN', 'FORBIDDEN', 'RATE_LIMITED'],
   }),
   getRoom: def({
     method: 'get',
@@ -174,7 +174,7 @@ export const routes = {
     body: s.UpdateRoomBodySchema,
     status: 200,
     response: s.RoomSchema,
-    errors: ['NOT_FOUND', 'FORBIDDEN', 'ROOM_NAME_TAKEN'],
+    errors: ['NOT_FOUND', 'FORBIDDEN', 'ROOM_NAME_TAKEN', 'RATE_LIMITED'],
   }),
   deleteRoom: def({
     method: 'delete',
@@ -183,7 +183,7 @@ export const routes = {
     summary: 'Delete a room with its messages and memberships (owner)',
     audience: 'user',
     status: 204,
-    errors: ['NOT_FOUND', 'FORBIDDEN'],
+    errors: ['NOT_FOUND', 'FORBIDDEN', 'RATE_LIMITED'],
   }),
   listMembers: def({
     method: 'get',
@@ -204,7 +204,7 @@ export const routes = {
     body: s.AddMemberBodySchema,
     status: 200,
     response: s.RoomSchema,
-    errors: ['NOT_FOUND', 'FORBIDDEN'],
+    errors: ['NOT_FOUND', 'FORBIDDEN', 'RATE_LIMITED'],
   }),
   removeMember: def({
     method: 'delete',
@@ -213,7 +213,7 @@ export const routes = {
     summary: 'Leave a room (yourself) or kick a member (owner)',
     audience: 'user',
     status: 204,
-    errors: ['NOT_FOUND', 'FORBIDDEN'],
+    errors: ['NOT_FOUND', 'FORBIDDEN', 'RATE_LIMITED'],
   }),
   listMessages: def({
     method: 'get',
@@ -246,7 +246,7 @@ export const routes = {
     body: s.EditMessageBodySchema,
     status: 200,
     response: s.MessageSchema,
-    errors: ['NOT_FOUND', 'FORBIDDEN'],
+    errors: ['NOT_FOUND', 'FORBIDDEN', 'RATE_LIMITED'],
   }),
   deleteMessage: def({
     method: 'delete',
@@ -255,7 +255,7 @@ export const routes = {
     summary: 'Delete a message (author or room owner)',
     audience: 'user',
     status: 204,
-    errors: ['NOT_FOUND', 'FORBIDDEN'],
+    errors: ['NOT_FOUND', 'FORBIDDEN', 'RATE_LIMITED'],
   }),
   listDms: def({
     method: 'get',
@@ -276,7 +276,7 @@ export const routes = {
     body: s.CreateDmBodySchema,
     status: 200,
     response: s.RoomSchema,
-    errors: ['NOT_FOUND'],
+    errors: ['NOT_FOUND', 'RATE_LIMITED'],
   }),
   upload: def({
     method: 'post',
