@@ -136,7 +136,10 @@ describe('sign-in attempts are counted before the hash is checked', () => {
       Array.from({ length: 55 }, (_, i) =>
         call('POST', '/api/users/me/password', {
           token: s.accessToken,
-          body: { currentPassword: i === RIGHT ? PASSWORD : `wrong-pass-${i}`, newPassword: `new-pass-${i}-x` },
+          body: {
+            currentPassword: i === RIGHT ? PASSWORD : `wrong-pass-${i}`,
+            newPassword: `new-pass-${i}-x`,
+          },
         }),
       ),
     );
