@@ -637,7 +637,8 @@ describe('flood control', () => {
       expect(s.connected).toBe(true);
       const after = await emitAck(s, 'presence:list', {});
       if (!after.ok) {
-        const { retryAfter } = expectFail(after, 'RATE_LIMITED') as { retryAfter: number };
+        expectFail(after, 'RATE_LIMITED');
+        const retryAfter = Number((after as { error: { retryAfter?: number } }).error.retryAfter);
         expect(retryAfter).toBeLessThanOrEqual(2);
         await new Promise((resolve) => setTimeout(resolve, retryAfter * 1000));
         expectOk('presence:list', await emitAck(s, 'presence:list', {}));
