@@ -194,7 +194,6 @@ describe('S6 CONNECT packet flood', () => {
 
   beforeAll(async () => {
     env = await setUp();
-    flooder = await register(env.call, uniqueName('cflood'));
   });
   afterAll(() => env?.server.close());
 
@@ -202,6 +201,8 @@ describe('S6 CONNECT packet flood', () => {
     'S6 ~2,300 CONNECT packets/s from a signed-in user: each engine connection is cut off within a second; others unaffected',
     { timeout: 120_000 },
     async () => {
+      // A fresh flooder per attempt: a retried attempt must not start inside the last one's cool-down.
+      flooder = await register(env.call, uniqueName('cflood'));
       const io = env.server.parley.io;
       const before = { ...socketLimitStats };
       let maxSockets = 0;

@@ -43,7 +43,9 @@ let server: TestServer;
 let call: Call;
 let roomId: string;
 let probes: Session[];
-let listener: Session, flooder: Session;
+let listener: Session;
+/** A fresh flooder per attempt: a retried attempt must not start inside the last one's cool-down. */
+let flooder: Session;
 const children: ChildProcess[] = [];
 
 beforeAll(async () => {
@@ -52,7 +54,6 @@ beforeAll(async () => {
   probes = [];
   for (let i = 0; i < PROBES; i++) probes.push(await register(call, uniqueName('probe')));
   listener = await register(call, uniqueName('ear'));
-  flooder = await register(call, uniqueName('flood'));
   roomId = await generalRoomId(call, listener);
 });
 
@@ -142,6 +143,7 @@ describe('S3 message flood', () => {
     'S3 1,000 msg/s from one user is limited; other users’ p99 latency stays under 2× its unloaded value',
     { timeout: 120_000 },
     async () => {
+      flooder = await register(call, uniqueName('flood'));
       const senders = await Promise.all(probes.map((p) => connectSocket(server, p)));
       const ear = await connectSocket(server, listener);
 

@@ -7,6 +7,9 @@ import { defineConfig } from 'vitest/config';
  * Files run in parallel so the long cases (a client offline for 3 minutes) overlap the rest. The files that compare
  * other users' latency during a flood with the same users' latency without it (S3, S6, S7) run afterwards, one at a
  * time: run alongside the other files' floods and crashes, they measured the neighbours, not their own flood.
+ * They get one retry: a p99 of ~100 samples on a shared 2-core machine can be set by one stall of whatever else the
+ * machine runs (seen: 95.647 against a bound of 95.640 ms while other builds ran); a flood the server does not
+ * contain fails both attempts.
  */
 const LATENCY = [
   'server/test/hardening/socket-abuse-flood.hardening.ts',
@@ -39,6 +42,7 @@ export default defineConfig({
           name: 'hardening-latency',
           include: LATENCY,
           fileParallelism: false,
+          retry: 1,
           sequence: { groupOrder: 1 },
         },
       },
