@@ -38,6 +38,12 @@ const REFUSAL: Record<LimitName, string> = {
   message: 'You are sending messages too fast',
 };
 
+/** Refusals per limit since the process started: `parley_rate_limited_total{limit}` on /metrics. */
+export const rateLimitStats = Object.fromEntries(Object.keys(REFUSAL).map((name) => [name, 0])) as Record<
+  LimitName,
+  number
+>;
+
 export interface Taken {
   ok: boolean;
   /** Whole seconds until the key has points again (for `Retry-After`); 0 when ok. */
@@ -111,8 +117,10 @@ export class RateLimits {
       await this.limiter(name).consume(String(key), points);
       return { ok: true, retryAfterSec: 0 };
     } catch (err) {
-      if (err instanceof RateLimiterRes)
+      if (err instanceof RateLimiterRes) {
+        rateLimitStats[name]++;
         return { ok: false, retryAfterSec: Math.max(1, Math.ceil(err.msBeforeNext / 1000)) };
+      }
       throw err;
     }
   }
