@@ -70,6 +70,11 @@ export function generousWriteLimits(
   return { ...all, ...tight };
 }
 
+/** The same for a server in a child process: every LIMIT_* variable at 100,000 per second. */
+export const GENEROUS_LIMIT_ENV: Record<string, string> = Object.fromEntries(
+  Object.values(WRITE_LIMITS).map((l) => [l.env, '100000/1s']),
+);
+
 export interface TestServer {
   parley: ParleyApp;
   url: string;
