@@ -9,6 +9,7 @@ export default defineConfig({
       'server/src/**/*.test.ts',
       'server/test/**/*.test.ts',
       'bench/**/*.test.ts',
+      'web/src/**/*.test.ts',
     ],
     environment: 'node',
     testTimeout: 20_000,

@@ -50,7 +50,7 @@ test('an owner runs a private room: adds, renames, describes, kicks and deletes'
 
   // Kick: the member is told, loses the room; the owner sees it logged.
   owner.page.once('dialog', (d) => void d.accept());
-  await owner.page.getByRole('button', { name: 'Remove Milo Member from the room' }).click();
+  await owner.page.getByRole('button', { name: 'Remove and ban Milo Member from the room' }).click();
   await expect(guest.page.getByText(`You were removed from #${renamed}.`)).toBeVisible();
   await expect(guestNav.getByRole('link', { name: renamed })).toHaveCount(0);
   await expect(timeline(guest.page, 'general')).toBeVisible();
@@ -58,6 +58,11 @@ test('an owner runs a private room: adds, renames, describes, kicks and deletes'
     'was added by',
     'was removed by',
   ]);
+  // The kick banned them: the owner sees it under the members and lifts it.
+  const banned = owner.page.getByRole('list', { name: 'Banned' });
+  await expect(banned.getByText('Milo Member')).toBeVisible();
+  await banned.getByRole('button', { name: 'Unban Milo Member' }).click();
+  await expect(banned).toHaveCount(0);
 
   // Delete.
   await owner.page.getByRole('button', { name: 'Room settings' }).click();

@@ -243,6 +243,23 @@ const FLOW: Step[] = [
     ],
   },
   {
+    op: 'getUpload',
+    name: 'Download the image',
+    note: "Reads the image back by id with the uploader's bearer token (the Attachment's signed `url` works without one).",
+    params: { id: '{{attachmentId}}' },
+    tests: [
+      "pm.test('it is the PNG', () => pm.expect(pm.response.headers.get('Content-Type')).to.equal('image/png'));",
+    ],
+  },
+  {
+    op: 'getUploadThumbnail',
+    name: 'Download the thumbnail',
+    params: { id: '{{attachmentId}}' },
+    tests: [
+      "pm.test('it is a WebP thumbnail', () => pm.expect(pm.response.headers.get('Content-Type')).to.equal('image/webp'));",
+    ],
+  },
+  {
     op: 'getMe',
     name: 'Get me',
     tests: [
@@ -340,7 +357,22 @@ const FLOW: Step[] = [
   {
     op: 'removeMember',
     name: 'Remove a member',
-    note: 'The owner removes (kicks) the guest.',
+    note: 'The owner removes (kicks) the guest, which also bans them from the room.',
+    params: { userId: '{{guestUserId}}' },
+  },
+  {
+    op: 'listBans',
+    name: 'List banned users',
+    note: 'The kick banned the guest: the owner sees them here.',
+    tests: [
+      json,
+      "pm.test('the kicked guest is banned', () => pm.expect(body.users.map((u) => u.id)).to.include(pm.collectionVariables.get('guestUserId')));",
+    ],
+  },
+  {
+    op: 'unbanUser',
+    name: 'Unban a user',
+    note: 'The owner lifts the ban: the guest may join the room again (or be added back).',
     params: { userId: '{{guestUserId}}' },
   },
   {

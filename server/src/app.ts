@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
@@ -20,6 +20,8 @@ import { lazyRouter } from './http/lazy.js';
 import { originAllowed } from './http/origin.js';
 import { attachMetrics, metricsRouter, timeAckedEvent } from './http/metrics.js';
 import { apiNotFound, errorHandler } from './http/errors.js';
+import { compress, methodNotAllowed, noStore } from './http/conventions.js';
+import { serveWebClient } from './http/web-client.js';
 import { RateLimits } from './limits/rate-limits.js';
 import { createLogger, type Logger } from './logger.js';
 import { createArgon2Hasher } from './modules/auth/passwords.js';
@@ -66,6 +68,8 @@ export async function createApp(
     logger?: Logger;
     /** A cluster worker (cluster.ts): WebSocket only, as a long-polling session's requests could reach any worker. */
     websocketOnly?: boolean;
+    /** The built web client to serve (default: web/dist); tests pass a fixture. */
+    webDist?: string;
   } = {},
 ): Promise<ParleyApp> {
   const logger = opts.logger ?? createLogger(config.logLevel);
@@ -141,13 +145,17 @@ export async function createApp(
           scriptSrc: ["'self'"],
           styleSrc: ["'self'"],
           imgSrc: ["'self'", 'data:', 'blob:'],
-          connectSrc: ["'self'", 'ws:', 'wss:'],
+          // The page talks to its own origin only (REST and Socket.IO): CSP Level 3 'self' covers ws:/wss: of the
+          // same host. Scheme-only `ws: wss:` would let an injected script send data to any host.
+          connectSrc: ["'self'"],
           objectSrc: ["'none'"],
           frameAncestors: ["'none'"],
         },
       },
     }),
   );
+  app.use(compress());
+  app.use('/api', noStore);
   app.use(
     '/api',
     cors({
@@ -207,6 +215,7 @@ export async function createApp(
     }
   });
   app.use(api);
+  app.use(methodNotAllowed());
   app.use('/api', apiNotFound);
   // The API documents are generated from the schemas at the first request for them, not at start.
   app.use(
@@ -217,7 +226,7 @@ export async function createApp(
     }),
   );
   app.use(metricsRouter());
-  serveWebClient(app);
+  serveWebClient(app, opts.webDist ?? WEB_DIST);
   app.use(errorHandler(logger));
 
   const listen = (port = config.port, host = config.host) =>
@@ -258,19 +267,4 @@ function startSweeper(ctx: AppContext): NodeJS.Timeout {
   const timer = setInterval(run, 10 * 60_000);
   timer.unref();
   return timer;
-}
-
-/** Serves the built web client with a SPA fallback; before the first build, a page saying how to build it. */
-function serveWebClient(app: Express): void {
-  const index = path.join(WEB_DIST, 'index.html');
-  app.use(express.static(WEB_DIST, { index: false, maxAge: '1h' }));
-  app.get(/^\/(?!api\/|docs|socket\.io\/).*/, (_req, res) => {
-    if (existsSync(index)) return void res.sendFile(index);
-    res
-      .status(200)
-      .type('text')
-      .send(
-        'Parley is running. The web client is not built yet: run `npm run build` (npm start does it for you).',
-      );
-  });
 }

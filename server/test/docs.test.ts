@@ -1,5 +1,5 @@
 import { compileErrors, validate } from '@readme/openapi-parser';
-import { ERROR_STATUS, ErrorSchema, routes, type RouteDef } from '@parley/protocol';
+import { ERROR_STATUS, ErrorSchema, fileRoutes, routes, type RouteDef } from '@parley/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { buildOpenApi } from '../src/http/docs.js';
@@ -13,6 +13,8 @@ import { client, startTestServer, type Call, type TestServer } from '../src/test
 
 type Doc = any;
 const ROUTES = Object.entries(routes) as [string, RouteDef][];
+/** The image routes, which answer bytes: documented beside the JSON route table. */
+const FILE_ROUTES = Object.entries(fileRoutes);
 const openApiPath = (p: string) => p.replace(/:([A-Za-z]+)/g, '{$1}');
 const ref = (name: string) => `#/components/schemas/${name}`;
 const idOf = (schema: z.ZodType) => z.globalRegistry.get(schema)?.id;
@@ -44,19 +46,47 @@ describe('the OpenAPI document', () => {
     expect(result.valid, result.valid ? '' : compileErrors(result)).toBe(true);
   });
 
-  it('has exactly the operations of the route table, by operation id', () => {
+  it('has exactly the operations of the route tables, by operation id', () => {
     const documented: string[] = [];
+    const all: Record<string, Pick<RouteDef, 'method' | 'path' | 'tag' | 'summary'>> = {
+      ...routes,
+      ...fileRoutes,
+    };
     for (const [p, item] of Object.entries<Record<string, any>>(doc.paths)) {
       for (const [method, op] of Object.entries<any>(item)) {
         documented.push(op.operationId);
-        const r = (routes as Record<string, RouteDef>)[op.operationId];
+        const r = all[op.operationId];
         expect(r, `${method} ${p} is not in the route table`).toBeDefined();
         expect([r!.method, openApiPath(r!.path)]).toEqual([method, p]);
         expect(op.tags).toEqual([r!.tag]);
         expect(op.summary).toBe(r!.summary);
       }
     }
-    expect(documented.sort()).toEqual(ROUTES.map(([id]) => id).sort());
+    expect(documented.sort()).toEqual([...ROUTES, ...FILE_ROUTES].map(([id]) => id).sort());
+  });
+
+  it.each(FILE_ROUTES)(
+    'documents the image route %s: bytes of the stored types, signed URL or bearer',
+    (_id, r) => {
+      const op = doc.paths[openApiPath(r.path)][r.method];
+      expect(Object.keys(op.responses['200'].content).sort()).toEqual([...r.mime].sort());
+      expect(op.parameters.map((p: any) => `${p.in}:${p.name}`)).toEqual([
+        'path:id',
+        'query:exp',
+        'query:sig',
+      ]);
+      expect(op.security).toEqual([{}, { bearerAuth: [] }]);
+      expect(op.responses['404'].content['application/json'].schema).toEqual({ $ref: ref('Error') });
+    },
+  );
+
+  it('declares Location on every 201 and WWW-Authenticate on every 401', () => {
+    for (const [id, r] of ROUTES) {
+      const responses = doc.paths[openApiPath(r.path)][r.method].responses;
+      if (r.status === 201) expect(Object.keys(responses['201'].headers ?? {}), id).toEqual(['Location']);
+      if (responses['401'])
+        expect(Object.keys(responses['401'].headers ?? {}), id).toEqual(['WWW-Authenticate']);
+    }
   });
 
   it('names the shared shapes as components', () => {
@@ -151,6 +181,16 @@ describe('the live server answers as documented', () => {
       // An unmounted route answers NOT_FOUND "No route for …": every documented operation exists.
       expect(res.body.error.message).not.toMatch(/^No route for/);
     }
+  });
+});
+
+describe('the live image routes answer as documented', () => {
+  it.each(FILE_ROUTES)('%s, for an image that does not exist', async (id, r) => {
+    const res = await call('GET', r.path.replace(':id', 'q3Z9k1Xx0aB7cD2eF4gH6i'));
+    const documented = Object.keys(doc.paths[openApiPath(r.path)].get.responses).map(Number);
+    expect(documented, `${id} answered ${res.status}`).toContain(res.status);
+    expect(res.status).toBe(404);
+    expect(ErrorSchema.safeParse(res.body).success, JSON.stringify(res.body)).toBe(true);
   });
 });
 

@@ -6,6 +6,8 @@ export const ERROR_STATUS = {
   INVALID_CREDENTIALS: 401,
   FORBIDDEN: 403,
   NOT_FOUND: 404,
+  /** Extension: a known path asked with a method it does not have (the answer's `Allow` lists the ones it has). */
+  METHOD_NOT_ALLOWED: 405,
   USERNAME_TAKEN: 409,
   EMAIL_TAKEN: 409,
   ROOM_NAME_TAKEN: 409,

@@ -139,11 +139,11 @@ export type ServerToClientEvents = {
 /** Human descriptions of every event, for the AsyncAPI document. */
 export const eventDocs: Record<ClientEventName | ServerEventName, string> = {
   'room:join':
-    'Join a public room (or one you belong to); subscribes all your sockets. Acks room, latest 50 messages, online members.',
+    'Join a public room (or one you belong to); subscribes all your sockets. Acks room, latest 50 messages, online members. FORBIDDEN while its owner has banned you (a kick bans).',
   'room:leave': 'End your membership; all your sockets leave the room.',
   'message:send': 'Send a message. Acked only after it is stored; idempotent by clientId.',
-  'message:edit': 'Edit your message.',
-  'message:delete': 'Delete a message (author or room owner).',
+  'message:edit': 'Edit your message (FORBIDDEN once banned from its room).',
+  'message:delete': 'Delete a message (author, unless banned from its room, or room owner).',
   'messages:fetch': 'History page; `after` fills the gap after a reconnect.',
   typing:
     'Client → server: you are (not) typing. Server → client: someone in the room is (not) typing; expires after 5 s.',
@@ -156,7 +156,8 @@ export const eventDocs: Record<ClientEventName | ServerEventName, string> = {
   'message:updated': 'A message was edited.',
   'message:deleted': 'A message was deleted.',
   'room:member-joined': 'Someone joined the room (also stored as a system message).',
-  'room:member-left': 'Someone left or was kicked (sent to the room and to that user).',
+  'room:member-left':
+    'Someone left or was kicked (sent to the room and to that user). A kick also bans them from the room until its owner unbans them.',
   'room:created': 'A room appeared: public rooms to everyone, private rooms and DMs to their members.',
   'room:updated': 'A room changed.',
   'room:deleted': 'A room was deleted (or became private and so invisible to you).',

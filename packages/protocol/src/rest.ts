@@ -18,12 +18,20 @@ export interface RouteDef {
   multipart?: { field: string };
   query?: z.ZodType;
   status: 200 | 201 | 204;
+  /**
+   * Where a 201's `Location` header points: the created resource's canonical URL, as a template filled from the
+   * answer. `{a.b}` is the answer's field `a.b`, URL-encoded; a template that is one placeholder only (`{url}`) is
+   * a URL the answer already holds, used as is. Required on every 201 route (`def` checks it).
+   */
+  location?: string;
   response?: z.ZodType;
   /** The error codes this route can answer with, beyond VALIDATION_ERROR/UNAUTHORIZED/INTERNAL. */
   errors: ErrorCode[];
 }
 
-const def = <T extends RouteDef>(r: T) => r;
+/** A 201 must say where its resource lives (HTTP conventions: every 201 carries `Location`). */
+type LocationRule<T> = T extends { status: 201 } ? { location: string } : { location?: never };
+const def = <T extends RouteDef>(r: T & LocationRule<T>) => r;
 
 /** Every REST route of the contract, by operation id. */
 export const routes = {
@@ -35,6 +43,7 @@ export const routes = {
     audience: 'anyone',
     body: s.RegisterBodySchema,
     status: 201,
+    location: '/api/users/{user.id}',
     response: s.SessionSchema,
     errors: ['USERNAME_TAKEN', 'EMAIL_TAKEN', 'RATE_LIMITED'],
   }),
@@ -57,6 +66,7 @@ export const routes = {
     audience: 'anyone',
     body: s.GuestBodySchema,
     status: 201,
+    location: '/api/users/{user.id}',
     response: s.SessionSchema,
     errors: ['USERNAME_TAKEN', 'FORBIDDEN', 'RATE_LIMITED'],
   }),
@@ -152,6 +162,7 @@ export const routes = {
     audience: 'registered',
     body: s.CreateRoomBodySchema,
     status: 201,
+    location: '/api/chatrooms/{id}',
     response: s.RoomSchema,
     errors: ['ROOM_NAME_TAKEN', 'FORBIDDEN', 'RATE_LIMITED'],
   }),
@@ -199,7 +210,8 @@ export const routes = {
     method: 'post',
     path: '/api/chatrooms/:id/members',
     tag: 'rooms',
-    summary: 'Join a public room yourself, or (owner) add a user to a room',
+    summary:
+      'Join a public room yourself (403 while banned from it), or (owner) add a user to a room, which lifts their ban',
     audience: 'user',
     body: s.AddMemberBodySchema,
     status: 200,
@@ -210,7 +222,27 @@ export const routes = {
     method: 'delete',
     path: '/api/chatrooms/:id/members/:userId',
     tag: 'rooms',
-    summary: 'Leave a room (yourself) or kick a member (owner)',
+    summary: 'Leave a room (yourself) or kick a member (owner): a kick also bans them from rejoining',
+    audience: 'user',
+    status: 204,
+    errors: ['NOT_FOUND', 'FORBIDDEN'],
+  }),
+  listBans: def({
+    method: 'get',
+    path: '/api/chatrooms/:id/bans',
+    tag: 'rooms',
+    summary: 'The users banned from a room (owner), most recently banned first',
+    audience: 'user',
+    status: 200,
+    response: s.UserListSchema,
+    errors: ['NOT_FOUND', 'FORBIDDEN'],
+  }),
+  unbanUser: def({
+    method: 'delete',
+    path: '/api/chatrooms/:id/bans/:userId',
+    tag: 'rooms',
+    summary:
+      'Lift a ban (owner): the user may join again. Unbanning someone who is not banned changes nothing',
     audience: 'user',
     status: 204,
     errors: ['NOT_FOUND', 'FORBIDDEN', 'RATE_LIMITED'],
@@ -234,6 +266,7 @@ export const routes = {
     audience: 'user',
     body: s.SendMessageBodySchema,
     status: 201,
+    location: '/api/messages/{id}',
     response: s.MessageSchema,
     errors: ['NOT_FOUND', 'FORBIDDEN', 'CONFLICT', 'RATE_LIMITED'],
   }),
@@ -287,6 +320,7 @@ export const routes = {
     audience: 'user',
     multipart: { field: 'file' },
     status: 201,
+    location: '{url}',
     response: s.AttachmentSchema,
     errors: ['PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE', 'RATE_LIMITED', 'STORAGE_FULL'],
   }),
@@ -303,3 +337,34 @@ export const routes = {
 } satisfies Record<string, RouteDef>;
 
 export type RouteId = keyof typeof routes;
+
+/**
+ * Routes that answer bytes rather than JSON (attachment images), outside the JSON route table: they are mounted by
+ * hand, documented in the OpenAPI document, and known to the 405 answer (a wrong method on them answers 405).
+ */
+export interface FileRouteDef {
+  method: 'get';
+  path: string;
+  tag: string;
+  summary: string;
+  /** The media types the bytes may have. */
+  mime: string[];
+}
+
+export const fileRoutes = {
+  getUpload: {
+    method: 'get',
+    path: '/api/uploads/:id',
+    tag: 'uploads',
+    summary:
+      'An uploaded image, by the signed URL of its Attachment (`url`: `?exp=&sig=`), or by id with a bearer token of a user who may see it',
+    mime: ['image/jpeg', 'image/png', 'image/gif', 'image/webp'],
+  },
+  getUploadThumbnail: {
+    method: 'get',
+    path: '/api/uploads/:id/thumbnail',
+    tag: 'uploads',
+    summary: 'The WebP thumbnail of an uploaded image (`thumbnailUrl` of its Attachment), as above',
+    mime: ['image/webp'],
+  },
+} satisfies Record<string, FileRouteDef>;

@@ -69,6 +69,14 @@ export class Membership extends Model<InferAttributes<Membership>, InferCreation
   declare lastReadMessageId: number;
 }
 
+/** An owner's kick: the user may not rejoin the room, nor edit or delete their messages there, until unbanned. */
+export class RoomBan extends Model<InferAttributes<RoomBan>, InferCreationAttributes<RoomBan>> {
+  declare roomId: number;
+  declare userId: number;
+  declare bannedById: number | null;
+  declare createdAt: CreationOptional<Date>;
+}
+
 export class Message extends Model<InferAttributes<Message>, InferCreationAttributes<Message>> {
   declare id: CreationOptional<number>;
   declare roomId: number;
@@ -104,6 +112,7 @@ export interface Models {
   Session: typeof Session;
   Room: typeof Room;
   Membership: typeof Membership;
+  RoomBan: typeof RoomBan;
   Message: typeof Message;
   Attachment: typeof Attachment;
 }
@@ -118,6 +127,7 @@ const UserModel = User;
 const SessionModel = Session;
 const RoomModel = Room;
 const MembershipModel = Membership;
+const RoomBanModel = RoomBan;
 const MessageModel = Message;
 const AttachmentModel = Attachment;
 
@@ -129,6 +139,7 @@ export function initModels(sequelize: Sequelize): Models {
   const Session = class Session extends SessionModel {};
   const Room = class Room extends RoomModel {};
   const Membership = class Membership extends MembershipModel {};
+  const RoomBan = class RoomBan extends RoomBanModel {};
   const Message = class Message extends MessageModel {};
   const Attachment = class Attachment extends AttachmentModel {};
   User.init(
@@ -190,6 +201,15 @@ export function initModels(sequelize: Sequelize): Models {
     },
     { sequelize, tableName: 'memberships', timestamps: false },
   );
+  RoomBan.init(
+    {
+      roomId: { type: DataTypes.INTEGER, primaryKey: true },
+      userId: { type: DataTypes.INTEGER, primaryKey: true },
+      bannedById: { type: DataTypes.INTEGER, allowNull: true },
+      createdAt: date(false),
+    },
+    { sequelize, tableName: 'room_bans', updatedAt: false },
+  );
   Message.init(
     {
       id: bigId,
@@ -224,5 +244,5 @@ export function initModels(sequelize: Sequelize): Models {
     },
     { sequelize, tableName: 'attachments', updatedAt: false },
   );
-  return { User, Session, Room, Membership, Message, Attachment };
+  return { User, Session, Room, Membership, RoomBan, Message, Attachment };
 }

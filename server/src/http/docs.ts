@@ -1,6 +1,15 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { ERROR_STATUS, ErrorSchema, IdSchema, routes, type RouteDef } from '@parley/protocol';
+import {
+  AttachmentIdSchema,
+  ERROR_STATUS,
+  ErrorSchema,
+  fileRoutes,
+  IdSchema,
+  routes,
+  type FileRouteDef,
+  type RouteDef,
+} from '@parley/protocol';
 import express, { type Router } from 'express';
 import { z } from 'zod';
 import { createDocument, type ZodOpenApiOverrideContext } from 'zod-openapi';
@@ -66,6 +75,19 @@ function errorStatuses(r: RouteDef): number[] {
 const retryAfter = {
   'Retry-After': { description: 'Seconds to wait before retrying', schema: { type: 'integer' as const } },
 };
+const wwwAuthenticate = {
+  'WWW-Authenticate': {
+    description:
+      'The Bearer challenge (RFC 6750): `Bearer realm="parley"`, with `error="invalid_token"` when the token sent was refused or has expired',
+    schema: { type: 'string' as const },
+  },
+};
+const location = {
+  Location: {
+    description: 'The URL of the created resource',
+    schema: { type: 'string' as const, format: 'uri-reference' },
+  },
+};
 
 /** A multipart/form-data body carrying one image file. */
 function multipartBody(field: string) {
@@ -94,9 +116,12 @@ function multipartBody(field: string) {
 function operation(id: string, r: RouteDef) {
   const pathParams = [...r.path.matchAll(/:([A-Za-z]+)/g)].map((m) => m[1]!);
   const responses: Record<string, unknown> = {
-    [r.status]: r.response
-      ? { description: r.summary, content: { 'application/json': { schema: r.response } } }
-      : { description: `${r.summary} (no content)` },
+    [r.status]: {
+      ...(r.response
+        ? { description: r.summary, content: { 'application/json': { schema: r.response } } }
+        : { description: `${r.summary} (no content)` }),
+      ...(r.location ? { headers: location } : {}),
+    },
   };
   for (const status of errorStatuses(r)) {
     const description =
@@ -106,6 +131,7 @@ function operation(id: string, r: RouteDef) {
     responses[status] = {
       description,
       ...(status === 429 ? { headers: retryAfter } : {}),
+      ...(status === 401 ? { headers: wwwAuthenticate } : {}),
       content: { 'application/json': { schema: ErrorSchema } },
     };
   }
@@ -141,6 +167,50 @@ function operation(id: string, r: RouteDef) {
   };
 }
 
+const imageQuery = z.object({
+  exp: z
+    .string()
+    .optional()
+    .meta({ description: 'Signature expiry (Unix seconds), from the Attachment URL', example: '1767225600' }),
+  sig: z.string().optional().meta({ description: 'Signature, from the Attachment URL' }),
+});
+
+/** An image route (fileRoutes): bytes of the stored type, by signed URL or bearer token. */
+function fileOperation(id: string, r: FileRouteDef) {
+  const binary = { type: 'string' as const, format: 'binary' };
+  return {
+    operationId: id,
+    tags: [r.tag],
+    summary: r.summary,
+    description:
+      'No sign-in needed with a valid signature (the URL of an Attachment); without one, a bearer token of a user ' +
+      'who may see the message. Served with `X-Content-Type-Options: nosniff` and a private, immutable cache ' +
+      'lifetime bounded by the signature and the image’s expiry.',
+    security: [{}, { bearerAuth: [] }],
+    requestParams: {
+      path: z.object({ id: AttachmentIdSchema.meta({ description: 'Attachment id' }) }),
+      query: imageQuery,
+    },
+    responses: {
+      200: {
+        description: 'The image',
+        headers: {
+          'Cache-Control': {
+            description: 'private, max-age=…, immutable',
+            schema: { type: 'string' as const },
+          },
+        },
+        content: Object.fromEntries(r.mime.map((m) => [m, { schema: binary }])),
+      },
+      404: {
+        description: 'No such image, expired, or not visible to the caller (NOT_FOUND)',
+        content: { 'application/json': { schema: ErrorSchema } },
+      },
+      500: { description: describeStatus[500], content: { 'application/json': { schema: ErrorSchema } } },
+    },
+  };
+}
+
 const SAFE_INT = Number.MAX_SAFE_INTEGER;
 
 /** Tidies what zod renders: drops the ±2^53 bounds of `.int()` and keeps `format: email` on piped emails. */
@@ -164,6 +234,10 @@ export function buildOpenApi(version = '0.1.0'): ReturnType<typeof createDocumen
     (paths[openApiPath(r.path)] ??= {})[r.method] = operation(id, r);
     tags.add(r.tag);
   }
+  for (const [id, r] of Object.entries(fileRoutes) as [string, FileRouteDef][]) {
+    (paths[openApiPath(r.path)] ??= {})[r.method] = fileOperation(id, r);
+    tags.add(r.tag);
+  }
   return createDocument(
     {
       openapi: '3.1.0',
@@ -174,6 +248,9 @@ export function buildOpenApi(version = '0.1.0'): ReturnType<typeof createDocumen
           'REST half of the Parley wire contract. All ids are opaque strings and all timestamps ISO-8601 UTC. ' +
           'Errors always have the shape `{ error: { code, message, details? } }`; unknown JSON fields are ' +
           'rejected with 400, and a private room, DM or message the caller may not see answers 404. ' +
+          'Every 201 carries `Location`, every 401 `WWW-Authenticate: Bearer`; a known path asked with a method it ' +
+          'does not have answers 405 `METHOD_NOT_ALLOWED` with `Allow`; API answers are `Cache-Control: no-store` ' +
+          'unless they say otherwise (images); answers are gzip- or Brotli-compressed when the client accepts it. ' +
           'The Socket.IO events are described in the AsyncAPI document at /docs/asyncapi.yaml.',
       },
       servers: [{ url: '/' }],

@@ -1,6 +1,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from '../logger.js';
 import { AppError, toErrorBody } from '../errors.js';
+import { wwwAuthenticate } from './conventions.js';
 
 /** Errors raised by body-parser and friends, which carry `type`/`status` instead of being AppErrors. */
 interface HttpishError {
@@ -28,8 +29,9 @@ export function errorHandler(logger: Logger) {
     const mapped = normalise(err);
     const { status, body, retryAfter } = toErrorBody(mapped);
     if (status >= 500) logger.error({ err, method: req.method, url: req.originalUrl }, 'request failed');
-    if (retryAfter) res.setHeader('Retry-After', String(retryAfter));
     if (res.headersSent) return void res.end();
+    if (retryAfter) res.setHeader('Retry-After', String(retryAfter));
+    if (status === 401) res.setHeader('WWW-Authenticate', wwwAuthenticate(req, body.error.code));
     res.status(status).json(body);
   };
 }

@@ -1,6 +1,7 @@
 import cluster from 'node:cluster';
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
-import { Router, type Request, type Response } from 'express';
+import path from 'node:path';
+import { Router, type NextFunction, type Request, type Response } from 'express';
 import client from 'prom-client';
 import { METRICS_REQUEST, METRICS_RESPONSE } from '../cluster.js';
 import { ConfigError } from '../config.js';
@@ -333,12 +334,50 @@ function clusterMetrics(timeoutMs = 8_000): Promise<{ text: string; contentType:
   });
 }
 
-/** GET /metrics for the addresses METRICS_ALLOW (default: loopback) lets in. */
+/** The one spelling metrics are served at. */
+export const METRICS_PATH = '/metrics';
+
+/**
+ * The metrics path in any spelling: exactly, or in other letter case, with trailing, doubled or dot segments or
+ * percent-encoded letters (`/METRICS`, `/metrics/`, `//metrics`, `/%6detrics`), or a path below it. Express's own
+ * routing is case-insensitive and ignores a trailing slash, and a proxy rule written for `/metrics` alone lets the
+ * other spellings through.
+ */
+export function isMetricsPath(rawPath: string): boolean {
+  let p = rawPath;
+  try {
+    p = decodeURIComponent(rawPath);
+  } catch {
+    // A malformed escape: compare the raw path.
+  }
+  p = path.posix.normalize(p.toLowerCase()).replace(/\/+$/, '');
+  return p === METRICS_PATH || p.startsWith(`${METRICS_PATH}/`);
+}
+
+/** Set by every reverse proxy we know of (deploy/nginx.conf sets the first two); a direct scrape has none. */
+const PROXY_HEADERS = ['x-forwarded-for', 'forwarded', 'x-real-ip'];
+
+/**
+ * GET /metrics for the addresses METRICS_ALLOW (default: loopback) lets in, at exactly that path.
+ * Any other spelling of it answers 404, whoever asks; so does a request that came through a proxy: the TCP peer is
+ * then the proxy, whose address METRICS_ALLOW may well cover (a compose network), not the client's.
+ */
 export function metricsRouter(opts: { allow?: MetricsAllow } = {}): Router {
   const allow = opts.allow !== undefined ? opts.allow : parseMetricsAllow(process.env.METRICS_ALLOW);
   const router = Router();
-  router.get('/metrics', async (req: Request, res: Response) => {
+  router.use(async (req: Request, res: Response, next: NextFunction) => {
+    // req.path is the raw path, case and escapes as sent.
+    if (!isMetricsPath(req.path)) return next();
     res.setHeader('Cache-Control', 'no-store');
+    if (req.path !== METRICS_PATH || PROXY_HEADERS.some((h) => req.headers[h] !== undefined)) {
+      res.status(404).json({ error: { code: 'NOT_FOUND', message: 'Not found' } });
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('Allow', 'GET, HEAD');
+      res.status(405).json({ error: { code: 'METHOD_NOT_ALLOWED', message: 'Metrics are read with GET' } });
+      return;
+    }
     if (!metricsAllowed(allow, req.socket.remoteAddress)) {
       res.status(403).json({
         error: {

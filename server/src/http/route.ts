@@ -47,12 +47,30 @@ export function mount<R extends RouteDef>(
         req,
         res,
       } as HandlerInput<R>);
+      if (def.location) res.location(locationOf(def.location, result));
       if (def.status === 204) res.status(204).end();
       else res.status(def.status).json(result);
     } catch (err) {
       next(err);
     }
   });
+}
+
+/**
+ * A route's `location` template filled from its answer (see RouteDef.location): `{a.b}` placeholders become the
+ * URL-encoded field, and a template that is a single placeholder is the field itself (a URL the answer carries).
+ */
+export function locationOf(template: string, result: unknown): string {
+  const field = (name: string): string => {
+    let v: unknown = result;
+    for (const key of name.split('.')) v = (v as Record<string, unknown> | null | undefined)?.[key];
+    if (typeof v !== 'string' || !v)
+      throw new Error(`location template ${template}: no field ${name} in the answer`);
+    return v;
+  };
+  const whole = /^\{([\w.]+)\}$/.exec(template);
+  if (whole) return field(whole[1]!);
+  return template.replace(/\{([\w.]+)\}/g, (_m, name: string) => encodeURIComponent(field(name)));
 }
 
 function parse(schema: z.ZodType, value: unknown, where: string): unknown {

@@ -86,11 +86,14 @@ export interface TestServer {
  * Starts a real Parley on 127.0.0.1 with a random port and its own database — or, given `databaseUrl`, on that
  * database (several nodes of one deployment), which it then neither creates nor drops.
  */
-export async function startTestServer(overrides: Partial<Config> = {}): Promise<TestServer> {
+export async function startTestServer(
+  overrides: Partial<Config> = {},
+  appOpts: Pick<NonNullable<Parameters<typeof createApp>[1]>, 'webDist'> = {},
+): Promise<TestServer> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'parley-test-'));
   const pgDb = PG_URL && !overrides.databaseUrl ? await freshPostgresDatabase(PG_URL) : null;
   const config = testConfig(dataDir, { ...(pgDb ? { databaseUrl: pgDb.url } : {}), ...overrides });
-  const parley = await createApp(config, { logger: createLogger(config.logLevel) });
+  const parley = await createApp(config, { ...appOpts, logger: createLogger(config.logLevel) });
   const port = await parley.listen(0, '127.0.0.1');
   return {
     parley,

@@ -179,7 +179,11 @@ describe('kicked users receive nothing afterwards', () => {
       'FORBIDDEN',
     );
 
-    // Kicked while offline: rejoined, then kicked with no socket open.
+    // Kicked while offline: let back in (the kick banned them), rejoined, then kicked with no socket open.
+    expectStatusOf(
+      await call('DELETE', `/api/chatrooms/${room.id}/bans/${kicked.user.id}`, { token: owner.accessToken }),
+      204,
+    );
     await joinRoom(call, kicked, room.id);
     await closeAndSettle(server, back);
     await kick(owner, room, kicked);

@@ -51,6 +51,9 @@ export const api = {
     request<Room>('POST', `/api/chatrooms/${id(roomId)}/members`, { body }),
   removeMember: (roomId: string, userId: string) =>
     request<void>('DELETE', `/api/chatrooms/${id(roomId)}/members/${id(userId)}`),
+  listBans: (roomId: string) => request<{ users: User[] }>('GET', `/api/chatrooms/${id(roomId)}/bans`),
+  unban: (roomId: string, userId: string) =>
+    request<void>('DELETE', `/api/chatrooms/${id(roomId)}/bans/${id(userId)}`),
   history: (roomId: string, q: { before?: string; after?: string; limit?: number }) =>
     request<MessagePage>('GET', `/api/chatrooms/${id(roomId)}/messages`, { query: q }),
 };

@@ -1,11 +1,13 @@
 import type { QueryInterface } from 'sequelize';
 import * as m001 from './001-initial.js';
-import * as m002 from './002-limits-guest-emails.js';
+import * as m002 from './002-room-bans.js';
+import * as m003 from './003-limits-guest-emails.js';
 
 type Step = (params: { context: QueryInterface }) => Promise<void>;
 
 /** Every migration in order. Listed rather than globbed so that the built and the source trees run the same set. */
 export const migrations: { name: string; up: Step; down: Step }[] = [
   { name: '001-initial', ...m001 },
-  { name: '002-limits-guest-emails', ...m002 },
+  { name: '002-room-bans', ...m002 },
+  { name: '003-limits-guest-emails', ...m003 },
 ];

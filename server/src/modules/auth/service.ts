@@ -184,7 +184,7 @@ export async function guest(
 /**
  * POST /api/auth/login. Unknown user and wrong password answer alike and take alike long. Every attempt is
  * counted before any hash is computed (so parallel guesses cannot all be evaluated; a success clears the counts),
- * twice (docs/DECISIONS.md D17):
+ * twice (docs/DECISIONS.md D19):
  * - per typed identifier (normalised): over LOGIN_MAX_FAILURES it answers 429. That count is only what the caller
  *   typed, so a 429 says nothing about which account, if any, the identifier belongs to;
  * - per account, whatever identifier reached it: over the limit the password is not checked and the answer is the

@@ -1,10 +1,11 @@
 import { LIMITS, type Message as MessageDto, type MessagePage } from '@parley/protocol';
 import { Op } from 'sequelize';
 import type { AppContext } from '../../context.js';
-import type { User } from '../../db/models.js';
+import type { Message, User } from '../../db/models.js';
 import { inTx } from '../../db/unit-of-work.js';
 import { forbidden, notFound } from '../../errors.js';
 import { sid } from '../../http/present.js';
+import { isBanned } from '../rooms/bans.js';
 import { findMembership } from '../rooms/membership.js';
 import { canDeleteMessage, canEditMessage } from '../rooms/policy.js';
 import {
@@ -94,7 +95,15 @@ async function loadVisibleMessage(ctx: AppContext, user: User, messageId: number
   return { message, room, membership };
 }
 
-/** PATCH /api/messages/:id: the author edits. */
+/** A refusal that tells a banned author why, and anyone else what the rule is. */
+const refusal = (banned: boolean, message: Message, user: User, rule: string) =>
+  forbidden(
+    banned && message.authorId === user.id
+      ? 'The owner removed you from this room: your messages there are no longer yours to change'
+      : rule,
+  );
+
+/** PATCH /api/messages/:id: the author edits, unless banned from the room. */
 export async function edit(
   ctx: AppContext,
   user: User,
@@ -103,7 +112,11 @@ export async function edit(
 ): Promise<MessageDto> {
   const { message, room } = await loadVisibleMessage(ctx, user, messageId);
   if (message.deletedAt) throw notFound('Message not found');
-  if (!canEditMessage(message, user)) throw forbidden('Only the author may edit a message');
+  // An edit that read no ban just before a kick committed is an edit made before that kick (which reads no
+  // message): nothing is gained by reading it in the write transaction.
+  const banned = await isBanned(ctx, room.id, user.id);
+  if (!canEditMessage(message, user, banned))
+    throw refusal(banned, message, user, 'Only the author may edit a message');
   return inTx(ctx, async (t, after) => {
     await message.update({ text, editedAt: new Date() }, { transaction: t });
     const [dto] = await presentMessages(ctx, [message], t);
@@ -112,11 +125,15 @@ export async function edit(
   });
 }
 
-/** DELETE /api/messages/:id: the author or the room's owner. Deleting twice is not an error. */
+/**
+ * DELETE /api/messages/:id: the author (unless banned from the room) or the room's owner. Deleting twice is not
+ * an error.
+ */
 export async function remove(ctx: AppContext, user: User, messageId: number): Promise<void> {
   const { message, room } = await loadVisibleMessage(ctx, user, messageId);
-  if (!canDeleteMessage(message, room, user))
-    throw forbidden('Only the author or the room owner may delete it');
+  const banned = await isBanned(ctx, room.id, user.id);
+  if (!canDeleteMessage(message, room, user, banned))
+    throw refusal(banned, message, user, 'Only the author or the room owner may delete it');
   if (message.deletedAt) return;
   await inTx(ctx, async (t, after) => {
     await message.update({ deletedAt: new Date(), text: '' }, { transaction: t });

@@ -2,9 +2,11 @@ import { describe, expect, it } from 'vitest';
 import {
   canDeleteMessage,
   canEditMessage,
+  canJoin,
   canLeave,
   canManage,
   canPost,
+  canReact,
   canSee,
   canSelfJoin,
 } from './policy.js';
@@ -76,6 +78,19 @@ describe('canSelfJoin', () => {
   });
 });
 
+describe('canJoin', () => {
+  it.each([
+    ['public, not banned', room('public'), false, true],
+    ['public, banned (kicked by its owner)', room('public'), true, false],
+    ['general, not banned', general, false, true],
+    ['private, not banned (joined by being added)', room('private'), false, false],
+    ['private, banned', room('private'), true, false],
+    ['direct', room('direct', null), false, false],
+  ])('%s → %s', (_label, r, banned, expected) => {
+    expect(canJoin(r, banned)).toBe(expected);
+  });
+});
+
 describe('canLeave', () => {
   it.each([
     ['public', room('public'), true],
@@ -97,29 +112,46 @@ const system = (authorId: number | null) => ({ authorId, kind: 'system' as const
 
 describe('canEditMessage', () => {
   it.each([
-    ['author, text', text(1), alice, true],
-    ['author, image', { ...text(1), kind: 'image' as const }, alice, true],
-    ['someone else', text(1), bob, false],
-    ['author, deleted', text(1, new Date()), alice, false],
-    ['author of a system message', system(1), alice, false],
-    ['a message without author', text(null), alice, false],
-  ])('%s → %s', (_label, m, u, expected) => {
-    expect(canEditMessage(m, u)).toBe(expected);
+    ['author, text', text(1), alice, false, true],
+    ['author, image', { ...text(1), kind: 'image' as const }, alice, false, true],
+    ['author, banned from the room', text(1), alice, true, false],
+    ['someone else', text(1), bob, false, false],
+    ['someone else, banned', text(1), bob, true, false],
+    ['author, deleted', text(1, new Date()), alice, false, false],
+    ['author of a system message', system(1), alice, false, false],
+    ['a message without author', text(null), alice, false, false],
+  ])('%s → %s', (_label, m, u, banned, expected) => {
+    expect(canEditMessage(m, u, banned)).toBe(expected);
   });
 });
 
 describe('canDeleteMessage', () => {
   it.each([
-    ['author', text(2), room('public', 1), bob, true],
-    ['room owner, someone else’s message', text(2), room('public', 1), alice, true],
-    ['room owner of a private room', text(2), room('private', 1), alice, true],
-    ['neither author nor owner', text(1), room('public', 3), bob, false],
-    ['someone in general (no owner)', text(1), general, bob, false],
-    ['author in general', text(2), general, bob, true],
-    ['the subject of a system message', system(2), room('public', 1), bob, false],
-    ['a participant of a direct room, peer’s message', text(1), room('direct', null), bob, false],
-    ['a participant of a direct room, own message', text(2), room('direct', null), bob, true],
-  ])('%s → %s', (_label, m, r, u, expected) => {
-    expect(canDeleteMessage(m, r, u)).toBe(expected);
+    ['author', text(2), room('public', 1), bob, false, true],
+    ['author, banned from the room', text(2), room('public', 1), bob, true, false],
+    ['author, banned from a private room', text(2), room('private', 1), bob, true, false],
+    ['room owner, someone else’s message', text(2), room('public', 1), alice, false, true],
+    ['room owner, a banned user’s message', text(2), room('public', 1), alice, false, true],
+    ['room owner of a private room', text(2), room('private', 1), alice, false, true],
+    ['neither author nor owner', text(1), room('public', 3), bob, false, false],
+    ['someone in general (no owner)', text(1), general, bob, false, false],
+    ['author in general', text(2), general, bob, false, true],
+    ['the subject of a system message', system(2), room('public', 1), bob, false, false],
+    ['a participant of a direct room, peer’s message', text(1), room('direct', null), bob, false, false],
+    ['a participant of a direct room, own message', text(2), room('direct', null), bob, false, true],
+  ])('%s → %s', (_label, m, r, u, banned, expected) => {
+    expect(canDeleteMessage(m, r, u, banned)).toBe(expected);
+  });
+});
+
+describe('canReact', () => {
+  it.each([
+    ['member', member, false, true],
+    ['owner', owner, false, true],
+    ['not a member (public room, not joined)', null, false, false],
+    ['banned (kicked, so no longer a member)', null, true, false],
+    ['a member with a ban left over (cannot happen: adding lifts it)', member, true, false],
+  ])('%s → %s', (_label, m, banned, expected) => {
+    expect(canReact(m, banned)).toBe(expected);
   });
 });

@@ -22,18 +22,35 @@ export const canManage = (room: RoomLike, user: Pick<User, 'id'>): boolean =>
 /** Joining by oneself: public rooms only (a private room is joined by being added). */
 export const canSelfJoin = (room: RoomLike): boolean => room.kind === 'public';
 
+/**
+ * Joining by oneself, all told: a room one may self-join, unless its owner kicked (banned) one from it. Callers
+ * answer 404 when `canSelfJoin` already says no (the room stays hidden) and 403 for a ban of a visible room.
+ */
+export const canJoin = (room: RoomLike, banned: boolean): boolean => canSelfJoin(room) && !banned;
+
 /** `general` is where everyone lands; nobody leaves it, and DMs cannot be left either. */
 export const canLeave = (room: RoomLike): boolean => room.kind !== 'direct' && room.nameKey !== 'general';
 
-/** Only the author edits, and never a system message or a deleted one. */
+/**
+ * Only the author edits, and never a system message or a deleted one; nor while banned from the room (a kicked
+ * user could otherwise rewrite what the room already read).
+ */
 export const canEditMessage = (
   message: Pick<Message, 'authorId' | 'kind' | 'deletedAt'>,
   user: Pick<User, 'id'>,
-) => message.kind !== 'system' && message.deletedAt === null && message.authorId === user.id;
+  banned: boolean,
+) => !banned && message.kind !== 'system' && message.deletedAt === null && message.authorId === user.id;
 
-/** The author or the room's owner deletes. */
+/**
+ * The author or the room's owner deletes. A banned author no longer may: the ban is a moderation act, and what
+ * they wrote is what the owner moderates (as a removed Slack or Mattermost member cannot act in the channel).
+ */
 export const canDeleteMessage = (
   message: Pick<Message, 'authorId' | 'kind'>,
   room: RoomLike,
   user: Pick<User, 'id'>,
-): boolean => (message.kind !== 'system' && message.authorId === user.id) || canManage(room, user);
+  banned: boolean,
+): boolean => (!banned && message.kind !== 'system' && message.authorId === user.id) || canManage(room, user);
+
+/** Reacting to a message (contract v2 reactions, when they come): members of its room, never a banned user. */
+export const canReact = (membership: MemberLike, banned: boolean): boolean => membership !== null && !banned;

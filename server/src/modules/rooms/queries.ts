@@ -1,9 +1,9 @@
 import { Op, QueryTypes, type Transaction } from 'sequelize';
 import type { AppContext } from '../../context.js';
 import type { Membership, Room, User } from '../../db/models.js';
-import { notFound } from '../../errors.js';
+import { forbidden, notFound } from '../../errors.js';
 import { findMembership } from './membership.js';
-import { canSee } from './policy.js';
+import { canManage, canSee } from './policy.js';
 import { presentRoom } from './presenter.js';
 
 /**
@@ -21,6 +21,13 @@ export async function loadVisibleRoom(
   const membership = await findMembership(ctx, room.id, user.id, t);
   if (!canSee(room, membership)) throw notFound('Room not found');
   return { room, membership };
+}
+
+/** Loads a room the caller must manage: 404 if they cannot see it, 403 if they can but do not own it. */
+export async function loadManagedRoom(ctx: AppContext, user: User, roomId: number): Promise<Room> {
+  const { room } = await loadVisibleRoom(ctx, user, roomId);
+  if (!canManage(room, user)) throw forbidden('Only the room owner may do that');
+  return room;
 }
 
 /**

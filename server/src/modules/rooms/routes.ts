@@ -2,6 +2,7 @@ import { routes } from '@parley/protocol';
 import type { Router } from 'express';
 import type { AppContext } from '../../context.js';
 import { mount, pathId } from '../../http/route.js';
+import * as bans from './bans.js';
 import * as dms from './dms.js';
 import * as rooms from './service.js';
 
@@ -40,6 +41,14 @@ export function roomRoutes(router: Router, ctx: AppContext): void {
   mount(router, ctx, routes.removeMember, async ({ actor, params }) => {
     await ctx.limits.take('membership', actor.user.id);
     return rooms.removeMember(ctx, actor.user, pathId(params.id), pathId(params.userId));
+  });
+  mount(router, ctx, routes.listBans, async ({ actor, params }) => ({
+    users: await bans.listBans(ctx, actor.user, pathId(params.id)),
+  }));
+  // Lifting a ban lets the user back in: a membership change of the owner's, in the same limit as a kick.
+  mount(router, ctx, routes.unbanUser, async ({ actor, params }) => {
+    await ctx.limits.take('membership', actor.user.id);
+    return bans.unban(ctx, actor.user, pathId(params.id), pathId(params.userId));
   });
   mount(router, ctx, routes.listDms, async ({ actor }) => ({ rooms: await dms.listDms(ctx, actor.user) }));
   mount(router, ctx, routes.openDm, async ({ actor, body }) => {

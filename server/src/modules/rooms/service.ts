@@ -2,16 +2,17 @@ import type { Member, Room as RoomDto } from '@parley/protocol';
 import { Op, UniqueConstraintError } from 'sequelize';
 import type { AppContext } from '../../context.js';
 import type { Room, User } from '../../db/models.js';
-import { inTx, type After } from '../../db/unit-of-work.js';
+import { inTx, lockRoom, type After } from '../../db/unit-of-work.js';
 import { AppError, forbidden, notFound } from '../../errors.js';
 import { iso } from '../../http/present.js';
 import { appendMessage } from '../messages/store.js';
 import { presentMessage } from '../messages/presenter.js';
 import { presentUser } from '../users/presenter.js';
+import { isBanned, liftBan, recordBan } from './bans.js';
 import { addMembership, announceRoom, findMembership, removeMembership } from './membership.js';
-import { canLeave, canManage, canSelfJoin } from './policy.js';
+import { canJoin, canLeave, canManage, canSelfJoin } from './policy.js';
 import { presentRoom } from './presenter.js';
-import { loadVisibleRoom, presentRoomsFor } from './queries.js';
+import { loadManagedRoom, loadVisibleRoom, presentRoomsFor } from './queries.js';
 
 const roomNameKey = (name: string) => name.normalize('NFKC').trim().toLowerCase();
 const nameTaken = () => new AppError('ROOM_NAME_TAKEN', 'A room with that name already exists');
@@ -75,13 +76,6 @@ export async function createRoom(
   }
 }
 
-/** Loads a room the caller must manage: 404 if they cannot see it, 403 if they can but do not own it. */
-async function loadManagedRoom(ctx: AppContext, user: User, roomId: number): Promise<Room> {
-  const { room } = await loadVisibleRoom(ctx, user, roomId);
-  if (!canManage(room, user)) throw forbidden('Only the room owner may do that');
-  return room;
-}
-
 /** PATCH /api/chatrooms/:id (owner). A rename is logged in the room's history. */
 export async function updateRoom(
   ctx: AppContext,
@@ -121,13 +115,14 @@ export async function updateRoom(
   return (await presentRoomsFor(ctx, user, [room]))[0]!;
 }
 
-/** DELETE /api/chatrooms/:id (owner): messages and memberships go with it. */
+/** DELETE /api/chatrooms/:id (owner): messages, memberships and bans go with it. */
 export async function deleteRoom(ctx: AppContext, user: User, roomId: number): Promise<void> {
   const room = await loadManagedRoom(ctx, user, roomId);
   await inTx(ctx, async (t, after) => {
     await ctx.models.Attachment.update({ roomId: null }, { where: { roomId: room.id }, transaction: t });
     await ctx.models.Message.destroy({ where: { roomId: room.id }, transaction: t });
     await ctx.models.Membership.destroy({ where: { roomId: room.id }, transaction: t });
+    await ctx.models.RoomBan.destroy({ where: { roomId: room.id }, transaction: t });
     await room.destroy({ transaction: t });
     after(() => {
       const payload = { roomId: String(room.id) };
@@ -187,12 +182,26 @@ export async function addMember(
 
 /**
  * Adds `target` unless already a member; shared with the socket `room:join`. Someone added to a private room
- * learns of it by `room:created` (before the join is logged): until then it was invisible to them.
+ * learns of it by `room:created` (before the join is logged): until then it was invisible to them. A banned user
+ * joining by themself is refused (403); the owner adding them lifts the ban.
  */
 export async function joinRoomAs(ctx: AppContext, room: Room, target: User, by?: User): Promise<void> {
   await inTx(ctx, async (t, after: After) => {
+    // The room's lock first (PostgreSQL; SQLite runs one write transaction at a time): a kick takes it before
+    // removing the member and recording the ban, so this join reads both after that kick committed, or commits
+    // before it and is then undone by it. Never a join that checked before the ban and lands after it.
+    await lockRoom(ctx, t, room.id);
     if (await findMembership(ctx, room.id, target.id, t)) return;
     await room.reload({ transaction: t });
+    if (by) {
+      await liftBan(ctx, t, room.id, target.id);
+    } else {
+      // A room that turned private meanwhile stays hidden (404); a ban is told as such (403).
+      if (!canJoin(room, await isBanned(ctx, room.id, target.id, t)))
+        throw canSelfJoin(room)
+          ? forbidden('The owner removed you from this room; you may not rejoin it')
+          : notFound('Room not found');
+    }
     if (room.kind === 'private') {
       after(() =>
         ctx.rt.toUsers([target.id], 'room:created', presentRoom(room, { isMember: true, unreadCount: 0 })),
@@ -202,7 +211,10 @@ export async function joinRoomAs(ctx: AppContext, room: Room, target: User, by?:
   });
 }
 
-/** DELETE /api/chatrooms/:id/members/:userId: leave (yourself) or kick (owner). */
+/**
+ * DELETE /api/chatrooms/:id/members/:userId: leave (yourself) or kick (owner). A kick bans the user from the room,
+ * public or private alike (a private room may turn public later); the owner lifts it by unbanning or adding them.
+ */
 export async function removeMember(
   ctx: AppContext,
   user: User,
@@ -223,9 +235,12 @@ export async function removeMember(
   const target = self ? user : await ctx.models.User.findByPk(targetId);
   if (!target) throw notFound('User not found');
   await inTx(ctx, async (t, after) => {
+    // Locked before reading the membership, as joins do (joinRoomAs).
+    await lockRoom(ctx, t, room.id);
     const current = await findMembership(ctx, room.id, target.id, t);
     if (!current) throw notFound('That user is not a member of this room');
     await room.reload({ transaction: t });
+    if (!self) await recordBan(ctx, t, room.id, target.id, user);
     await removeMembership(
       ctx,
       t,

@@ -1,5 +1,5 @@
 import { pipeline } from 'node:stream/promises';
-import { routes } from '@parley/protocol';
+import { fileRoutes, routes } from '@parley/protocol';
 import type { Request, Response, Router } from 'express';
 import type { AppContext } from '../../context.js';
 import { AppError } from '../../errors.js';
@@ -54,6 +54,8 @@ async function serve(
 
 export function uploadRoutes(router: Router, ctx: AppContext): void {
   mount(router, ctx, routes.upload, async ({ actor, req }) => upload(ctx, actor.user, req));
-  router.get('/api/uploads/:id', (req, res, next) => serve(ctx, req, res, 'image').catch(next));
-  router.get('/api/uploads/:id/thumbnail', (req, res, next) => serve(ctx, req, res, 'thumbnail').catch(next));
+  router.get(fileRoutes.getUpload.path, (req, res, next) => serve(ctx, req, res, 'image').catch(next));
+  router.get(fileRoutes.getUploadThumbnail.path, (req, res, next) =>
+    serve(ctx, req, res, 'thumbnail').catch(next),
+  );
 }

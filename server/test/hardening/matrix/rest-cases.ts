@@ -158,6 +158,21 @@ export const restCases = {
       params: (env) => ({ id: env.room.id, userId: env.world.victim.user.id }),
     },
   ],
+  listBans: [
+    {
+      variant: 'the room',
+      rule: manage,
+      params: roomId,
+      check: (res) => expect(res.body.users).toEqual([]),
+    },
+  ],
+  unbanUser: [
+    {
+      variant: 'a member who is not banned',
+      rule: manage,
+      params: (env) => ({ id: env.room.id, userId: env.world.victim.user.id }),
+    },
+  ],
   listMessages: [
     {
       variant: 'history',

@@ -8,8 +8,12 @@ import { useStore } from '../../store/store';
 import { useMe } from '../auth/me';
 import { AddPeopleDialog } from '../rooms/AddPeopleDialog';
 import { kickMember, openDm } from '../rooms/roomActions';
+import { BannedList } from './BannedList';
 
-/** The room's members, online first, with a dot for who is connected; owners can remove people. */
+/**
+ * The room's members, online first, with a dot for who is connected; owners can remove people (which bans them
+ * from rejoining) and see whom they banned.
+ */
 export function MembersPanel({ roomId, open, onClose }: { roomId: string; open: boolean; onClose(): void }) {
   const room = useStore(chatStore, (s) => s.rooms[roomId]);
   const members = useStore(chatStore, (s) => s.members[roomId]);
@@ -92,21 +96,24 @@ export function MembersPanel({ roomId, open, onClose }: { roomId: string; open: 
                 <button
                   type="button"
                   className="button tiny reveal"
-                  aria-label={`Remove ${m.user.displayName} from the room`}
+                  aria-label={`Remove and ban ${m.user.displayName} from the room`}
+                  title="Removes them; they cannot rejoin until you unban them"
                   onClick={() => {
-                    if (!window.confirm(`Remove ${m.user.displayName} from ${title}?`)) return;
+                    const question = `Remove ${m.user.displayName} from ${title}? They will be banned: they cannot rejoin, nor edit their messages here, until you unban them.`;
+                    if (!window.confirm(question)) return;
                     kickMember(roomId, m.user.id).catch((err: unknown) =>
                       setNotice(`Could not remove: ${describeError(err)}`),
                     );
                   }}
                 >
-                  Remove
+                  Remove and ban
                 </button>
               )}
             </li>
           );
         })}
       </ul>
+      {isOwner && <BannedList roomId={roomId} members={members} />}
       {adding && <AddPeopleDialog room={room} onClose={() => setAdding(false)} />}
     </aside>
   );
