@@ -42,6 +42,14 @@ test.describe('signing up and in', () => {
     await expect(page.getByLabel('Display name')).toHaveAttribute('aria-invalid', 'true');
     await expect(page.getByText(/control or bidi-override/)).toBeVisible();
 
+    // A display name that reads as another user's name (409 CONFLICT) goes under Display name too.
+    await page.getByLabel('Display name').fill(taken.toUpperCase().replace('A', '\u0410'));
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await expect(
+      page.getByText('That looks too much like someone else’s name. Try another one.'),
+    ).toBeVisible();
+    await expect(page.getByLabel('Display name')).toHaveAttribute('aria-invalid', 'true');
+
     // Fixed: signed in, in general.
     await page.getByLabel('Display name').fill('Fine Name');
     await page.getByRole('button', { name: 'Create account' }).click();

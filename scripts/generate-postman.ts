@@ -177,7 +177,8 @@ const FLOW: Step[] = [
       username: 'pm{{$timestamp}}{{$randomInt}}',
       email: 'pm{{$timestamp}}{{$randomInt}}@example.com',
       password: '{{password}}',
-      displayName: EXAMPLE,
+      // Display names are unique by skeleton (DECISIONS.md D17): a fixed one would conflict on the second run.
+      displayName: 'Postman {{$timestamp}}{{$randomInt}}',
     },
     tests: [
       json,
@@ -271,10 +272,10 @@ const FLOW: Step[] = [
     op: 'updateMe',
     name: 'Update me',
     note: 'Changes the display name and sets the uploaded image as the avatar.',
-    body: { displayName: 'Postman Tester', avatarAttachmentId: '{{attachmentId}}' },
+    body: { displayName: 'Tester {{username}}', avatarAttachmentId: '{{attachmentId}}' },
     tests: [
       json,
-      "pm.test('the display name changed', () => pm.expect(body.displayName).to.equal('Postman Tester'));",
+      "pm.test('the display name changed', () => pm.expect(body.displayName).to.equal('Tester ' + pm.collectionVariables.get('username')));",
       "pm.test('the avatar is set', () => pm.expect(body.avatarUrl).to.be.a('string'));",
     ],
   },

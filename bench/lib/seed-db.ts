@@ -2,7 +2,8 @@ import { createSecretKey, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import jwt from 'jsonwebtoken';
-import { usernameKey, usernameSkeleton } from '../../server/src/modules/auth/usernames.js';
+import { usernameKey } from '../../server/src/modules/auth/usernames.js';
+import { usernameSkeleton } from '../../server/src/modules/names/skeleton.js';
 import { TOKEN_AUDIENCE, TOKEN_ISSUER } from '../../server/src/modules/auth/tokens.js';
 import { openBenchDb, type BenchDb } from './db.js';
 

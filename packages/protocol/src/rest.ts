@@ -45,7 +45,7 @@ export const routes = {
     status: 201,
     location: '/api/users/{user.id}',
     response: s.SessionSchema,
-    errors: ['USERNAME_TAKEN', 'EMAIL_TAKEN', 'RATE_LIMITED'],
+    errors: ['USERNAME_TAKEN', 'EMAIL_TAKEN', 'CONFLICT', 'RATE_LIMITED'],
   }),
   login: def({
     method: 'post',
@@ -110,7 +110,7 @@ export const routes = {
     body: s.UpdateMeBodySchema,
     status: 200,
     response: s.MeSchema,
-    errors: ['EMAIL_TAKEN', 'NOT_FOUND', 'FORBIDDEN', 'RATE_LIMITED'],
+    errors: ['EMAIL_TAKEN', 'CONFLICT', 'NOT_FOUND', 'FORBIDDEN', 'RATE_LIMITED'],
   }),
   changePassword: def({
     method: 'post',

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ERROR_CODES } from './errors.js';
 import { LIMITS } from './limits.js';
+import { hasControl, hasControlButLines, hasInvisible, normaliseNewlines } from './text.js';
 
 /*
  * One zod schema per payload. The server validates with them, the web client types itself with them and the
@@ -8,14 +9,16 @@ import { LIMITS } from './limits.js';
  */
 
 const nfkc = (s: string) => s.normalize('NFKC');
-/**
- * Bidi overrides/isolates, C0/C1 controls and the invisible characters that only hide things (zero-width space,
- * LRM/RLM, word joiner, BOM): never useful in a name, a classic spoofing trick. The zero-width joiner and non-joiner
- * stay allowed: emoji sequences and Persian, Arabic and Indic spelling need them.
+/*
+ * Character rules (text.ts): no string input carries control characters (free text keeps tab and newline); names shown
+ * to other people carry nothing invisible. Passwords may be anything but NUL (hashing stops at it in some libraries).
  */
-const SPOOF_CHARS =
-  // eslint-disable-next-line no-control-regex -- matching control characters is the point
-  /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069\u200b\u200e\u200f\u2060\ufeff]/u;
+const NO_CONTROL = 'may not contain control characters';
+const noControl = (s: string) => !hasControl(s);
+const NO_NUL = 'may not contain a NUL character';
+const noNul = (s: string) => !s.includes('\0');
+const NO_INVISIBLE = 'may not contain control or bidi-override characters, nor invisible ones';
+const visible = (s: string) => !hasInvisible(s);
 
 /** A resource id: opaque to clients, a decimal string on the wire. */
 export const IdSchema = z
@@ -43,6 +46,7 @@ export const PasswordSchema = z
   .string()
   .min(LIMITS.passwordMin)
   .max(LIMITS.passwordMax)
+  .refine(noNul, NO_NUL)
   .meta({ example: 'correct-horse-9' });
 export const EmailSchema = z
   .string()
@@ -57,7 +61,7 @@ export const DisplayNameSchema = z
   .trim()
   .min(1)
   .max(LIMITS.displayNameMax)
-  .refine((s) => !SPOOF_CHARS.test(s), 'may not contain control or bidi-override characters')
+  .refine(visible, NO_INVISIBLE)
   .meta({ example: 'Ana Lima' });
 export const RoomNameSchema = z
   .string()
@@ -65,14 +69,22 @@ export const RoomNameSchema = z
   .trim()
   .min(LIMITS.roomNameMin)
   .max(LIMITS.roomNameMax)
-  .refine((s) => !SPOOF_CHARS.test(s), 'may not contain control or bidi-override characters')
+  .refine(visible, NO_INVISIBLE)
   .meta({ example: 'design' });
 export const DescriptionSchema = z
   .string()
+  .overwrite(normaliseNewlines)
   .trim()
   .max(LIMITS.descriptionMax)
+  .refine((s) => !hasControlButLines(s), NO_CONTROL)
   .meta({ example: 'Design reviews' });
-export const MessageTextSchema = z.string().trim().max(LIMITS.messageTextMax).meta({ example: 'Hello!' });
+export const MessageTextSchema = z
+  .string()
+  .overwrite(normaliseNewlines)
+  .trim()
+  .max(LIMITS.messageTextMax)
+  .refine((s) => !hasControlButLines(s), NO_CONTROL)
+  .meta({ example: 'Hello!' });
 export const ClientIdSchema = z
   .string()
   .min(1)
@@ -206,10 +218,11 @@ export const LoginBodySchema = z
     username: z
       .string()
       .max(LIMITS.emailMax)
+      .refine(noControl, NO_CONTROL)
       .optional()
       .meta({ description: 'Username, or the email address' }),
-    email: z.string().max(LIMITS.emailMax).optional(),
-    password: z.string().max(LIMITS.passwordMax),
+    email: z.string().max(LIMITS.emailMax).refine(noControl, NO_CONTROL).optional(),
+    password: z.string().max(LIMITS.passwordMax).refine(noNul, NO_NUL),
   })
   .refine((b) => (b.username === undefined) !== (b.email === undefined), {
     message: 'give either username or email',
@@ -221,7 +234,7 @@ export const GuestBodySchema = z.strictObject({ username: UsernameSchema }).meta
 
 /** The refresh token may instead travel in the httpOnly cookie, so the body is optional. */
 export const RefreshBodySchema = z
-  .strictObject({ refreshToken: z.string().min(1).max(512).optional() })
+  .strictObject({ refreshToken: z.string().min(1).max(512).refine(noControl, NO_CONTROL).optional() })
   .meta({ id: 'RefreshBody' });
 
 export const UpdateMeBodySchema = z
@@ -233,7 +246,10 @@ export const UpdateMeBodySchema = z
   .meta({ id: 'UpdateMeBody' });
 
 export const ChangePasswordBodySchema = z
-  .strictObject({ currentPassword: z.string().max(LIMITS.passwordMax), newPassword: PasswordSchema })
+  .strictObject({
+    currentPassword: z.string().max(LIMITS.passwordMax).refine(noNul, NO_NUL),
+    newPassword: PasswordSchema,
+  })
   .meta({ id: 'ChangePasswordBody' });
 
 const booleanQuery = z.enum(['true', 'false']).transform((v) => v === 'true');
@@ -246,7 +262,7 @@ export const CursorSchema = z
   .meta({ description: 'Opaque cursor: the `next` of the previous page' });
 
 export const UserSearchQuerySchema = z.object({
-  q: z.string().max(LIMITS.usernameMax).optional(),
+  q: z.string().max(LIMITS.usernameMax).refine(noControl, NO_CONTROL).optional(),
   online: booleanQuery.optional(),
   limit: z.coerce.number().int().min(1).max(LIMITS.userSearchMax).optional(),
   after: CursorSchema.optional(),

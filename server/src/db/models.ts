@@ -18,7 +18,10 @@ export class User extends Model<InferAttributes<User>, InferCreationAttributes<U
   declare username: string;
   /** Lower-cased NFKC username; unique. A released guest name is moved aside to `~<id>`. */
   declare usernameKey: string;
-  /** Confusable skeleton of the username (l/1/I, o/0, rn/m…); unique, so look-alike names are refused. */
+  /**
+   * UTS #39 skeleton of the username without separators (names/skeleton.ts); unique. Look-alikes are refused by the
+   * claims in name_claims; this column mirrors the key (`~<id>` for a released guest or a name kept from before).
+   */
   declare usernameSkeleton: string;
   declare displayName: string;
   declare email: string | null;
@@ -49,6 +52,11 @@ export class Room extends Model<InferAttributes<Room>, InferCreationAttributes<R
   declare name: string;
   /** Lower-cased NFKC name, unique among non-direct rooms; null for direct rooms. */
   declare nameKey: string | null;
+  /**
+   * Digest of the room name's confusable skeleton (names/claims.ts), unique: `general` and `gеneral` (Cyrillic е)
+   * cannot both exist. Null for direct rooms and for look-alikes created before it was enforced.
+   */
+  declare nameSkeleton: CreationOptional<string | null>;
   declare description: string;
   declare kind: 'public' | 'private' | 'direct';
   declare ownerId: number | null;
@@ -59,6 +67,13 @@ export class Room extends Model<InferAttributes<Room>, InferCreationAttributes<R
   declare lastMessageAt: Date | null;
   declare createdAt: CreationOptional<Date>;
   declare updatedAt: CreationOptional<Date>;
+}
+
+/** A name key (digest of a skeleton) held by a user: its username's, and its display name's when that differs. */
+export class NameClaim extends Model<InferAttributes<NameClaim>, InferCreationAttributes<NameClaim>> {
+  declare key: string;
+  declare userId: number;
+  declare kind: 'username' | 'display';
 }
 
 export class Membership extends Model<InferAttributes<Membership>, InferCreationAttributes<Membership>> {
@@ -115,6 +130,7 @@ export interface Models {
   RoomBan: typeof RoomBan;
   Message: typeof Message;
   Attachment: typeof Attachment;
+  NameClaim: typeof NameClaim;
 }
 
 const id = { type: DataTypes.INTEGER, autoIncrement: true, primaryKey: true };
@@ -130,6 +146,7 @@ const MembershipModel = Membership;
 const RoomBanModel = RoomBan;
 const MessageModel = Message;
 const AttachmentModel = Attachment;
+const NameClaimModel = NameClaim;
 
 /** Maps the models onto `sequelize`. Call once per connection. */
 export function initModels(sequelize: Sequelize): Models {
@@ -142,6 +159,7 @@ export function initModels(sequelize: Sequelize): Models {
   const RoomBan = class RoomBan extends RoomBanModel {};
   const Message = class Message extends MessageModel {};
   const Attachment = class Attachment extends AttachmentModel {};
+  const NameClaim = class NameClaim extends NameClaimModel {};
   User.init(
     {
       id,
@@ -179,6 +197,7 @@ export function initModels(sequelize: Sequelize): Models {
       id,
       name: str(64),
       nameKey: str(128, true),
+      nameSkeleton: str(64, true),
       description: { type: DataTypes.STRING(500), allowNull: false, defaultValue: '' },
       kind: str(16),
       ownerId: { type: DataTypes.INTEGER, allowNull: true },
@@ -244,5 +263,13 @@ export function initModels(sequelize: Sequelize): Models {
     },
     { sequelize, tableName: 'attachments', updatedAt: false },
   );
-  return { User, Session, Room, Membership, RoomBan, Message, Attachment };
+  NameClaim.init(
+    {
+      key: { type: DataTypes.STRING(64), primaryKey: true },
+      userId: { type: DataTypes.INTEGER, allowNull: false },
+      kind: str(8),
+    },
+    { sequelize, tableName: 'name_claims', timestamps: false },
+  );
+  return { User, Session, Room, Membership, RoomBan, Message, Attachment, NameClaim };
 }

@@ -53,7 +53,7 @@ export interface Taken {
 /**
  * A token bucket of `burst` refilled at `ratePerSec`, as a fixed window: `burst` (or a second's worth, if more) per
  * `burst / ratePerSec` seconds, in whole seconds (Redis expiries are whole seconds). The same average rate and the
- * same burst at once; at a window's edge up to twice the burst can pass (see docs/DECISIONS.md D19).
+ * same burst at once; at a window's edge up to twice the burst can pass (see docs/DECISIONS.md D20).
  */
 export function windowOf(burst: number, ratePerSec: number): RateSpec {
   const durationSec = Math.max(1, Math.round(burst / ratePerSec));

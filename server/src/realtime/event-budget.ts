@@ -40,7 +40,7 @@ export function effectiveEventBudget(
  * too. `burst` per `burst / rate` seconds (a fixed window: the same average rate and burst as a token bucket).
  * Refusals are counted in a second limiter, `maxStrikes` per STRIKE_WINDOW_SEC; the refusal that spends it cuts the
  * socket off. Keys are socket ids; each expires with its window, so an idle or closed socket carries nothing.
- * Measured against the hand-written bucket it replaced: see docs/DECISIONS.md D19.
+ * Measured against the hand-written bucket it replaced: see docs/DECISIONS.md D20.
  */
 export class EventBudget implements EventGuard {
   private readonly budget: RateLimiterMemory;

@@ -1,7 +1,7 @@
 import type { Ack, Session } from '@parley/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RateSpec, WriteLimitClass } from '../../src/config.js';
-import { up as clearGuestEmails } from '../../src/db/migrations/003-limits-guest-emails.js';
+import { up as clearGuestEmails } from '../../src/db/migrations/004-limits-guest-emails.js';
 import {
   client,
   generousWriteLimits,

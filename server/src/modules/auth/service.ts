@@ -1,14 +1,23 @@
 import { randomUUID } from 'node:crypto';
 import type { Session as SessionDto } from '@parley/protocol';
-import { Op, UniqueConstraintError, type Transaction } from 'sequelize';
+import { Op, UniqueConstraintError, type Transaction, type WhereOptions } from 'sequelize';
 import type { AppContext } from '../../context.js';
 import type { User } from '../../db/models.js';
 import { inTx, type After } from '../../db/unit-of-work.js';
 import { AppError } from '../../errors.js';
+import {
+  addClaim,
+  claimsOn,
+  displayNameClaim,
+  displayNameTaken,
+  dropClaims,
+  usernameClaim,
+} from '../names/claims.js';
+import { usernameSkeleton } from '../names/skeleton.js';
 import { joinGeneral } from '../rooms/membership.js';
 import { presentMe } from '../users/presenter.js';
 import { makeRefreshToken, parseRefreshToken, signAccessToken } from './tokens.js';
-import { usernameKey, usernameSkeleton } from './usernames.js';
+import { usernameKey } from './usernames.js';
 
 /** A guest keeps its name this long after its last sign of life, so a reload does not lose it. */
 export const GUEST_NAME_HOLD_MS = 60_000;
@@ -58,19 +67,39 @@ function issueTokens(ctx: AppContext, user: User, sessionId: string, generation:
   };
 }
 
+/** A name to take, with the refusal when someone else holds it. */
+export interface WantedName {
+  key: string;
+  conflict: () => AppError;
+}
+
 /**
- * Makes sure nobody else holds `username` (or a look-alike). A guest that has gone quiet gives its name up: it is
- * moved aside and its sessions end.
+ * Makes sure nobody but `selfId` holds any of the `wanted` name keys (usernames' and display names' skeletons share
+ * name_claims), nor, for a username, its exact key. A guest that has gone quiet gives its name up: it is moved aside
+ * and its sessions end. Anyone else holding one answers that name's conflict.
  */
-async function claimUsername(ctx: AppContext, t: Transaction, after: After, username: string): Promise<void> {
-  const holders = await ctx.models.User.findAll({
-    where: {
-      [Op.or]: [{ usernameKey: usernameKey(username) }, { usernameSkeleton: usernameSkeleton(username) }],
-    },
-    transaction: t,
-  });
+export async function clearNames(
+  ctx: AppContext,
+  t: Transaction,
+  after: After,
+  wanted: WantedName[],
+  opts: { usernameKey?: string; selfId?: number } = {},
+): Promise<void> {
+  const claims = await claimsOn(
+    ctx,
+    t,
+    wanted.map((w) => w.key),
+  );
+  const ids = claims.map((c) => c.userId).filter((id) => id !== opts.selfId);
+  const or: WhereOptions<User>[] = [{ id: ids }];
+  if (opts.usernameKey !== undefined) or.push({ usernameKey: opts.usernameKey });
+  const holders = await ctx.models.User.findAll({ where: { [Op.or]: or }, transaction: t });
   for (const holder of holders) {
-    if (!holder.isGuest || (await guestHoldsName(ctx, holder))) throw taken();
+    if (holder.id === opts.selfId) continue;
+    if (!holder.isGuest || (await guestHoldsName(ctx, holder))) {
+      const hit = wanted.find((w) => claims.some((c) => c.key === w.key && c.userId === holder.id));
+      throw (hit ?? wanted[0]!).conflict();
+    }
     await releaseGuest(ctx, t, after, holder);
   }
 }
@@ -86,6 +115,7 @@ async function releaseGuest(ctx: AppContext, t: Transaction, after: After, guest
   guest.email = null;
   guest.releasedAt = new Date();
   await guest.save({ transaction: t });
+  await dropClaims(ctx, t, guest.id);
   const ids = await revokeSessions(ctx, t, { userId: guest.id }, 'released');
   after(() => ctx.revocations.releaseUser(guest.id, ids));
 }
@@ -134,7 +164,11 @@ async function createUser(
 ): Promise<SessionDto> {
   try {
     return await inTx(ctx, async (t, after) => {
-      await claimUsername(ctx, t, after, fields.username);
+      const displayName = fields.displayName ?? fields.username;
+      const wanted: WantedName[] = [{ key: usernameClaim(fields.username), conflict: taken }];
+      const displayKey = displayNameClaim(displayName, fields.username);
+      if (displayKey) wanted.push({ key: displayKey, conflict: displayNameTaken });
+      await clearNames(ctx, t, after, wanted, { usernameKey: usernameKey(fields.username) });
       if (fields.email && (await ctx.models.User.count({ where: { email: fields.email }, transaction: t }))) {
         throw new AppError('EMAIL_TAKEN', 'That email address is already registered');
       }
@@ -143,7 +177,7 @@ async function createUser(
           username: fields.username,
           usernameKey: usernameKey(fields.username),
           usernameSkeleton: usernameSkeleton(fields.username),
-          displayName: fields.displayName ?? fields.username,
+          displayName,
           email: fields.email,
           passwordHash: fields.passwordHash,
           isGuest: fields.isGuest,
@@ -153,6 +187,9 @@ async function createUser(
         },
         { transaction: t },
       );
+      // The unique key decides between two look-alikes registered at the same moment.
+      for (const [i, w] of wanted.entries())
+        await addClaim(ctx, t, { key: w.key, userId: user.id, kind: i ? 'display' : 'username' }, w.conflict);
       await joinGeneral(ctx, t, after, user);
       return startSession(ctx, t, user, meta);
     });
@@ -184,7 +221,7 @@ export async function guest(
 /**
  * POST /api/auth/login. Unknown user and wrong password answer alike and take alike long. Every attempt is
  * counted before any hash is computed (so parallel guesses cannot all be evaluated; a success clears the counts),
- * twice (docs/DECISIONS.md D19):
+ * twice (docs/DECISIONS.md D20):
  * - per typed identifier (normalised): over LOGIN_MAX_FAILURES it answers 429. That count is only what the caller
  *   typed, so a 429 says nothing about which account, if any, the identifier belongs to;
  * - per account, whatever identifier reached it: over the limit the password is not checked and the answer is the

@@ -1,24 +1,9 @@
 /*
  * Usernames are NFKC-normalised by the schema (so ＡＤＭＩＮ becomes ADMIN) and limited to [A-Za-z0-9_.-], which
- * already refuses Cyrillic look-alikes, zero-width and bidi characters. What is left to catch is ASCII that looks
- * alike: the skeleton folds case and the classic confusables so that `admin`, `AdMin`, `adm1n` and `admln` collide.
+ * already refuses Cyrillic look-alikes, zero-width and bidi characters. The exact key below is the account name one
+ * signs in with; look-alikes (`adm1n`, `admin.`, `adrnin`) are refused by the confusable skeleton of
+ * modules/names/skeleton.ts, held in name_claims.
  */
 
-/** The case-insensitive key names are compared by. */
+/** The case-insensitive key names are compared by (sign-in, ordering). */
 export const usernameKey = (username: string): string => username.normalize('NFKC').toLowerCase();
-
-const FOLDS: [RegExp, string][] = [
-  [/rn/g, 'm'],
-  [/vv/g, 'w'],
-  [/[0]/g, 'o'],
-  [/[1|!i]/g, 'l'],
-  [/5/g, 's'],
-  [/_/g, '-'],
-];
-
-/** Two usernames with the same skeleton would be mistaken for each other; only one may exist. */
-export function usernameSkeleton(username: string): string {
-  let s = usernameKey(username);
-  for (const [re, to] of FOLDS) s = s.replace(re, to);
-  return s;
-}

@@ -83,6 +83,7 @@ export interface MessageRow {
   authorAvatarAttachmentId: string | null;
   authorIsGuest: boolean | number;
   authorCreatedAt: Date | string;
+  authorReleasedAt: Date | string | null;
   attachmentId: string | null;
   attachmentMime: string;
   attachmentSize: number;
@@ -98,7 +99,7 @@ export const MESSAGE_ROW_COLUMNS = `msg.id AS "id", msg."roomId" AS "roomId", ms
   msg."createdAt" AS "createdAt",
   u.id AS "authorId", u.username AS "authorUsername", u."displayName" AS "authorDisplayName",
   u."avatarAttachmentId" AS "authorAvatarAttachmentId", u."isGuest" AS "authorIsGuest",
-  u."createdAt" AS "authorCreatedAt",
+  u."createdAt" AS "authorCreatedAt", u."releasedAt" AS "authorReleasedAt",
   a.id AS "attachmentId", a.mime AS "attachmentMime", a.size AS "attachmentSize", a.width AS "attachmentWidth",
   a.height AS "attachmentHeight", a."expiresAt" AS "attachmentExpiresAt", a."expiredAt" AS "attachmentExpiredAt"`;
 
@@ -140,6 +141,7 @@ export function presentMessageRows(ctx: AppContext, rows: MessageRow[]): Message
             avatarAttachmentId: r.authorAvatarAttachmentId,
             isGuest: Boolean(r.authorIsGuest),
             createdAt: dbDate(r.authorCreatedAt, tz),
+            releasedAt: dbDate(r.authorReleasedAt, tz),
           },
       r.attachmentId === null
         ? null

@@ -6,6 +6,7 @@ import { AppError } from '../../errors.js';
 import { iso, sid } from '../../http/present.js';
 import { presentMessage } from '../messages/presenter.js';
 import { appendMessage } from '../messages/store.js';
+import { roomNameClaim } from '../names/claims.js';
 import { presentUser } from '../users/presenter.js';
 import { presentRoom } from './presenter.js';
 
@@ -46,6 +47,7 @@ export async function ensureGeneralRoom(ctx: AppContext): Promise<Room> {
         {
           name: GENERAL_ROOM,
           nameKey: GENERAL_ROOM,
+          nameSkeleton: roomNameClaim(GENERAL_ROOM),
           description: 'Where everyone lands',
           kind: 'public',
           ownerId: null,

@@ -1,7 +1,7 @@
 import type { Room as RoomDto } from '@parley/protocol';
 import type { Room, User } from '../../db/models.js';
 import { iso, sid } from '../../http/present.js';
-import { presentUser } from '../users/presenter.js';
+import { FORMER_GUEST, presentUser } from '../users/presenter.js';
 
 /** The parts of a Room that depend on who is looking. */
 export interface RoomView {
@@ -18,7 +18,11 @@ export interface RoomView {
 export function presentRoom(room: Room, view: RoomView): RoomDto {
   const dto: RoomDto = {
     id: sid(room.id),
-    name: room.kind === 'direct' && view.peer ? view.peer.username : room.name,
+    // A released guest's name may belong to someone else now: its DM says so (users/presenter.ts).
+    name:
+      room.kind === 'direct' && view.peer
+        ? view.peer.username + (view.peer.releasedAt ? FORMER_GUEST : '')
+        : room.name,
     description: room.description,
     kind: room.kind,
     ownerId: room.ownerId === null ? null : sid(room.ownerId),

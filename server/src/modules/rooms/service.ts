@@ -6,6 +6,7 @@ import { inTx, lockRoom, type After } from '../../db/unit-of-work.js';
 import { AppError, forbidden, notFound } from '../../errors.js';
 import { iso } from '../../http/present.js';
 import { appendMessage } from '../messages/store.js';
+import { roomNameClaim } from '../names/claims.js';
 import { presentMessage } from '../messages/presenter.js';
 import { presentUser } from '../users/presenter.js';
 import { isBanned, liftBan, recordBan } from './bans.js';
@@ -15,10 +16,18 @@ import { presentRoom } from './presenter.js';
 import { loadManagedRoom, loadVisibleRoom, presentRoomsFor } from './queries.js';
 
 const roomNameKey = (name: string) => name.normalize('NFKC').trim().toLowerCase();
-const nameTaken = () => new AppError('ROOM_NAME_TAKEN', 'A room with that name already exists');
+const nameTaken = () =>
+  new AppError('ROOM_NAME_TAKEN', 'A room with that name (or one that looks like it) already exists');
 
+/**
+ * A friendly early answer; the unique indexes on nameKey and nameSkeleton are what decide between two creations at
+ * the same moment (their violation is answered the same).
+ */
 async function assertNameFree(ctx: AppContext, name: string, exceptId?: number): Promise<void> {
-  const clash = await ctx.models.Room.findOne({ where: { nameKey: roomNameKey(name) }, attributes: ['id'] });
+  const clash = await ctx.models.Room.findOne({
+    where: { [Op.or]: [{ nameKey: roomNameKey(name) }, { nameSkeleton: roomNameClaim(name) }] },
+    attributes: ['id'],
+  });
   if (clash && clash.id !== exceptId) throw nameTaken();
 }
 
@@ -51,6 +60,7 @@ export async function createRoom(
         {
           name: body.name,
           nameKey: roomNameKey(body.name),
+          nameSkeleton: roomNameClaim(body.name),
           description: body.description ?? '',
           kind: body.kind ?? 'public',
           ownerId: user.id,
@@ -85,13 +95,14 @@ export async function updateRoom(
 ): Promise<RoomDto> {
   const room = await loadManagedRoom(ctx, user, roomId);
   const renamed = body.name !== undefined && body.name !== room.name;
-  if (renamed && roomNameKey(body.name!) !== room.nameKey) await assertNameFree(ctx, body.name!, room.id);
+  if (renamed) await assertNameFree(ctx, body.name!, room.id);
   const wasPublic = room.kind === 'public';
   try {
     await inTx(ctx, async (t, after) => {
       if (renamed) {
         room.name = body.name!;
         room.nameKey = roomNameKey(body.name!);
+        room.nameSkeleton = roomNameClaim(body.name!);
       }
       if (body.description !== undefined) room.description = body.description;
       if (body.kind !== undefined) room.kind = body.kind;

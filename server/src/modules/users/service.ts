@@ -1,11 +1,13 @@
 import type { Me, User as UserDto } from '@parley/protocol';
 import { LIMITS } from '@parley/protocol';
-import { literal, Op, UniqueConstraintError } from 'sequelize';
+import { literal, Op, UniqueConstraintError, type Transaction } from 'sequelize';
 import type { AppContext } from '../../context.js';
 import type { User } from '../../db/models.js';
-import { inTx } from '../../db/unit-of-work.js';
+import { inTx, type After } from '../../db/unit-of-work.js';
 import { AppError, forbidden, notFound } from '../../errors.js';
+import { clearNames } from '../auth/service.js';
 import { usernameKey } from '../auth/usernames.js';
+import { addClaim, displayNameClaim, displayNameTaken, dropClaims } from '../names/claims.js';
 import { adoptAsAvatar } from '../uploads/service.js';
 import { decodeUserCursor, encodeUserCursor, onlinePage, type UserPage } from '../presence/service.js';
 import { orderKey } from '../presence/store.js';
@@ -32,8 +34,11 @@ export async function updateMe(
   // An avatar is an upload of the user's own that stops expiring once adopted.
   if (body.avatarAttachmentId) await adoptAsAvatar(ctx, user, body.avatarAttachmentId);
   try {
-    await inTx(ctx, async (t) => {
-      if (body.displayName !== undefined) user.displayName = body.displayName;
+    await inTx(ctx, async (t, after) => {
+      if (body.displayName !== undefined) {
+        await claimDisplayName(ctx, t, after, user, body.displayName);
+        user.displayName = body.displayName;
+      }
       if (body.email !== undefined) user.email = body.email;
       if (body.avatarAttachmentId !== undefined) user.avatarAttachmentId = body.avatarAttachmentId;
       await user.save({ transaction: t });
@@ -43,6 +48,23 @@ export async function updateMe(
     throw err;
   }
   return presentMe(user);
+}
+
+/**
+ * Moves the user's display-name claim to `displayName`: refused (409 CONFLICT) when its skeleton is another user's
+ * username or display name; a display name that reads as the user's own username claims nothing of its own.
+ */
+async function claimDisplayName(
+  ctx: AppContext,
+  t: Transaction,
+  after: After,
+  user: User,
+  displayName: string,
+): Promise<void> {
+  const key = displayNameClaim(displayName, user.username);
+  if (key) await clearNames(ctx, t, after, [{ key, conflict: displayNameTaken }], { selfId: user.id });
+  await dropClaims(ctx, t, user.id, 'display');
+  if (key) await addClaim(ctx, t, { key, userId: user.id, kind: 'display' }, displayNameTaken);
 }
 
 /** A LIKE prefix pattern with `!` as the escape, so a search for `a_b` or `50%` means exactly that. */

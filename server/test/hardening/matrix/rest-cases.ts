@@ -90,7 +90,10 @@ export const restCases = {
   ],
   logout: [{ variant: 'own session', rule: signedIn, throwawayActor: true }],
   getMe: [{ variant: 'self', rule: signedIn }],
-  updateMe: [{ variant: 'display name', rule: signedIn, body: () => ({ displayName: 'Matrix Name' }) }],
+  // A display name claims its skeleton (issue 13): each actor takes one of its own.
+  updateMe: [
+    { variant: 'display name', rule: signedIn, body: () => ({ displayName: `Matrix ${uniqueName('dn')}` }) },
+  ],
   changePassword: [
     {
       variant: 'own password',

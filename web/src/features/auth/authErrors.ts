@@ -11,6 +11,13 @@ export function toFieldErrors<F extends string>(err: unknown, fields: readonly F
     case 'USERNAME_TAKEN':
       out['username' as F] = 'That username is taken. Try another one.';
       return out;
+    case 'CONFLICT': {
+      // A display name that reads as someone else's name comes back on its field (details[].path).
+      const field = fields.find((f) => e.detailFor(f));
+      if (field) out[field] = 'That looks too much like someone else’s name. Try another one.';
+      else out.form = e.message;
+      return out;
+    }
     case 'EMAIL_TAKEN':
       out['email' as F] = 'An account with that email already exists. Sign in instead?';
       return out;
