@@ -63,6 +63,17 @@ const BENCH_ENV: Record<string, string> = {
   LOGIN_MAX_FAILURES: '100000000',
   MESSAGE_RATE_PER_SEC: '100000',
   MESSAGE_BURST: '100000',
+  // Per-user write limits (issue 13): the load generator edits, joins, marks read and types far more than a person.
+  LIMIT_ROOM_CREATE: '100000000/1s',
+  LIMIT_ROOM_UPDATE: '100000000/1s',
+  LIMIT_MEMBERSHIP: '100000000/1s',
+  LIMIT_MESSAGE_EDIT: '100000000/1s',
+  LIMIT_PROFILE: '100000000/1s',
+  LIMIT_EMAIL_CHANGE: '100000000/1s',
+  LIMIT_UPLOAD: '100000000/1s',
+  LIMIT_DM_OPEN: '100000000/1s',
+  LIMIT_READ_MARKER: '100000000/1s',
+  LIMIT_TYPING: '100000000/1s',
   // One address opens every socket of the run, many of them per user.
   MAX_SOCKETS_PER_USER: '1000000',
   MAX_SOCKETS_PER_ADDRESS: '1000000',

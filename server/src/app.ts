@@ -22,7 +22,7 @@ import { attachMetrics, metricsRouter, timeAckedEvent } from './http/metrics.js'
 import { apiNotFound, errorHandler } from './http/errors.js';
 import { compress, methodNotAllowed, noStore } from './http/conventions.js';
 import { serveWebClient } from './http/web-client.js';
-import { MemoryRateLimitStore } from './http/rate-limit.js';
+import { RateLimits } from './limits/rate-limits.js';
 import { createLogger, type Logger } from './logger.js';
 import { createArgon2Hasher } from './modules/auth/passwords.js';
 import { authRoutes } from './modules/auth/routes.js';
@@ -109,7 +109,10 @@ export async function createApp(
   if (scale) io.adapter(scale.adapter);
   // Before attachRealtime: its handshake middleware must come first (see Revocations).
   const revocations = new Revocations(io, logger);
-  const limits = scale?.limits ?? new MemoryRateLimitStore();
+  const limits = new RateLimits(
+    config,
+    scale ? { redis: scale.redis.cmd, prefix: scale.settings.prefix } : undefined,
+  );
   const store = new FsBlobStore(path.join(config.dataDir, 'uploads'));
   await store.init();
   // libuv's pool is shared by images, hashing and the database: the first two never take all of it (T1, T2).
@@ -188,10 +191,12 @@ export async function createApp(
   });
   app.use('/api/auth', cookieParser());
   app.use('/api/auth', async (req: Request, res: Response, next: NextFunction) => {
-    const perMin = config.rateLimitAuthPerMin;
-    const r = await limits.take(`auth:${req.ip}`, perMin, perMin / 60);
-    if (r.ok) return next();
-    next(new AppError('RATE_LIMITED', 'Too many requests; slow down', undefined, r.retryAfterSec));
+    try {
+      await limits.take('authAddress', req.ip ?? '');
+      next();
+    } catch (err) {
+      next(err);
+    }
   });
 
   const api = express.Router();
@@ -255,7 +260,6 @@ export async function createApp(
       io.local.disconnectSockets(true);
       await new Promise<void>((resolve) => io.close(() => resolve()));
       if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
-      limits.close();
       await scale?.close();
       await db.close();
     })());

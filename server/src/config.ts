@@ -27,6 +27,54 @@ const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => ['true', '1', 'yes'].includes(v));
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+/** `N/duration`: N actions per window, e.g. `10/1h`, `20/4s`, `30/600`. */
+const rate = z.string().transform((v, ctx) => {
+  const m = /^\s*(\d+)\s*\/\s*(\S+)\s*$/.exec(v);
+  const points = m ? Number(m[1]) : 0;
+  const durationSec = m ? parseDuration(m[2]!) : null;
+  if (!points || durationSec === null) {
+    ctx.addIssue({ code: 'custom', message: `"${v}" is not a limit like 10/1h, 20/4s or 30/600` });
+    return z.NEVER;
+  }
+  return { points, durationSec };
+});
+
+/**
+ * Per-user limits by class of write (issue 13), each `points` per `durationSec` in a fixed window, shared by all
+ * nodes through Redis when REDIS_URL is set. Refused writes answer 429 RATE_LIMITED with `Retry-After` (REST) or an
+ * ack RATE_LIMITED with `retryAfter` (socket). Documented in docs/CONFIGURATION.md.
+ */
+export const WRITE_LIMITS = {
+  /** POST /api/chatrooms. */
+  roomCreate: { env: 'LIMIT_ROOM_CREATE', default: '10/1h' },
+  /** PATCH and DELETE /api/chatrooms/:id (rename, description, kind, delete). */
+  roomUpdate: { env: 'LIMIT_ROOM_UPDATE', default: '30/10m' },
+  /** Membership changes: join and leave (REST and socket), an owner adding or removing a member. */
+  membership: { env: 'LIMIT_MEMBERSHIP', default: '60/10m' },
+  /** Message edits and deletes (REST and socket): the message limit's size (MESSAGE_BURST per burst/rate s). */
+  messageEdit: { env: 'LIMIT_MESSAGE_EDIT', default: '20/4s' },
+  /** PATCH /api/users/me (display name, avatar). */
+  profile: { env: 'LIMIT_PROFILE', default: '30/10m' },
+  /** Attempts to change one's email (each one can answer EMAIL_TAKEN: an oracle, so as tight as sign-ins). */
+  emailChange: { env: 'LIMIT_EMAIL_CHANGE', default: '10/15m' },
+  /** POST /api/uploads. */
+  upload: { env: 'LIMIT_UPLOAD', default: '30/1m' },
+  /** POST /api/dms (each new one announces a room to the peer). */
+  dmOpen: { env: 'LIMIT_DM_OPEN', default: '60/10m' },
+  /** `room:read` read markers: cheap, but each is a write. */
+  readMarker: { env: 'LIMIT_READ_MARKER', default: '120/1m' },
+  /** `typing` indicators (each one is relayed to the room). */
+  typing: { env: 'LIMIT_TYPING', default: '30/10s' },
+} as const;
+export type WriteLimitClass = keyof typeof WRITE_LIMITS;
+export interface RateSpec {
+  points: number;
+  durationSec: number;
+}
+const rateOr = (fallback: string) => rate.prefault(fallback);
+const writeLimitEnv = Object.fromEntries(
+  Object.values(WRITE_LIMITS).map((l) => [l.env, rateOr(l.default)]),
+) as Record<(typeof WRITE_LIMITS)[WriteLimitClass]['env'], ReturnType<typeof rateOr>>;
 
 const EnvSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -72,6 +120,7 @@ const EnvSchema = z.object({
   UPLOAD_MAX_PIXELS: int(1_000_000, 100_000_000).default(40_000_000),
   IMAGE_CONCURRENCY: int(1, 64).default(1),
   PASSWORD_HASH_CONCURRENCY: int(1, 64).default(2),
+  ...writeLimitEnv,
 });
 
 export type Env = z.infer<typeof EnvSchema>;
@@ -129,6 +178,8 @@ export interface Config {
   imageConcurrency: number;
   /** Password hashes at once, at most (lowered the same way). */
   passwordHashConcurrency: number;
+  /** Per-user write limits by class (LIMIT_*; see WRITE_LIMITS). */
+  writeLimits: Record<WriteLimitClass, RateSpec>;
 }
 
 const MIN_SECRET_BYTES = 32;
@@ -183,6 +234,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     uploadMaxPixels: e.UPLOAD_MAX_PIXELS,
     imageConcurrency: e.IMAGE_CONCURRENCY,
     passwordHashConcurrency: e.PASSWORD_HASH_CONCURRENCY,
+    writeLimits: Object.fromEntries(
+      Object.entries(WRITE_LIMITS).map(([name, l]) => [name, e[l.env]]),
+    ) as Record<WriteLimitClass, RateSpec>,
   };
 }
 

@@ -1,7 +1,7 @@
 import type { Config } from './config.js';
 import type { Db } from './db/sequelize.js';
 import type { Models } from './db/models.js';
-import type { RateLimitStore } from './http/rate-limit.js';
+import type { RateLimits } from './limits/rate-limits.js';
 import type { Logger } from './logger.js';
 import type { PresenceHub } from './modules/presence/hub.js';
 import type { PresenceStore } from './modules/presence/store.js';
@@ -19,7 +19,8 @@ export interface AppContext {
   presence: PresenceStore;
   /** Who watches whose presence on this node; batches `presence:changed` (contract v2). */
   presenceHub: PresenceHub;
-  limits: RateLimitStore;
+  /** Every rate limit (rate-limiter-flexible; in Redis when REDIS_URL is set): see limits/rate-limits.ts. */
+  limits: RateLimits;
   rt: Broadcaster;
   /** Ended sessions, released accounts, removals from rooms: applied to every socket, mid-handshake too. */
   revocations: Revocations;

@@ -137,6 +137,29 @@ describe('loadConfig', () => {
     });
   });
 
+  it('reads the per-user write limits (LIMIT_*, N/duration) with their documented defaults', () => {
+    const c = loadConfig({
+      DATA_DIR: tmp(),
+      JWT_SECRET: SECRET,
+      LIMIT_ROOM_CREATE: '20/2h',
+      LIMIT_TYPING: '5 / 30',
+    });
+    expect(c.writeLimits).toEqual({
+      roomCreate: { points: 20, durationSec: 7200 },
+      roomUpdate: { points: 30, durationSec: 600 },
+      membership: { points: 60, durationSec: 600 },
+      messageEdit: { points: 20, durationSec: 4 },
+      profile: { points: 30, durationSec: 600 },
+      emailChange: { points: 10, durationSec: 900 },
+      upload: { points: 30, durationSec: 60 },
+      dmOpen: { points: 60, durationSec: 600 },
+      readMarker: { points: 120, durationSec: 60 },
+      typing: { points: 5, durationSec: 30 },
+    });
+    for (const bad of ['10', '0/1h', '10/0', 'ten/1h', '10/1y', '-1/1m'])
+      expectRefused({ LIMIT_ROOM_UPDATE: bad }, 'LIMIT_ROOM_UPDATE');
+  });
+
   it('never lets the socket event budget refuse what the message limits allow', () => {
     const budget = (env: Record<string, string>) =>
       effectiveEventBudget(loadConfig({ DATA_DIR: tmp(), JWT_SECRET: SECRET, ...env }));

@@ -11,6 +11,7 @@ import { ChildServers, spawnParley } from '../src/test-support/process.js';
 import {
   client,
   DIALECT,
+  generousWriteLimits,
   register,
   startTestServer,
   type Call,
@@ -111,6 +112,27 @@ describe(`metrics (${DIALECT})`, () => {
       expect(refused(after, 'handshake_rate')).toBe(refused(before, 'handshake_rate') + 1);
       expect(refused(after, 'engine_address')).toBe(refused(before, 'engine_address'));
       expect(after).toContain('# TYPE parley_socket_events_refused_total counter');
+    } finally {
+      await tight.close();
+    }
+  });
+
+  it('counts refusals of the per-user limits by limit (parley_rate_limited_total)', async () => {
+    const tight = await startTestServer({
+      writeLimits: generousWriteLimits({ roomCreate: { points: 1, durationSec: 3600 } }),
+    });
+    try {
+      const c = client(tight.url);
+      const owner = await register(c);
+      const create = () =>
+        c('POST', '/api/chatrooms', { token: owner.accessToken, body: { name: `m-${randomUUID()}` } });
+      const before = await scrape(tight.url);
+      expect((await create()).status).toBe(201);
+      expect((await create()).status).toBe(429);
+      const after = await scrape(tight.url);
+      const refused = (text: string, limit: string) => sample(text, 'parley_rate_limited_total', { limit });
+      expect(refused(after, 'roomCreate')).toBe(refused(before, 'roomCreate') + 1);
+      expect(refused(after, 'roomUpdate')).toBe(refused(before, 'roomUpdate'));
     } finally {
       await tight.close();
     }

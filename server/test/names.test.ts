@@ -185,7 +185,10 @@ describe(`migration 003-name-skeletons (${DIALECT})`, () => {
       const qi = db.sequelize.getQueryInterface();
       await new Umzug({
         // Every migration before this one: the database as it was when the names were taken.
-        migrations: migrations.slice(0, migrations.findIndex((m) => m.name === '003-name-skeletons')),
+        migrations: migrations.slice(
+          0,
+          migrations.findIndex((m) => m.name === '003-name-skeletons'),
+        ),
         context: qi,
         storage: new SequelizeStorage({ sequelize: db.sequelize, tableName: 'schema_migrations' }),
         logger: undefined,
@@ -210,7 +213,9 @@ describe(`migration 003-name-skeletons (${DIALECT})`, () => {
           { replacements: { name, key: name, now } },
         );
       }
-      expect(await migrate(db, createLogger('silent'))).toEqual(['003-name-skeletons']);
+      // This one and any later (004-limits-guest-emails, …).
+      const pending = migrations.slice(migrations.findIndex((m) => m.name === '003-name-skeletons'));
+      expect(await migrate(db, createLogger('silent'))).toEqual(pending.map((m) => m.name));
 
       const select = <T extends object>(sql: string) =>
         db.sequelize.query<T>(sql, { type: QueryTypes.SELECT });

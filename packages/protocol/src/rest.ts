@@ -110,7 +110,7 @@ export const routes = {
     body: s.UpdateMeBodySchema,
     status: 200,
     response: s.MeSchema,
-    errors: ['EMAIL_TAKEN', 'CONFLICT', 'NOT_FOUND'],
+    errors: ['EMAIL_TAKEN', 'CONFLICT', 'NOT_FOUND', 'FORBIDDEN', 'RATE_LIMITED'],
   }),
   changePassword: def({
     method: 'post',
@@ -164,7 +164,7 @@ export const routes = {
     status: 201,
     location: '/api/chatrooms/{id}',
     response: s.RoomSchema,
-    errors: ['ROOM_NAME_TAKEN', 'FORBIDDEN'],
+    errors: ['ROOM_NAME_TAKEN', 'FORBIDDEN', 'RATE_LIMITED'],
   }),
   getRoom: def({
     method: 'get',
@@ -185,7 +185,7 @@ export const routes = {
     body: s.UpdateRoomBodySchema,
     status: 200,
     response: s.RoomSchema,
-    errors: ['NOT_FOUND', 'FORBIDDEN', 'ROOM_NAME_TAKEN'],
+    errors: ['NOT_FOUND', 'FORBIDDEN', 'ROOM_NAME_TAKEN', 'RATE_LIMITED'],
   }),
   deleteRoom: def({
     method: 'delete',
@@ -194,7 +194,7 @@ export const routes = {
     summary: 'Delete a room with its messages and memberships (owner)',
     audience: 'user',
     status: 204,
-    errors: ['NOT_FOUND', 'FORBIDDEN'],
+    errors: ['NOT_FOUND', 'FORBIDDEN', 'RATE_LIMITED'],
   }),
   listMembers: def({
     method: 'get',
@@ -216,7 +216,7 @@ export const routes = {
     body: s.AddMemberBodySchema,
     status: 200,
     response: s.RoomSchema,
-    errors: ['NOT_FOUND', 'FORBIDDEN'],
+    errors: ['NOT_FOUND', 'FORBIDDEN', 'RATE_LIMITED'],
   }),
   removeMember: def({
     method: 'delete',
@@ -245,7 +245,7 @@ export const routes = {
       'Lift a ban (owner): the user may join again. Unbanning someone who is not banned changes nothing',
     audience: 'user',
     status: 204,
-    errors: ['NOT_FOUND', 'FORBIDDEN'],
+    errors: ['NOT_FOUND', 'FORBIDDEN', 'RATE_LIMITED'],
   }),
   listMessages: def({
     method: 'get',
@@ -279,7 +279,7 @@ export const routes = {
     body: s.EditMessageBodySchema,
     status: 200,
     response: s.MessageSchema,
-    errors: ['NOT_FOUND', 'FORBIDDEN'],
+    errors: ['NOT_FOUND', 'FORBIDDEN', 'RATE_LIMITED'],
   }),
   deleteMessage: def({
     method: 'delete',
@@ -288,7 +288,7 @@ export const routes = {
     summary: 'Delete a message (author or room owner)',
     audience: 'user',
     status: 204,
-    errors: ['NOT_FOUND', 'FORBIDDEN'],
+    errors: ['NOT_FOUND', 'FORBIDDEN', 'RATE_LIMITED'],
   }),
   listDms: def({
     method: 'get',
@@ -309,7 +309,7 @@ export const routes = {
     body: s.CreateDmBodySchema,
     status: 200,
     response: s.RoomSchema,
-    errors: ['NOT_FOUND'],
+    errors: ['NOT_FOUND', 'RATE_LIMITED'],
   }),
   upload: def({
     method: 'post',

@@ -9,6 +9,7 @@ import type { AppContext } from '../context.js';
 import type { IoServer } from '../realtime/channels.js';
 import type { EventMiddleware } from '../realtime/with-ack.js';
 import { eventBudgetStats, socketLimitStats, socketStats } from '../realtime/connection.js';
+import { rateLimitStats } from '../limits/rate-limits.js';
 import { redisStats } from '../scale/stats.js';
 
 /*
@@ -128,6 +129,18 @@ export const metrics = {
     collect() {
       this.reset();
       this.inc(eventBudgetStats.refused);
+    },
+  }),
+  rateLimited: new client.Counter({
+    name: 'parley_rate_limited_total',
+    help:
+      'Requests and events refused RATE_LIMITED by a per-user or per-address limit (limits/rate-limits.ts): ' +
+      'the write classes of LIMIT_*, message, authAddress, loginIdentifier, loginAccount, passwordCheck',
+    labelNames: ['limit'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [limit, n] of Object.entries(rateLimitStats)) this.inc({ limit }, n);
     },
   }),
   slowDisconnects: new client.Counter({

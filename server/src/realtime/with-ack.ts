@@ -30,8 +30,8 @@ export type EventHandler<E extends ClientEventName> = (
 
 /** Per-socket flood control the connection layer gives every handler. */
 export interface EventGuard {
-  /** Throws RATE_LIMITED when the socket's event budget is spent (and disconnects a socket that keeps flooding). */
-  admit(socket: IoSocket): void;
+  /** Rejects with RATE_LIMITED when the socket's event budget is spent (and disconnects a socket that keeps flooding). */
+  admit(socket: IoSocket): Promise<void>;
 }
 
 export interface EventOptions {
@@ -151,11 +151,8 @@ export class SocketEvents {
       return;
     }
     this.onUnknown();
-    try {
-      this.guard.admit(socket);
-    } catch {
-      // Refused: the strike is counted; there is nothing to answer.
-    }
+    // Refused: the strike is counted; there is nothing to answer.
+    this.guard.admit(socket).catch(() => {});
   }
 
   private async handle(socket: IoSocket, entry: EventEntry, args: unknown[]): Promise<void> {
@@ -168,7 +165,8 @@ export class SocketEvents {
       ack = next;
     }
     try {
-      this.guard.admit(socket);
+      // Admission settles in arrival order (an in-memory limiter), so serial events still queue in that order.
+      await this.guard.admit(socket);
       // Only a missing payload stands for `{}` (presence:list has no fields); `null` is a wrong type like any other.
       const payload = args.length === 0 && event === 'presence:list' ? {} : args[0];
       const parsed = clientEventSchemas[event].safeParse(payload);

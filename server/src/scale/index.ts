@@ -6,7 +6,6 @@ import { presentUser } from '../modules/users/presenter.js';
 import type { IoServer } from '../realtime/channels.js';
 import { acceptRemote, DeliveryLog, type RemoteMessage } from './deliveries.js';
 import { RedisPresenceStore, type PresenceChange } from './presence.js';
-import { RedisRateLimitStore } from './rate-limit.js';
 import { GapRecovery } from './recovery.js';
 import { RedisConnections, redactedUrl } from './redis.js';
 import { scaleSettings, type ScaleSettings } from './settings.js';
@@ -15,14 +14,14 @@ export { redisStats } from './redis.js';
 
 /**
  * Several nodes behind one address (REDIS_URL set): the Socket.IO Redis adapter carries every broadcast and every
- * `socketsJoin` / `socketsLeave` / `disconnectSockets` to all nodes; presence and rate limits live in Redis.
+ * `socketsJoin` / `socketsLeave` / `disconnectSockets` to all nodes; presence lives in Redis, and so do the rate
+ * limits, which `createApp` builds on `redis.cmd` (limits/rate-limits.ts).
  * `createApp` builds it before the context, installs the adapter, and calls `attach` once the context exists.
  */
 export interface ScaleOut {
   settings: ScaleSettings;
   redis: RedisConnections;
   presence: RedisPresenceStore;
-  limits: RedisRateLimitStore;
   adapter: ReturnType<typeof createShardedAdapter>;
   /** The `message:new` this node delivered, for the gap fill after an outage (the Broadcaster records them). */
   deliveries: DeliveryLog;
@@ -46,7 +45,6 @@ export async function startScaleOut(
   const redis = new RedisConnections(redisUrl, log);
   await redis.connect(settings.startupWaitMs);
   const presence = new RedisPresenceStore(redis.cmd, settings, log);
-  const limits = new RedisRateLimitStore(redis.cmd, settings.prefix, log);
   // Sharded pub/sub (Redis ≥ 7), one channel per namespace ("static"): see docs/DECISIONS.md.
   const sharded = createShardedAdapter(redis.cmd, redis.sub, {
     channelPrefix: `${settings.prefix}:sio`,
@@ -86,7 +84,6 @@ export async function startScaleOut(
     settings,
     redis,
     presence,
-    limits,
     adapter,
     deliveries,
 
@@ -133,7 +130,6 @@ export async function startScaleOut(
       closed = true;
       recovery?.close();
       await presence.drain();
-      limits.close();
       await redis.close();
     },
   };

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Session } from '@parley/protocol';
 import { createApp, type ParleyApp } from '../app.js';
-import type { Config } from '../config.js';
+import { WRITE_LIMITS, type Config, type RateSpec, type WriteLimitClass } from '../config.js';
 import { createLogger } from '../logger.js';
 import { freshPostgresDatabase } from './postgres.js';
 
@@ -57,9 +57,26 @@ export function testConfig(dataDir: string, overrides: Partial<Config> = {}): Co
     uploadMaxPixels: 40_000_000,
     imageConcurrency: 1,
     passwordHashConcurrency: 2,
+    // Per-user write limits out of the way; the hardening suite (abuse-limits) sets tight ones where it tests them.
+    writeLimits: generousWriteLimits(),
     ...overrides,
   };
 }
+
+/** Every write class at 100,000 per second: no test but the ones about limits ever meets them. */
+export function generousWriteLimits(
+  tight: Partial<Record<WriteLimitClass, RateSpec>> = {},
+): Record<WriteLimitClass, RateSpec> {
+  const all = Object.fromEntries(
+    Object.keys(WRITE_LIMITS).map((name) => [name, { points: 100_000, durationSec: 1 }]),
+  ) as Record<WriteLimitClass, RateSpec>;
+  return { ...all, ...tight };
+}
+
+/** The same for a server in a child process: every LIMIT_* variable at 100,000 per second. */
+export const GENEROUS_LIMIT_ENV: Record<string, string> = Object.fromEntries(
+  Object.values(WRITE_LIMITS).map((l) => [l.env, '100000/1s']),
+);
 
 export interface TestServer {
   parley: ParleyApp;

@@ -96,7 +96,7 @@ describe('login answers do not tell users apart', () => {
 });
 
 describe('limits', () => {
-  it('A7 answers 429 with Retry-After after loginMaxFailures failures, even with the right password', async () => {
+  it('A7 after loginMaxFailures failures the account refuses even the right password, and the identifier answers 429 with Retry-After', async () => {
     const limited = await startTestServer({ loginMaxFailures: 3 });
     try {
       const c = client(limited.url);
@@ -112,16 +112,25 @@ describe('limits', () => {
       ]) {
         expectError(await c('POST', '/api/auth/login', { body }), 401, 'INVALID_CREDENTIALS');
       }
+      // The account is spent: the right password is not checked, whichever identifier is typed, and the answer is
+      // the wrong-password one (issue 13, L3: a 429 here would tell which email belongs to the locked name).
+      const wrong = await c('POST', '/api/auth/login', {
+        body: { username: uniqueName('nobody'), password: 'wrong-pass-4' },
+      });
       for (const body of [
         { username: name, password: PASSWORD },
         { email: `${name}@example.com`, password: PASSWORD },
       ]) {
         const res = await c('POST', '/api/auth/login', { body });
-        expectError(res, 429, 'RATE_LIMITED');
-        const retry = Number(res.headers.get('retry-after'));
-        expect(retry).toBeGreaterThan(0);
-        expect(retry).toBeLessThanOrEqual(15 * 60);
+        expectError(res, 401, 'INVALID_CREDENTIALS');
+        expect(res.body).toEqual(wrong.body);
       }
+      // The typed identifier's own count (the name, in any case, tried 4 times now) answers 429.
+      const res = await c('POST', '/api/auth/login', { body: { username: name, password: PASSWORD } });
+      expectError(res, 429, 'RATE_LIMITED');
+      const retry = Number(res.headers.get('retry-after'));
+      expect(retry).toBeGreaterThan(0);
+      expect(retry).toBeLessThanOrEqual(15 * 60);
       // Another account is not affected.
       expect(
         (await c('POST', '/api/auth/login', { body: { username: other, password: PASSWORD } })).status,

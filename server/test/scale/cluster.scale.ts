@@ -358,6 +358,26 @@ describe('two nodes, one chat', () => {
       expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
     }
   });
+
+  it('counts sign-in attempts before the hash is checked, across nodes: 55 in parallel, at most 10 evaluated', async () => {
+    const name = uniqueName('par');
+    await register(callA, name);
+    // Issue 13 (docs/SECURITY.md L1), through both nodes at once: one shared count in Redis.
+    const results = await Promise.all(
+      Array.from({ length: 55 }, (_, i) =>
+        (i % 2 ? callA : callB)('POST', '/api/auth/login', {
+          body: { username: name, password: i === 54 ? 'correct-horse-9' : `wrong-password-${i}` },
+        }),
+      ),
+    );
+    const answered = results.filter((r) => r.status !== 429);
+    expect(answered.length).toBeGreaterThan(0);
+    expect(answered.length).toBeLessThanOrEqual(10);
+    for (const r of results.filter((r) => r.status === 429)) {
+      expect(r.body.error.code).toBe('RATE_LIMITED');
+      expect(Number(r.headers.get('retry-after'))).toBeGreaterThan(0);
+    }
+  });
 });
 
 describe('message rate limits are shared', () => {

@@ -1,18 +1,19 @@
 import { randomUUID } from 'node:crypto';
+import os from 'node:os';
 import type { Message, Session } from '@parley/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createClient } from 'redis';
 import { createLogger } from '../../src/logger.js';
-import { RedisRateLimitStore } from '../../src/scale/rate-limit.js';
+import { RateLimits } from '../../src/limits/rate-limits.js';
 import { RedisConnections } from '../../src/scale/redis.js';
-import { client, register, uniqueName, type Call } from '../../src/test-support/server.js';
+import { client, register, testConfig, uniqueName, type Call } from '../../src/test-support/server.js';
 import { createRoom, expectStatusOf, fullHistory, joinRoom } from '../helpers/realtime.js';
 import type { RedisPresenceStore } from '../../src/scale/presence.js';
 import { cameOnline, Cluster, Peer, RedisProcess, waitFor, wentOffline } from './support.js';
 
 /*
  * Faults of a deployment of several nodes: Redis restarted mid-conversation, a node killed with SIGKILL, a node
- * shut down gracefully, and the shared rate-limit store with Redis gone and back. The Redis instances killed here
+ * shut down gracefully, and the shared rate limits with Redis gone and back. The Redis instances killed here
  * are the tests' own (started on a free port, ended by pid); nothing else is touched.
  */
 
@@ -363,53 +364,56 @@ describe('a node shut down gracefully', () => {
   });
 });
 
-describe('the shared rate-limit store', () => {
-  const logger = createLogger('silent');
+describe('the shared rate limits', () => {
+  // Only the limit sizes are read from it: a message window of 20 (then 3) and 4 sign-in attempts.
+  const config = (messageBurst: number) =>
+    testConfig(os.tmpdir(), { messageBurst, messageRatePerSec: 0.001, loginMaxFailures: 4 });
 
-  async function stores(url: string, prefix: string) {
+  async function nodes(url: string, prefix: string, messageBurst: number) {
     const conns = [new RedisConnections(url, logger), new RedisConnections(url, logger)];
     cleanups.push(async () => {
       for (const conn of conns) await conn.close();
     });
     for (const conn of conns) expect(await conn.connect(5_000)).toBe(true);
-    const [s1, s2] = conns.map((conn) => new RedisRateLimitStore(conn.cmd, prefix, logger));
+    const [s1, s2] = conns.map((conn) => new RateLimits(config(messageBurst), { redis: conn.cmd, prefix }));
     return { s1: s1!, s2: s2!, conns };
   }
+  const logger = createLogger('silent');
 
-  it('takes from one bucket atomically, whichever node asks, and shares failure windows', async () => {
+  it('counts in one window atomically, whichever node asks, and shares sign-in counts', async () => {
     const redis = await ownRedis();
-    const { s1, s2 } = await stores(redis.url, `t${randomUUID().slice(0, 8)}`);
-    const takes = Array.from({ length: 60 }, (_, i) => (i % 2 ? s1 : s2).take('bucket', 20, 0.001));
+    const { s1, s2 } = await nodes(redis.url, `t${randomUUID().slice(0, 8)}`, 20);
+    const takes = Array.from({ length: 60 }, (_, i) => (i % 2 ? s1 : s2).consume('message', 'u1'));
     const results = await Promise.all(takes);
     expect(results.filter((r) => r.ok)).toHaveLength(20);
     const refused = results.find((r) => !r.ok)!;
     expect(refused.retryAfterSec).toBeGreaterThanOrEqual(1);
 
-    for (let i = 0; i < 3; i++) await s1.recordFailure('acct', 900);
-    expect(await s2.blockedFor('acct', 4, 900)).toBe(0);
-    await s2.recordFailure('acct', 900);
-    const blocked = await s1.blockedFor('acct', 4, 900);
-    expect(blocked).toBeGreaterThan(800);
-    expect(blocked).toBeLessThanOrEqual(900);
-    await s2.clearFailures('acct');
-    expect(await s1.blockedFor('acct', 4, 900)).toBe(0);
+    for (let i = 0; i < 3; i++) expect((await s1.consume('loginAccount', 'acct')).ok).toBe(true);
+    expect((await s2.consume('loginAccount', 'acct')).ok).toBe(true);
+    const blocked = await s1.consume('loginAccount', 'acct');
+    expect(blocked.ok).toBe(false);
+    expect(blocked.retryAfterSec).toBeGreaterThan(800);
+    expect(blocked.retryAfterSec).toBeLessThanOrEqual(900);
+    await s2.reset('loginAccount', 'acct');
+    expect((await s1.consume('loginAccount', 'acct')).ok).toBe(true);
   });
 
   it('keeps limiting, per node, while Redis is down, and shares again once it is back', async () => {
     const redis = await ownRedis();
-    const { s1, s2, conns } = await stores(redis.url, `t${randomUUID().slice(0, 8)}`);
+    const { s1, s2, conns } = await nodes(redis.url, `t${randomUUID().slice(0, 8)}`, 3);
     await redis.kill('SIGKILL');
-    // Each node falls back to its own bucket: 3 each, not 3 in all.
+    // Each node falls back to its own in-memory insurance limiter: 3 each, not 3 in all.
     for (const s of [s1, s2]) {
-      for (let i = 0; i < 3; i++) expect((await s.take('down', 3, 0.001)).ok).toBe(true);
-      expect((await s.take('down', 3, 0.001)).ok).toBe(false);
+      for (let i = 0; i < 3; i++) expect((await s.consume('message', 'down')).ok).toBe(true);
+      expect((await s.consume('message', 'down')).ok).toBe(false);
     }
     await redis.start();
     await waitFor(() => conns.every((conn) => conn.ready()), 'both connections to come back');
-    // Back in Redis: one bucket again, whichever node takes.
-    expect((await s1.take('up', 3, 0.001)).ok).toBe(true);
-    expect((await s2.take('up', 3, 0.001)).ok).toBe(true);
-    expect((await s1.take('up', 3, 0.001)).ok).toBe(true);
-    expect((await s2.take('up', 3, 0.001)).ok).toBe(false);
+    // Back in Redis: one window again, whichever node takes.
+    expect((await s1.consume('message', 'up')).ok).toBe(true);
+    expect((await s2.consume('message', 'up')).ok).toBe(true);
+    expect((await s1.consume('message', 'up')).ok).toBe(true);
+    expect((await s2.consume('message', 'up')).ok).toBe(false);
   });
 });

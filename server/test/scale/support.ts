@@ -17,7 +17,12 @@ import type {
 } from '@parley/protocol';
 import { io, type Socket } from 'socket.io-client';
 import { ChildServers, type ParleyProcess } from '../../src/test-support/process.js';
-import { freshPostgresDatabase, startTestServer, type TestServer } from '../../src/test-support/server.js';
+import {
+  freshPostgresDatabase,
+  GENEROUS_LIMIT_ENV,
+  startTestServer,
+  type TestServer,
+} from '../../src/test-support/server.js';
 
 /*
  * Several Parley nodes of one deployment for the scale-out suites: one fresh PostgreSQL database and one Redis key
@@ -204,6 +209,7 @@ export class Cluster {
       RATE_LIMIT_AUTH_PER_MIN: '100000',
       MESSAGE_RATE_PER_SEC: '10000',
       MESSAGE_BURST: '10000',
+      ...GENEROUS_LIMIT_ENV,
       PASSWORD_HASH_MEMORY_KIB: '8192',
       ...env,
     });

@@ -19,13 +19,17 @@ import { presentMe } from '../users/presenter.js';
 import { makeRefreshToken, parseRefreshToken, signAccessToken } from './tokens.js';
 import { usernameKey } from './usernames.js';
 
-const LOGIN_FAILURE_WINDOW_SEC = 15 * 60;
 /** A guest keeps its name this long after its last sign of life, so a reload does not lose it. */
 export const GUEST_NAME_HOLD_MS = 60_000;
 
 const taken = () =>
   new AppError('USERNAME_TAKEN', 'That username is taken (or looks too much like one that is)');
-const invalidCredentials = () => new AppError('INVALID_CREDENTIALS', 'Wrong username or password');
+// The same words whether the password was wrong or the account refused to check it (see `login`).
+const invalidCredentials = () =>
+  new AppError(
+    'INVALID_CREDENTIALS',
+    'Wrong username or password (after too many failed sign-ins an account refuses every password for a while)',
+  );
 const sessionEnded = () => new AppError('UNAUTHORIZED', 'This session has ended; sign in again');
 
 export interface ClientMeta {
@@ -215,8 +219,14 @@ export async function guest(
 }
 
 /**
- * POST /api/auth/login. Unknown user and wrong password answer alike and take alike long; failures are counted
- * per account, so guessing one account's password is slowed down wherever it comes from.
+ * POST /api/auth/login. Unknown user and wrong password answer alike and take alike long. Every attempt is
+ * counted before any hash is computed (so parallel guesses cannot all be evaluated; a success clears the counts),
+ * twice (docs/DECISIONS.md D21):
+ * - per typed identifier (normalised): over LOGIN_MAX_FAILURES it answers 429. That count is only what the caller
+ *   typed, so a 429 says nothing about which account, if any, the identifier belongs to;
+ * - per account, whatever identifier reached it: over the limit the password is not checked and the answer is the
+ *   wrong-password one, body and time alike (a dummy hash is computed). A 429 here would tell that this email
+ *   belongs to that locked username.
  */
 export async function login(
   ctx: AppContext,
@@ -224,27 +234,16 @@ export async function login(
   meta: ClientMeta,
 ): Promise<SessionDto> {
   const ident = (body.username ?? body.email ?? '').normalize('NFKC').trim().toLowerCase();
-  const user = await ctx.models.User.findOne({
+  await ctx.limits.take('loginIdentifier', ident);
+  const found = await ctx.models.User.findOne({
     where: ident.includes('@') ? { email: ident } : { usernameKey: ident },
   });
-  // Keyed by the account, not by what was typed: otherwise username, email and their spellings would each get
-  // their own allowance. A name that matches no account gets a bucket of its own, so it answers just the same.
-  const failureKey = user ? `login:user:${user.id}` : `login:name:${ident}`;
-  const blocked = await ctx.limits.blockedFor(
-    failureKey,
-    ctx.config.loginMaxFailures,
-    LOGIN_FAILURE_WINDOW_SEC,
-  );
-  if (blocked)
-    throw new AppError('RATE_LIMITED', 'Too many failed sign-ins; try again later', undefined, blocked);
-
-  const ok = user?.passwordHash ? await ctx.passwords.verify(user.passwordHash, body.password) : false;
-  if (!user?.passwordHash) await ctx.passwords.burn(body.password);
-  if (!ok || !user || user.releasedAt) {
-    await ctx.limits.recordFailure(failureKey, LOGIN_FAILURE_WINDOW_SEC);
-    throw invalidCredentials();
-  }
-  await ctx.limits.clearFailures(failureKey);
+  const user = found?.passwordHash && !found.releasedAt ? found : null;
+  const admitted = user ? (await ctx.limits.consume('loginAccount', user.id)).ok : false;
+  const ok = user && admitted ? await ctx.passwords.verify(user.passwordHash!, body.password) : false;
+  if (!user || !admitted) await ctx.passwords.burn(body.password);
+  if (!ok || !user) throw invalidCredentials();
+  await Promise.all([ctx.limits.reset('loginIdentifier', ident), ctx.limits.reset('loginAccount', user.id)]);
   return inTx(ctx, async (t) => {
     user.lastSeenAt = new Date();
     await user.save({ transaction: t });
@@ -324,18 +323,12 @@ export async function changePassword(
   sessionId: string,
   body: { currentPassword: string; newPassword: string },
 ): Promise<void> {
-  const failureKey = `password:${user.id}`;
-  const blocked = await ctx.limits.blockedFor(
-    failureKey,
-    ctx.config.loginMaxFailures,
-    LOGIN_FAILURE_WINDOW_SEC,
-  );
-  if (blocked)
-    throw new AppError('RATE_LIMITED', 'Too many wrong passwords; try again later', undefined, blocked);
+  // Counted before the hash is checked, so parallel guesses cannot all be evaluated; a success clears the count.
+  await ctx.limits.take('passwordCheck', user.id);
   if (!user.passwordHash || !(await ctx.passwords.verify(user.passwordHash, body.currentPassword))) {
-    await ctx.limits.recordFailure(failureKey, LOGIN_FAILURE_WINDOW_SEC);
     throw new AppError('INVALID_CREDENTIALS', 'The current password is wrong');
   }
+  await ctx.limits.reset('passwordCheck', user.id);
   const passwordHash = await ctx.passwords.hash(body.newPassword);
   await inTx(ctx, async (t, after) => {
     await ctx.models.User.update({ passwordHash }, { where: { id: user.id }, transaction: t });

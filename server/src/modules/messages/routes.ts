@@ -14,10 +14,13 @@ export function messageRoutes(router: Router, ctx: AppContext): void {
     if (replayed) res.setHeader('Idempotent-Replayed', 'true');
     return message;
   });
-  mount(router, ctx, routes.editMessage, async ({ actor, params, body }) =>
-    messages.edit(ctx, actor.user, pathId(params.id), body.text),
-  );
-  mount(router, ctx, routes.deleteMessage, async ({ actor, params }) =>
-    messages.remove(ctx, actor.user, pathId(params.id)),
-  );
+  // Edits and deletes are broadcast like sends, so they get a budget of their own the size of the message limit.
+  mount(router, ctx, routes.editMessage, async ({ actor, params, body }) => {
+    await ctx.limits.take('messageEdit', actor.user.id);
+    return messages.edit(ctx, actor.user, pathId(params.id), body.text);
+  });
+  mount(router, ctx, routes.deleteMessage, async ({ actor, params }) => {
+    await ctx.limits.take('messageEdit', actor.user.id);
+    return messages.remove(ctx, actor.user, pathId(params.id));
+  });
 }

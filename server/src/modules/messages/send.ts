@@ -261,21 +261,13 @@ async function admit(
   candidates: number[],
   outcomes: (Outcome | undefined)[],
 ) {
-  const { messageBurst, messageRatePerSec } = ctx.config;
   await Promise.all(
     candidates.map(async (i) => {
       const item = items[i]!;
       if (item.admitted) return;
-      const limited = await ctx.limits.take(`msg:${item.user.id}`, messageBurst, messageRatePerSec);
+      const limited = await ctx.limits.consume('message', item.user.id);
       if (!limited.ok) {
-        outcomes[i] = {
-          err: new AppError(
-            'RATE_LIMITED',
-            'You are sending messages too fast',
-            undefined,
-            limited.retryAfterSec,
-          ),
-        };
+        outcomes[i] = { err: ctx.limits.refusal('message', limited.retryAfterSec) };
       } else item.admitted = true;
     }),
   );

@@ -28,12 +28,16 @@ export function messageEvents(ctx: AppContext): EventEntry[] {
     ),
     withAck(
       'message:edit',
-      async (p, { user }) => ({ message: await messages.edit(ctx, user, Number(p.messageId), p.text) }),
+      async (p, { user }) => {
+        await ctx.limits.take('messageEdit', user.id);
+        return { message: await messages.edit(ctx, user, Number(p.messageId), p.text) };
+      },
       serial,
     ),
     withAck(
       'message:delete',
       async (p, { user }) => {
+        await ctx.limits.take('messageEdit', user.id);
         await messages.remove(ctx, user, Number(p.messageId));
         return {};
       },
@@ -42,8 +46,9 @@ export function messageEvents(ctx: AppContext): EventEntry[] {
     withAck('messages:fetch', async (p, { user }) =>
       messages.history(ctx, user, Number(p.roomId), { before: p.before, after: p.after, limit: p.limit }),
     ),
-    withAck('room:read', async (p, { user }) => ({
-      unreadCount: await messages.markRead(ctx, user, Number(p.roomId), Number(p.messageId)),
-    })),
+    withAck('room:read', async (p, { user }) => {
+      await ctx.limits.take('readMarker', user.id);
+      return { unreadCount: await messages.markRead(ctx, user, Number(p.roomId), Number(p.messageId)) };
+    }),
   ];
 }

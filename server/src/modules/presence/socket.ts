@@ -26,6 +26,7 @@ export function presenceEvents(ctx: AppContext, typing: TypingRelay): EventEntry
     return { online: ids.filter((id) => online.has(id) || id === socket.data.userId) };
   });
   const typingEvent = withAck('typing', async (p, { user, socket }) => {
+    await ctx.limits.take('typing', user.id);
     // A socket listens to exactly the rooms its user belongs to, so this is the membership check, without a query.
     if (!socket.rooms.has(channel.room(p.roomId))) {
       await loadVisibleRoom(ctx, user, Number(p.roomId)); // 404 for what the user may not see

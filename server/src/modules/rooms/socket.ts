@@ -16,6 +16,8 @@ export function roomEvents(ctx: AppContext): EventEntry[] {
     const { room, membership } = await loadVisibleRoom(ctx, user, Number(p.roomId));
     if (!membership) {
       if (!canSelfJoin(room)) throw notFound('Room not found');
+      // Only a real join is a membership change: clients send room:join for rooms they are in when they open one.
+      await ctx.limits.take('membership', user.id);
       await joinRoomAs(ctx, room, user);
     }
     // Already a member: make sure this socket listens (it may have connected before the membership began).
@@ -33,6 +35,7 @@ export function roomEvents(ctx: AppContext): EventEntry[] {
     return { room: dto, messages: page.messages, online };
   });
   const leave = withAck('room:leave', async (p, { user }) => {
+    await ctx.limits.take('membership', user.id);
     await removeMember(ctx, user, Number(p.roomId), user.id);
     return {};
   });

@@ -126,9 +126,7 @@ export async function upload(ctx: AppContext, user: User, req: Request): Promise
       'Send multipart/form-data with the image in a field named "file"',
     );
   }
-  const limited = await ctx.limits.take(`upload:${user.id}`, 30, 0.5);
-  if (!limited.ok)
-    throw new AppError('RATE_LIMITED', 'Too many uploads; wait a little', undefined, limited.retryAfterSec);
+  await ctx.limits.take('upload', user.id);
 
   const id = newId();
   const base = path.join(ctx.uploads.store.tempDir(), id);

@@ -8,7 +8,10 @@ import * as users from './service.js';
 
 export function userRoutes(router: Router, ctx: AppContext): void {
   mount(router, ctx, routes.getMe, async ({ actor }) => presentMe(actor.user));
-  mount(router, ctx, routes.updateMe, async ({ actor, body }) => users.updateMe(ctx, actor.user, body));
+  mount(router, ctx, routes.updateMe, async ({ actor, body }) => {
+    await ctx.limits.take('profile', actor.user.id);
+    return users.updateMe(ctx, actor.user, body);
+  });
   mount(router, ctx, routes.changePassword, async ({ actor, body }) =>
     changePassword(ctx, actor.user, actor.sessionId, body),
   );

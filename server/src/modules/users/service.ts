@@ -4,7 +4,7 @@ import { literal, Op, UniqueConstraintError, type Transaction } from 'sequelize'
 import type { AppContext } from '../../context.js';
 import type { User } from '../../db/models.js';
 import { inTx, type After } from '../../db/unit-of-work.js';
-import { AppError, notFound } from '../../errors.js';
+import { AppError, forbidden, notFound } from '../../errors.js';
 import { clearNames } from '../auth/service.js';
 import { usernameKey } from '../auth/usernames.js';
 import { addClaim, displayNameClaim, displayNameTaken, dropClaims } from '../names/claims.js';
@@ -15,13 +15,19 @@ import { presentMe, presentUser } from './presenter.js';
 
 const emailTaken = () => new AppError('EMAIL_TAKEN', 'That email address is already registered');
 
-/** PATCH /api/users/me */
+/**
+ * PATCH /api/users/me. Guests have no email (403): one a guest could claim would keep its owner from registering.
+ * Email changes are limited like sign-ins (LIMIT_EMAIL_CHANGE), counted before the look-up: each EMAIL_TAKEN
+ * answer tells whether an address has an account.
+ */
 export async function updateMe(
   ctx: AppContext,
   user: User,
   body: { displayName?: string; email?: string; avatarAttachmentId?: string | null },
 ): Promise<Me> {
+  if (body.email !== undefined && user.isGuest) throw forbidden('Guests have no email; register first');
   if (body.email !== undefined && body.email !== user.email) {
+    await ctx.limits.take('emailChange', user.id);
     if (await ctx.models.User.count({ where: { email: body.email, id: { [Op.ne]: user.id } } }))
       throw emailTaken();
   }
