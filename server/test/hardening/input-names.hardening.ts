@@ -241,7 +241,7 @@ describe('I3 look-alike names (confusable skeletons, UTS #39)', () => {
     );
   });
 
-  it('I3f usernames: separators, digits for letters and rn for m collide with the existing name', async () => {
+  it('I3f usernames: separators, digits for letters, rn for m and d for cl collide with the existing name', async () => {
     const users = () => server.parley.ctx.models.User.count();
     const victim = (await register(call, uniqueName('victim'))).user.username; // e.g. victim1234x7
     const cloud = (await register(call, uniqueName('cloud'))).user.username;
@@ -254,6 +254,7 @@ describe('I3 look-alike names (confusable skeletons, UTS #39)', () => {
       victim.replace('m', 'rn'),
       victim.replace('i', 'I').replace('v', 'V'),
       cloud.replace('o', '0'),
+      cloud.replace('cl', 'd').replace('o', '0'),
     ];
     for (const username of lookalikes) {
       expectError(await registerAs(username), 409, 'USERNAME_TAKEN');

@@ -52,15 +52,19 @@ describe('usernameSkeleton', () => {
     ])
       expect(usernameSkeleton(n), n).toBe(key);
     expect(usernameSkeleton('cl0ud')).toBe(usernameSkeleton('cloud'));
+    // Beyond confusables.txt, for people's names only: d → cl, w → vv.
+    expect(usernameSkeleton('d0ud')).toBe(usernameSkeleton('cl0ud'));
+    expect(usernameSkeleton('vvalter')).toBe(usernameSkeleton('walter'));
+    expect(displayNameSkeleton('D0ud')).toBe(usernameSkeleton('cloud'));
     expect(usernameSkeleton('adm1n')).toBe(usernameSkeleton('admin'));
     expect(usernameSkeleton('admln')).toBe(usernameSkeleton('AdMIn'));
   });
 
   it('keeps names apart that Unicode does not call confusable', () => {
-    // confusables.txt has no d → cl: `d0ud` is not `cl0ud` (and `clear` is not `dear`).
-    expect(usernameSkeleton('d0ud')).not.toBe(usernameSkeleton('cl0ud'));
     expect(usernameSkeleton('ana')).not.toBe(usernameSkeleton('anna'));
     expect(usernameSkeleton('bob')).not.toBe(usernameSkeleton('bop'));
+    // Room names are words: `dear` and `clear` are two rooms.
+    expect(roomNameSkeleton('dear')).not.toBe(roomNameSkeleton('clear'));
   });
 });
 

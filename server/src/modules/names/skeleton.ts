@@ -36,11 +36,22 @@ function foldedSkeleton(name: string): string {
 }
 
 /**
+ * Two letters that read as two others in the sans-serif fonts chat clients use, which confusables.txt leaves out
+ * although it lists their like (m → rn): d → cl, w → vv. Applied to the keys of people's names only (usernames and
+ * display names, where a look-alike is an impersonation), not to room names, where `dear` and `clear` are two
+ * words. Why these two on top of Unicode's data: docs/DECISIONS.md ("Look-alike names").
+ */
+const PEOPLE_SEQUENCES = /[dw]/g;
+const PEOPLE_PROTOTYPES: Record<string, string> = { d: 'cl', w: 'vv' };
+const peopleKey = (key: string) => key.replace(PEOPLE_SEQUENCES, (c) => PEOPLE_PROTOTYPES[c]!);
+
+/**
  * The uniqueness key of a username: its skeleton without the separators `.`, `_` and `-`, so `victim.`,
- * `.victim`, `v.i.c.t.i.m`, `VICTIM`, `vict1m` and `victirn` all share the key of `victim`.
+ * `.victim`, `v.i.c.t.i.m`, `VICTIM`, `vict1m` and `victirn` all share the key of `victim`, and `d0ud` that of
+ * `cloud`.
  */
 export function usernameSkeleton(username: string): string {
-  return foldedSkeleton(username).replace(/[._-]/g, '');
+  return peopleKey(foldedSkeleton(username).replace(/[._-]/g, ''));
 }
 
 /**
@@ -49,7 +60,7 @@ export function usernameSkeleton(username: string): string {
  * nothing is left (a name of dots alone claims nothing).
  */
 export function displayNameSkeleton(displayName: string): string {
-  return foldedSkeleton(displayName).replace(/[\s._-]+/gu, '');
+  return peopleKey(foldedSkeleton(displayName).replace(/[\s._-]+/gu, ''));
 }
 
 /** The uniqueness key of a room name: its skeleton with runs of white space read as one space (as HTML shows them). */
