@@ -261,6 +261,13 @@ const FLOW: Step[] = [
     ],
   },
   {
+    op: 'upload',
+    name: 'Upload an avatar',
+    note: 'Uploads a second image for the avatar: an upload is either a message image or an avatar, never both.',
+    files: { file: { base64: PNG_16X16, contentType: 'image/png', fileName: 'parley-avatar.png' } },
+    tests: [json, save('avatarAttachmentId', 'body.id')],
+  },
+  {
     op: 'getMe',
     name: 'Get me',
     tests: [
@@ -271,8 +278,8 @@ const FLOW: Step[] = [
   {
     op: 'updateMe',
     name: 'Update me',
-    note: 'Changes the display name and sets the uploaded image as the avatar.',
-    body: { displayName: 'Tester {{username}}', avatarAttachmentId: '{{attachmentId}}' },
+    note: 'Changes the display name and sets the second uploaded image as the avatar.',
+    body: { displayName: 'Tester {{username}}', avatarAttachmentId: '{{avatarAttachmentId}}' },
     tests: [
       json,
       "pm.test('the display name changed', () => pm.expect(body.displayName).to.equal('Tester ' + pm.collectionVariables.get('username')));",
@@ -459,6 +466,7 @@ const VARIABLES: [string, string, string][] = [
   ['roomId', '', 'The room made by "Create a room"'],
   ['messageId', '', 'The message made by "Post a message"'],
   ['attachmentId', '', 'The image made by the upload'],
+  ['avatarAttachmentId', '', 'The image made by "Upload an avatar"'],
   ['username', '', 'Set by register'],
   ['password', 'correct-horse-9', 'Password of the registered user'],
   ['newPassword', 'correct-horse-10', 'What "Change password" changes it to'],
