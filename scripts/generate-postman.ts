@@ -314,9 +314,12 @@ const FLOW: Step[] = [
   {
     op: 'listRooms',
     name: 'List rooms',
+    note: 'Paged: pass `next` as `after` for the next page (`limit` up to 200).',
+    query: { limit: '200' },
     tests: [
       json,
       "pm.test('the general room is listed', () => pm.expect(body.rooms.map((r) => r.name)).to.include('general'));",
+      "pm.test('a page says whether more follow', () => { pm.expect(body.hasMore).to.be.a('boolean'); pm.expect(body.next === null || typeof body.next === 'string').to.equal(true); });",
     ],
   },
   {
@@ -357,8 +360,10 @@ const FLOW: Step[] = [
   {
     op: 'listMembers',
     name: 'List members',
+    note: 'Online members first, then by username; paged like the room list.',
     tests: [
       json,
+      "pm.test('one page holds them all', () => { pm.expect(body.hasMore).to.equal(false); pm.expect(body.next).to.equal(null); });",
       "pm.test('owner and guest are members', () => pm.expect(body.members.map((m) => m.user.id)).to.include.members([pm.collectionVariables.get('userId'), pm.collectionVariables.get('guestUserId')]));",
     ],
   },
@@ -447,6 +452,7 @@ const FLOW: Step[] = [
     name: 'List direct rooms',
     tests: [
       json,
+      "pm.test('one page holds them all', () => pm.expect(body.hasMore).to.equal(false));",
       "pm.test('the direct room is listed', () => pm.expect(body.rooms.map((r) => r.id)).to.include(pm.collectionVariables.get('dmRoomId')));",
     ],
   },

@@ -16,6 +16,9 @@ export const LIMITS = {
   historyMax: 100,
   userSearchDefault: 100,
   userSearchMax: 200,
+  /** Pages of rooms, DMs and members (v2). */
+  listPageDefault: 100,
+  listPageMax: 200,
   /** presence:list pages (v2). */
   presencePageDefault: 100,
   presencePageMax: 200,

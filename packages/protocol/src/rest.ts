@@ -148,10 +148,12 @@ export const routes = {
     method: 'get',
     path: '/api/chatrooms',
     tag: 'rooms',
-    summary: 'Every public room and the private rooms the caller belongs to',
+    summary:
+      'Every public room and the private rooms the caller belongs to, by name. Paged: `limit` (default 100, max 200), `after` = the previous page’s `next`',
     audience: 'user',
+    query: s.ListPageQuerySchema,
     status: 200,
-    response: s.RoomListSchema,
+    response: s.RoomPageSchema,
     errors: [],
   }),
   createRoom: def({
@@ -200,10 +202,12 @@ export const routes = {
     method: 'get',
     path: '/api/chatrooms/:id/members',
     tag: 'rooms',
-    summary: 'Members of a room with role and presence',
+    summary:
+      'Members of a room with role and presence: online first, then by username. Paged: `limit` (default 100, max 200), `after` = the previous page’s `next`',
     audience: 'user',
+    query: s.ListPageQuerySchema,
     status: 200,
-    response: s.MemberListSchema,
+    response: s.MemberPageSchema,
     errors: ['NOT_FOUND'],
   }),
   addMember: def({
@@ -294,10 +298,12 @@ export const routes = {
     method: 'get',
     path: '/api/dms',
     tag: 'dms',
-    summary: "The caller's direct rooms",
+    summary:
+      "The caller's direct rooms, most recently active first. Paged: `limit` (default 100, max 200), `after` = the previous page’s `next`",
     audience: 'user',
+    query: s.ListPageQuerySchema,
     status: 200,
-    response: s.RoomListSchema,
+    response: s.RoomPageSchema,
     errors: [],
   }),
   openDm: def({

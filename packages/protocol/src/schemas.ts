@@ -268,6 +268,18 @@ export const UserSearchQuerySchema = z.object({
   after: CursorSchema.optional(),
 });
 
+/** `limit` and `after` of a paged list (rooms, DMs, members): contract v2 "Lists are paged". */
+export const ListPageQuerySchema = z.object({
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(LIMITS.listPageMax)
+    .optional()
+    .meta({ description: 'Items per page: default 100, max 200' }),
+  after: CursorSchema.optional(),
+});
+
 export const CreateRoomBodySchema = z
   .strictObject({
     name: RoomNameSchema,
@@ -320,8 +332,14 @@ export const UserListSchema = z.object({ users: z.array(UserSchema) }).meta({ id
 export const UserPageSchema = z
   .object({ users: z.array(UserSchema), hasMore: z.boolean(), next: CursorSchema.nullable() })
   .meta({ id: 'UserPage' });
-export const RoomListSchema = z.object({ rooms: z.array(RoomSchema) }).meta({ id: 'RoomList' });
-export const MemberListSchema = z.object({ members: z.array(MemberSchema) }).meta({ id: 'MemberList' });
+/** A page of rooms: `next` (when `hasMore`) is the `after` of the next page. */
+export const RoomPageSchema = z
+  .object({ rooms: z.array(RoomSchema), hasMore: z.boolean(), next: CursorSchema.nullable() })
+  .meta({ id: 'RoomPage' });
+/** A page of members, online first, then by username: `next` (when `hasMore`) is the `after` of the next page. */
+export const MemberPageSchema = z
+  .object({ members: z.array(MemberSchema), hasMore: z.boolean(), next: CursorSchema.nullable() })
+  .meta({ id: 'MemberPage' });
 export const MessagePageSchema = z
   .object({ messages: z.array(MessageSchema), hasMore: z.boolean() })
   .meta({ id: 'MessagePage' });
@@ -337,6 +355,8 @@ export type Session = z.infer<typeof SessionSchema>;
 export type Member = z.infer<typeof MemberSchema>;
 export type Health = z.infer<typeof HealthSchema>;
 export type MessagePage = z.infer<typeof MessagePageSchema>;
+export type RoomPage = z.infer<typeof RoomPageSchema>;
+export type MemberPage = z.infer<typeof MemberPageSchema>;
 
 /** Shared by REST and socket: `{ messageContent, clientId }` rules live in one place. */
 export const sendMessageContent = { messageContent, needsContent, needsContentMessage };

@@ -4,12 +4,11 @@ import type { AppContext } from '../../context.js';
 import { mount, pathId } from '../../http/route.js';
 import * as bans from './bans.js';
 import * as dms from './dms.js';
+import * as lists from './lists.js';
 import * as rooms from './service.js';
 
 export function roomRoutes(router: Router, ctx: AppContext): void {
-  mount(router, ctx, routes.listRooms, async ({ actor }) => ({
-    rooms: await rooms.listRooms(ctx, actor.user),
-  }));
+  mount(router, ctx, routes.listRooms, async ({ actor, query }) => lists.listRooms(ctx, actor.user, query));
   // Each write class has its own per-user limit (config WRITE_LIMITS), taken before the work.
   mount(router, ctx, routes.createRoom, async ({ actor, body }) => {
     await ctx.limits.take('roomCreate', actor.user.id);
@@ -26,9 +25,9 @@ export function roomRoutes(router: Router, ctx: AppContext): void {
     await ctx.limits.take('roomUpdate', actor.user.id);
     return rooms.deleteRoom(ctx, actor.user, pathId(params.id));
   });
-  mount(router, ctx, routes.listMembers, async ({ actor, params }) => ({
-    members: await rooms.listMembers(ctx, actor.user, pathId(params.id)),
-  }));
+  mount(router, ctx, routes.listMembers, async ({ actor, params, query }) =>
+    lists.listMembers(ctx, actor.user, pathId(params.id), query),
+  );
   mount(router, ctx, routes.addMember, async ({ actor, params, body }) => {
     await ctx.limits.take('membership', actor.user.id);
     return rooms.addMember(
@@ -50,7 +49,7 @@ export function roomRoutes(router: Router, ctx: AppContext): void {
     await ctx.limits.take('membership', actor.user.id);
     return bans.unban(ctx, actor.user, pathId(params.id), pathId(params.userId));
   });
-  mount(router, ctx, routes.listDms, async ({ actor }) => ({ rooms: await dms.listDms(ctx, actor.user) }));
+  mount(router, ctx, routes.listDms, async ({ actor, query }) => lists.listDms(ctx, actor.user, query));
   mount(router, ctx, routes.openDm, async ({ actor, body }) => {
     await ctx.limits.take('dmOpen', actor.user.id);
     return dms.openDm(ctx, actor.user, Number(body.userId));
