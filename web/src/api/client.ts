@@ -3,15 +3,17 @@ import type {
   CreateRoomBodySchema,
   LoginBodySchema,
   Me,
-  Member,
+  MemberPage,
   MessagePage,
   RegisterBodySchema,
   Room,
+  RoomPage,
   Session,
   UpdateRoomBodySchema,
   User,
 } from '@parley/protocol';
 import type { z } from 'zod';
+import { LIMITS } from '../lib/limits';
 import { request } from './http';
 
 /*
@@ -27,6 +29,26 @@ export type AddMemberBody = z.input<typeof AddMemberBodySchema>;
 
 const id = encodeURIComponent;
 
+/** Room lists are read whole (the sidebar shows them all), so in pages of the largest size. */
+const LIST_PAGE_MAX = LIMITS.listPageMax;
+/** Members come a page at a time as the panel scrolls: the first page of a 5,000-member room stays quick. */
+const MEMBER_PAGE = 100;
+
+/** Every item of a paged list, page after page (`next` → `after`). */
+export async function allPages<P extends { hasMore: boolean; next: string | null }, T>(
+  page: (after?: string) => Promise<P>,
+  items: (p: P) => T[],
+): Promise<T[]> {
+  const out: T[] = [];
+  let after: string | undefined;
+  do {
+    const p = await page(after);
+    out.push(...items(p));
+    after = p.hasMore && p.next ? p.next : undefined;
+  } while (after);
+  return out;
+}
+
 export const api = {
   register: (body: RegisterBody) => request<Session>('POST', '/api/auth/register', { body, auth: false }),
   login: (body: LoginBody) => request<Session>('POST', '/api/auth/login', { body, auth: false }),
@@ -37,16 +59,21 @@ export const api = {
   searchUsers: (q: string, signal?: AbortSignal) =>
     request<{ users: User[] }>('GET', '/api/users', { query: { q, limit: 10 }, signal }),
 
-  listRooms: () => request<{ rooms: Room[] }>('GET', '/api/chatrooms'),
-  listDms: () => request<{ rooms: Room[] }>('GET', '/api/dms'),
+  /** Lists are paged (contract v2): `after` is the previous page's `next`. */
+  listRooms: (after?: string) =>
+    request<RoomPage>('GET', '/api/chatrooms', { query: { limit: LIST_PAGE_MAX, after } }),
+  listDms: (after?: string) =>
+    request<RoomPage>('GET', '/api/dms', { query: { limit: LIST_PAGE_MAX, after } }),
   openDm: (userId: string) => request<Room>('POST', '/api/dms', { body: { userId } }),
   getRoom: (roomId: string) => request<Room>('GET', `/api/chatrooms/${id(roomId)}`),
   createRoom: (body: CreateRoomBody) => request<Room>('POST', '/api/chatrooms', { body }),
   updateRoom: (roomId: string, body: UpdateRoomBody) =>
     request<Room>('PATCH', `/api/chatrooms/${id(roomId)}`, { body }),
   deleteRoom: (roomId: string) => request<void>('DELETE', `/api/chatrooms/${id(roomId)}`),
-  listMembers: (roomId: string) =>
-    request<{ members: Member[] }>('GET', `/api/chatrooms/${id(roomId)}/members`),
+  listMembers: (roomId: string, after?: string) =>
+    request<MemberPage>('GET', `/api/chatrooms/${id(roomId)}/members`, {
+      query: { limit: MEMBER_PAGE, after },
+    }),
   addMember: (roomId: string, body: AddMemberBody) =>
     request<Room>('POST', `/api/chatrooms/${id(roomId)}/members`, { body }),
   removeMember: (roomId: string, userId: string) =>

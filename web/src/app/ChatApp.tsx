@@ -47,9 +47,10 @@ export function ChatApp() {
       <a className="skip-link" href="#composer-input">
         Skip to message box
       </a>
-      <ConnectionBanner />
       <Sidebar open={drawer === 'rooms'} onClose={() => setDrawer('none')} />
       <main className="main" id="main">
+        {/* In the main column's flow, above the room: it pushes the room down instead of covering its title. */}
+        <ConnectionBanner />
         {roomId ? (
           <RoomView
             key={roomId}

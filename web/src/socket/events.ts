@@ -2,7 +2,7 @@ import type { Message } from '@parley/protocol';
 import { myId } from '../features/auth/me';
 import { notifyMessage } from '../features/notifications/notify';
 import { presenceChanged, setTyping } from '../features/presence/presenceActions';
-import { afterLeaving, roomDeleted } from '../features/rooms/roomActions';
+import { afterLeaving, firstArrival, roomDeleted } from '../features/rooms/roomActions';
 import { countsAsUnread, markDeleted, markRead, replaceMessage } from '../features/timeline/timelineActions';
 import { isViewing } from '../features/timeline/viewState';
 import { addMessages, chatStore, patchRoom, roomTitle, updateTimeline, upsertRoom } from '../store/chat';
@@ -22,6 +22,7 @@ export function bindServerEvents(socket: ParleySocket): void {
   });
 
   socket.on('room:member-joined', ({ roomId, user, at }) => {
+    const counts = firstArrival('join', roomId, user.id);
     const s = chatStore.get();
     const members = s.members[roomId];
     const known = members?.some((m) => m.user.id === user.id);
@@ -34,7 +35,8 @@ export function bindServerEvents(socket: ParleySocket): void {
       }));
     }
     const room = s.rooms[roomId];
-    if (room && !known) {
+    // Our own add or join was counted by its answer already (firstArrival), whichever came first.
+    if (room && counts) {
       patchRoom(roomId, {
         memberCount: room.memberCount + 1,
         ...(user.id === myId() ? { isMember: true } : {}),
@@ -55,7 +57,8 @@ export function bindServerEvents(socket: ParleySocket): void {
     if (userId === myId()) {
       const name = `${room.kind === 'direct' ? '' : '#'}${roomTitle(room)}`;
       afterLeaving(roomId, room, reason === 'kicked' ? `You were removed from ${name}.` : null);
-    } else if (!members || members.some((m) => m.user.id === userId)) {
+    } else if (firstArrival('leave', roomId, userId)) {
+      // Counted whether or not we had loaded them (the list comes a page at a time), once (see firstArrival).
       patchRoom(roomId, { memberCount: Math.max(0, room.memberCount - 1) });
     }
   });

@@ -35,6 +35,8 @@ export interface ChatState {
   activeRoomId: string | null;
   timelines: Record<string, Timeline>;
   members: Record<string, Member[]>;
+  /** roomId → the cursor of the room's next page of members; null (or absent) when all are loaded. */
+  membersNext: Record<string, string | null>;
   /**
    * Who we know is connected now, by user id: the pages of `presence:list` loaded so far, and the people we show
    * (room members, DM peers), kept current by `presence:subscribe` and `presence:changed`.
@@ -55,6 +57,7 @@ const initial: ChatState = {
   activeRoomId: null,
   timelines: {},
   members: {},
+  membersNext: {},
   online: {},
   onlineNext: null,
   typing: {},

@@ -1,4 +1,5 @@
 import { useRef, useState, type DragEvent } from 'react';
+import { ConfirmDialog } from '../../components/ConfirmDialog';
 import { Icon } from '../../components/Icon';
 import { chatStore, roomTitle } from '../../store/chat';
 import { useStore } from '../../store/store';
@@ -24,6 +25,7 @@ export function RoomView({ roomId, onOpenRooms, onOpenMembers, membersOpen }: Ro
   const [settingsOpen, setSettingsOpen] = useState(false);
   const [dragging, setDragging] = useState(false);
   const [joining, setJoining] = useState(false);
+  const [confirmLeave, setConfirmLeave] = useState(false);
 
   if (!room || !me) {
     return (
@@ -80,7 +82,12 @@ export function RoomView({ roomId, onOpenRooms, onOpenMembers, membersOpen }: Ro
         </div>
         <div className="room-actions">
           {canLeave && (
-            <button type="button" className="button small" onClick={() => void leaveRoom(room.id)}>
+            <button
+              type="button"
+              className="button small"
+              // A private room cannot be rejoined without its owner: asked first. A public one can, so it is not.
+              onClick={() => (room.kind === 'private' ? setConfirmLeave(true) : void leaveRoom(room.id))}
+            >
               Leave
             </button>
           )}
@@ -144,6 +151,18 @@ export function RoomView({ roomId, onOpenRooms, onOpenMembers, membersOpen }: Ro
         </div>
       )}
       {settingsOpen && <RoomSettingsDialog room={room} onClose={() => setSettingsOpen(false)} />}
+      {confirmLeave && (
+        <ConfirmDialog
+          title={`Leave #${title}?`}
+          description="It is a private room: you can come back only if its owner adds you again."
+          confirmLabel="Leave room"
+          onCancel={() => setConfirmLeave(false)}
+          onConfirm={() => {
+            setConfirmLeave(false);
+            void leaveRoom(room.id);
+          }}
+        />
+      )}
     </section>
   );
 }

@@ -2,6 +2,7 @@ import type { Attachment, Message, Room, User } from '@parley/protocol';
 import { memo, useState, type KeyboardEvent } from 'react';
 import { describeError } from '../../api/errors';
 import { Avatar } from '../../components/Avatar';
+import { ConfirmDialog } from '../../components/ConfirmDialog';
 import { linkify } from '../../lib/linkify';
 import { formatFull, formatTime } from '../../lib/time';
 import { setNotice, type PendingMessage } from '../../store/chat';
@@ -60,6 +61,7 @@ export const MessageItem = memo(function MessageItem({
 }: MessageItemProps) {
   const me = useMe();
   const [editing, setEditing] = useState(false);
+  const [confirmDelete, setConfirmDelete] = useState(false);
   const author = message.author;
   const name = nameOf(author);
 
@@ -79,15 +81,12 @@ export const MessageItem = memo(function MessageItem({
   const canDelete = !message.deleted && (mine || owner);
 
   const remove = () => {
-    if (!window.confirm('Delete this message for everyone?')) return;
+    setConfirmDelete(false);
     deleteMessage(message).catch((err: unknown) => setNotice(`Not deleted: ${describeError(err)}`));
   };
 
   return (
-    <article
-      className={`message${continued ? ' continued' : ''}${mine ? ' mine' : ''}`}
-      tabIndex={canEdit || canDelete ? -1 : undefined}
-    >
+    <article className={`message${continued ? ' continued' : ''}${mine ? ' mine' : ''}`}>
       <div className="gutter">
         {continued ? <Stamp at={message.createdAt} /> : author && <Avatar user={author} />}
       </div>
@@ -107,7 +106,7 @@ export const MessageItem = memo(function MessageItem({
         ) : (
           <>
             {message.text && (
-              <p className="message-text">
+              <p className="message-text" id={`msg-${message.id}-text`}>
                 {linkify(message.text)}
                 {message.editedAt && (
                   <span className="edited" title={`Edited ${formatFull(message.editedAt)}`}>
@@ -126,16 +125,35 @@ export const MessageItem = memo(function MessageItem({
       {(canEdit || canDelete) && !editing && (
         <div className="message-actions">
           {canEdit && message.text && (
-            <button type="button" className="button tiny" onClick={() => setEditing(true)}>
+            <button
+              type="button"
+              className="button tiny"
+              aria-describedby={message.text ? `msg-${message.id}-text` : undefined}
+              onClick={() => setEditing(true)}
+            >
               Edit
             </button>
           )}
           {canDelete && (
-            <button type="button" className="button tiny" onClick={remove}>
+            <button
+              type="button"
+              className="button tiny"
+              aria-describedby={message.text ? `msg-${message.id}-text` : undefined}
+              onClick={() => setConfirmDelete(true)}
+            >
               Delete
             </button>
           )}
         </div>
+      )}
+      {confirmDelete && (
+        <ConfirmDialog
+          title="Delete this message?"
+          description="It is deleted for everyone in the room."
+          confirmLabel="Delete message"
+          onCancel={() => setConfirmDelete(false)}
+          onConfirm={remove}
+        />
       )}
     </article>
   );
