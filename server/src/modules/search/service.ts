@@ -44,13 +44,13 @@ export async function searchMessages(ctx: AppContext, user: User, q: SearchQuery
     // handed to it rather than sorted afterwards.
     rows = await ctx.db.read<MessageRow>(
       `SELECT ${MESSAGE_ROW_COLUMNS}
-         FROM messages_fts f
-         JOIN messages msg ON msg.id = f.rowid
+         FROM messages_fts
+         JOIN messages msg ON msg.id = messages_fts.rowid
          LEFT JOIN users u ON u.id = msg."authorId"
          LEFT JOIN attachments a ON a.id = msg."attachmentId"
-        WHERE messages_fts MATCH $match ${q.before !== undefined ? 'AND f.rowid < $before' : ''}
+        WHERE messages_fts MATCH $match ${q.before !== undefined ? 'AND messages_fts.rowid < $before' : ''}
           AND ${scope} AND msg.kind <> 'system' AND msg."deletedAt" IS NULL
-        ORDER BY f.rowid DESC
+        ORDER BY messages_fts.rowid DESC
         LIMIT $take`,
       { ...params, match: fts5Query(terms) },
     );

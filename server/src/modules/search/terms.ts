@@ -47,6 +47,7 @@ export const HIT_END = '\u0003';
  * the markers are the only ones.
  */
 export function snippet(text: string, terms: string[]): string {
+  // eslint-disable-next-line no-control-regex -- the markers are control characters
   const clean = text.replace(/[\u0002\u0003]/g, '');
   const last = terms[terms.length - 1] ?? '';
   const whole = new Set(terms.slice(0, -1));

@@ -111,11 +111,16 @@ export function Timeline({ roomId, title }: { roomId: string; title: string }) {
     if (el.scrollHeight <= el.clientHeight && timeline.hasMoreBefore && !timeline.loadingOlder) {
       void loadOlder(roomId);
     }
+    if (el.scrollHeight <= el.clientHeight && timeline.hasMoreAfter && !timeline.loadingNewer) {
+      void loadNewer(roomId);
+    }
   }, [
     items,
     timeline.loaded,
     timeline.hasMoreBefore,
     timeline.loadingOlder,
+    timeline.hasMoreAfter,
+    timeline.loadingNewer,
     timeline.highlightId,
     measure,
     onSeen,
