@@ -25,7 +25,7 @@ type Case = { name: string; q: string; fts: string; ts: string };
 /** The query the server's search makes, without authors, attachments or the membership scope. */
 function directSql(dialect: BenchDb['dialect']): string {
   return dialect === 'sqlite'
-    ? `SELECT m.id, m.text FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid
+    ? `SELECT m.id, m.text FROM messages_fts CROSS JOIN messages m ON m.id = messages_fts.rowid
         WHERE messages_fts MATCH ? AND m."roomId" = ? AND m.kind <> 'system' AND m."deletedAt" IS NULL
         ORDER BY messages_fts.rowid DESC LIMIT ${PAGE + 1}`
     : `SELECT m.id, m.text FROM messages m

@@ -41,11 +41,12 @@ export async function searchMessages(ctx: AppContext, user: User, q: SearchQuery
   let rows: MessageRow[];
   if (ctx.db.dialect === 'sqlite') {
     // FTS5 walks its index in rowid order, newest first, and stops at the page: ORDER BY and the rowid range are
-    // handed to it rather than sorted afterwards.
+    // handed to it rather than sorted afterwards. CROSS JOIN keeps it the outer loop (SQLite does not reorder
+    // one): with messages outside, a member of big rooms would have each of their messages looked up in the index.
     rows = await ctx.db.read<MessageRow>(
       `SELECT ${MESSAGE_ROW_COLUMNS}
          FROM messages_fts
-         JOIN messages msg ON msg.id = messages_fts.rowid
+         CROSS JOIN messages msg ON msg.id = messages_fts.rowid
          LEFT JOIN users u ON u.id = msg."authorId"
          LEFT JOIN attachments a ON a.id = msg."attachmentId"
         WHERE messages_fts MATCH $match ${q.before !== undefined ? 'AND messages_fts.rowid < $before' : ''}
