@@ -1,8 +1,10 @@
 import type { Message, SearchResults, Session } from '@parley/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fold, searchTerms, snippet } from '../src/modules/search/terms.js';
+import { QueryTypes } from 'sequelize';
 import {
   client,
+  PG_URL,
   register,
   startTestServer,
   uniqueName,
@@ -180,6 +182,37 @@ describe('GET /api/search', () => {
     const got = await found(ana, { q: w, limit: '50' });
     expect(ids(got).sort()).toEqual(sent.map((m) => m.id).sort());
     expect(ids(got)).toEqual([...ids(got)].sort((a, b) => Number(b) - Number(a)));
+  });
+});
+
+describe.skipIf(PG_URL)('search on SQLite', () => {
+  it('walks the FTS5 index newest first: no sort, messages looked up by id', async () => {
+    const room = await sharedRoom();
+    const w = uniqueName('plan');
+    for (let i = 0; i < 3; i++) await postMessage(call, ana, room.id, `${w} ${i}`);
+    const sequelize = server.parley.ctx.db.sequelize;
+    const captured: { sql: string; bind: unknown }[] = [];
+    sequelize.addHook('afterQuery', 'search-capture', (options, query) => {
+      const sql = String((query as { sql?: string }).sql ?? '');
+      if (sql.includes('messages_fts MATCH')) captured.push({ sql, bind: options.bind });
+    });
+    try {
+      expect(ids(await found(ana, { q: w, limit: '2' }))).toHaveLength(2);
+      expect(ids(await found(ana, { q: w, limit: '2', roomId: room.id }))).toHaveLength(2);
+    } finally {
+      sequelize.removeHook('afterQuery', 'search-capture');
+    }
+    expect(captured).toHaveLength(2);
+    for (const q of captured) {
+      const plan = await sequelize.query<{ detail: string }>(`EXPLAIN QUERY PLAN ${q.sql}`, {
+        bind: q.bind as Record<string, unknown>,
+        type: QueryTypes.SELECT,
+      });
+      const detail = plan.map((p) => p.detail).join(' | ');
+      expect(detail, detail).toMatch(/SCAN messages_fts VIRTUAL TABLE/);
+      expect(detail, detail).toMatch(/SEARCH msg USING INTEGER PRIMARY KEY/);
+      expect(detail, detail).not.toMatch(/TEMP B-TREE/);
+    }
   });
 });
 
