@@ -11,7 +11,7 @@ import type { QueryInterface } from 'sequelize';
  *   with a GIN index. The fold is an immutable SQL function (NFD, combining marks stripped, ASCII punctuation to
  *   spaces, lower case) rather than the `unaccent` extension, which the application's role may not be allowed to
  *   install. Deleted messages have empty text, so an empty vector; the search query excludes system messages.
- * Both are built for the existing rows here (the FTS5 'rebuild' command, the generated column's table rewrite).
+ * Both are built for the existing rows here (an INSERT … SELECT of the live rows; the generated column's rewrite).
  */
 
 /** The indexed rows: what the search may find. Deleted messages keep their row with text '' (service.ts). */
