@@ -71,7 +71,7 @@ describe('GET /api/search', () => {
     expectStatus(await search(ana, { q: `  ${'a'.repeat(200)}  ` }), 200);
   });
 
-  it("answers 404 for a room the caller may not read, as for one that does not exist", async () => {
+  it('answers 404 for a room the caller may not read, as for one that does not exist', async () => {
     const room = await sharedRoom();
     const word = uniqueName('secret');
     await postMessage(call, ana, room.id, `the ${word} plan`);
@@ -226,7 +226,12 @@ describe('GET /api/chatrooms/:id/messages?around=', () => {
         token: bea.accessToken,
       });
       expectStatus(res, 200);
-      return res.body as { messages: Message[]; hasMore: boolean; hasMoreBefore: boolean; hasMoreAfter: boolean };
+      return res.body as {
+        messages: Message[];
+        hasMore: boolean;
+        hasMoreBefore: boolean;
+        hasMoreAfter: boolean;
+      };
     };
     const mid = await page(sent[4]!.id, 4);
     expect(mid.messages.map((m) => m.text)).toEqual(['around 3', 'around 4', 'around 5', 'around 6']);

@@ -29,17 +29,18 @@ export const clientEventSchemas = {
   'message:delete': named('MessageDeletePayload', z.strictObject({ messageId: s.IdSchema })),
   'messages:fetch': named(
     'MessagesFetchPayload',
-    z.strictObject({
-      roomId: s.IdSchema,
-      before: s.IdSchema.optional(),
-      after: s.IdSchema.optional(),
-      around: s.IdSchema.optional(),
-      limit: z.number().int().min(1).max(100).optional(),
-    })
-    .refine((p) => [p.before, p.after, p.around].filter((c) => c !== undefined).length <= 1, {
-      message: 'give at most one of before, after and around',
-      path: ['around'],
-    }),
+    z
+      .strictObject({
+        roomId: s.IdSchema,
+        before: s.IdSchema.optional(),
+        after: s.IdSchema.optional(),
+        around: s.IdSchema.optional(),
+        limit: z.number().int().min(1).max(100).optional(),
+      })
+      .refine((p) => [p.before, p.after, p.around].filter((c) => c !== undefined).length <= 1, {
+        message: 'give at most one of before, after and around',
+        path: ['around'],
+      }),
   ),
   typing: named('TypingPayload', z.strictObject({ roomId: s.IdSchema, isTyping: z.boolean() })),
   'room:read': named('RoomReadPayload', z.strictObject({ roomId: s.IdSchema, messageId: s.IdSchema })),

@@ -251,7 +251,8 @@ export const routes = {
     method: 'get',
     path: '/api/chatrooms/:id/messages',
     tag: 'messages',
-    summary: 'History, oldest first, paged by message id cursors (before, after, or the page around a message)',
+    summary:
+      'History, oldest first, paged by message id cursors (before, after, or the page around a message)',
     audience: 'user',
     query: s.HistoryQuerySchema,
     status: 200,

@@ -293,7 +293,8 @@ export const HistoryQuerySchema = z
     before: IdSchema.optional(),
     after: IdSchema.optional(),
     around: IdSchema.optional().meta({
-      description: 'The page centred on this message (a search result, a reply): `hasMoreBefore`/`hasMoreAfter` say what lies beyond',
+      description:
+        'The page centred on this message (a search result, a reply): `hasMoreBefore`/`hasMoreAfter` say what lies beyond',
     }),
     limit: z.coerce.number().int().min(1).max(LIMITS.historyMax).optional(),
   })
@@ -312,7 +313,9 @@ export const SearchQuerySchema = z.object({
     .refine(noControl, NO_CONTROL)
     .meta({ example: 'cafe tomor' }),
   roomId: IdSchema.optional(),
-  before: IdSchema.optional().meta({ description: 'Results older than this message (the previous page\'s last)' }),
+  before: IdSchema.optional().meta({
+    description: "Results older than this message (the previous page's last)",
+  }),
   limit: z.coerce.number().int().min(1).max(LIMITS.searchMax).optional(),
 });
 

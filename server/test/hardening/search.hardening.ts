@@ -1,6 +1,13 @@
 import type { SearchResults, Session } from '@parley/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { client, register, startTestServer, uniqueName, type Call, type TestServer } from '../../src/test-support/server.js';
+import {
+  client,
+  register,
+  startTestServer,
+  uniqueName,
+  type Call,
+  type TestServer,
+} from '../../src/test-support/server.js';
 import { createRoom, postMessage } from '../helpers/realtime.js';
 
 /*
@@ -73,7 +80,9 @@ describe('Q search input', () => {
     expect(failures).toEqual([]);
     // `OR` is a word like any other: eve's message does not contain it.
     expect((await search(eve, `${word} OR private`)).body.results).toEqual([]);
-    console.warn(`Q1 figures: ${hostile.length} hostile queries, 0 errors, 0 results outside the caller's rooms`);
+    console.warn(
+      `Q1 figures: ${hostile.length} hostile queries, 0 errors, 0 results outside the caller's rooms`,
+    );
   });
 
   it("Q2 another user's private messages are found by neither their words nor roomId", async () => {

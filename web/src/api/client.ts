@@ -57,6 +57,8 @@ export const api = {
     request<void>('DELETE', `/api/chatrooms/${id(roomId)}/bans/${id(userId)}`),
   history: (roomId: string, q: { before?: string; after?: string; around?: string; limit?: number }) =>
     request<MessagePage>('GET', `/api/chatrooms/${id(roomId)}/messages`, { query: q }),
-  searchMessages: (q: { q: string; roomId?: string; before?: string; limit?: number }, signal?: AbortSignal) =>
-    request<SearchResults>('GET', '/api/search', { query: q, signal }),
+  searchMessages: (
+    q: { q: string; roomId?: string; before?: string; limit?: number },
+    signal?: AbortSignal,
+  ) => request<SearchResults>('GET', '/api/search', { query: q, signal }),
 };

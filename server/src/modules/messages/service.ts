@@ -86,7 +86,10 @@ async function historyAround(
   limit: number,
 ): Promise<MessagePage> {
   const newer = Math.floor(limit / 2);
-  const older = await history(ctx, user, roomId, { before: String(Number(around) + 1), limit: limit - newer });
+  const older = await history(ctx, user, roomId, {
+    before: String(Number(around) + 1),
+    limit: limit - newer,
+  });
   const after = await history(ctx, user, roomId, { after: around, limit: newer });
   return {
     messages: [...older.messages, ...after.messages],

@@ -25,16 +25,12 @@ export function searchTerms(q: string): string[] {
 
 /** FTS5 MATCH expression: every word, each a quoted string (so no syntax), the last one a prefix. */
 export function fts5Query(terms: string[]): string {
-  return terms
-    .map((t, i) => `"${t.replace(/"/g, '""')}"${i === terms.length - 1 ? ' *' : ''}`)
-    .join(' AND ');
+  return terms.map((t, i) => `"${t.replace(/"/g, '""')}"${i === terms.length - 1 ? ' *' : ''}`).join(' AND ');
 }
 
 /** to_tsquery text: every word quoted (letters and digits only: nothing to escape but quotes), the last one `:*`. */
 export function tsQuery(terms: string[]): string {
-  return terms
-    .map((t, i) => `'${t.replace(/'/g, "''")}'${i === terms.length - 1 ? ':*' : ''}`)
-    .join(' & ');
+  return terms.map((t, i) => `'${t.replace(/'/g, "''")}'${i === terms.length - 1 ? ':*' : ''}`).join(' & ');
 }
 
 export const HIT_START = '\u0002';

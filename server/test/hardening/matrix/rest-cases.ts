@@ -202,7 +202,9 @@ export const restCases = {
       rule: read,
       query: ({ message, room }) => `?q=${encodeURIComponent(message.text)}&roomId=${room.id}`,
       check: (res, env) =>
-        expect((res.body.results as { message: Message }[]).map((r) => r.message.id)).toContain(env.message.id),
+        expect((res.body.results as { message: Message }[]).map((r) => r.message.id)).toContain(
+          env.message.id,
+        ),
     },
   ],
   sendMessage: [{ variant: 'text', rule: write, params: roomId, body: () => ({ text: 'matrix says hi' }) }],

@@ -85,7 +85,8 @@ export function Timeline({ roomId, title }: { roomId: string; title: string }) {
     if (timeline.highlightId && timeline.highlightId !== g.highlightId) {
       // A jump to a message: centre it (once; later changes keep the view as usual).
       const target = el.querySelector<HTMLElement>(`[data-message-id="${timeline.highlightId}"]`);
-      if (target) el.scrollTop = Math.max(0, target.offsetTop - el.clientHeight / 2 + target.offsetHeight / 2);
+      if (target)
+        el.scrollTop = Math.max(0, target.offsetTop - el.clientHeight / 2 + target.offsetHeight / 2);
       g.positioned = true;
     } else if (!g.positioned) {
       const divider = el.querySelector<HTMLElement>('.new-divider');
