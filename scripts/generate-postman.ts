@@ -427,6 +427,17 @@ const FLOW: Step[] = [
     ],
   },
   {
+    op: 'searchMessages',
+    name: 'Search messages',
+    note: 'Finds the message by its words, the last one a prefix, accents and case aside; hits are marked with U+0002 and U+0003.',
+    query: { q: 'HELLO postm', roomId: '{{roomId}}' },
+    tests: [
+      json,
+      "pm.test('the message is found', () => pm.expect(body.results.map((r) => r.message.id)).to.include(pm.collectionVariables.get('messageId')));",
+      "pm.test('the hits are marked', () => pm.expect(body.results[0].snippet).to.include('\\u0002Hello\\u0003'));",
+    ],
+  },
+  {
     op: 'editMessage',
     name: 'Edit a message',
     body: { text: 'Hello from Postman (edited)' },

@@ -65,6 +65,8 @@ export const WRITE_LIMITS = {
   readMarker: { env: 'LIMIT_READ_MARKER', default: '120/1m' },
   /** `typing` indicators (each one is relayed to the room). */
   typing: { env: 'LIMIT_TYPING', default: '30/10s' },
+  /** GET /api/search: a read, but an index walk each (issue 14); generous for search-as-you-type. */
+  search: { env: 'LIMIT_SEARCH', default: '120/1m' },
 } as const;
 export type WriteLimitClass = keyof typeof WRITE_LIMITS;
 export interface RateSpec {

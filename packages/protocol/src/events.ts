@@ -29,12 +29,18 @@ export const clientEventSchemas = {
   'message:delete': named('MessageDeletePayload', z.strictObject({ messageId: s.IdSchema })),
   'messages:fetch': named(
     'MessagesFetchPayload',
-    z.strictObject({
-      roomId: s.IdSchema,
-      before: s.IdSchema.optional(),
-      after: s.IdSchema.optional(),
-      limit: z.number().int().min(1).max(100).optional(),
-    }),
+    z
+      .strictObject({
+        roomId: s.IdSchema,
+        before: s.IdSchema.optional(),
+        after: s.IdSchema.optional(),
+        around: s.IdSchema.optional(),
+        limit: z.number().int().min(1).max(100).optional(),
+      })
+      .refine((p) => [p.before, p.after, p.around].filter((c) => c !== undefined).length <= 1, {
+        message: 'give at most one of before, after and around',
+        path: ['around'],
+      }),
   ),
   typing: named('TypingPayload', z.strictObject({ roomId: s.IdSchema, isTyping: z.boolean() })),
   'room:read': named('RoomReadPayload', z.strictObject({ roomId: s.IdSchema, messageId: s.IdSchema })),
@@ -144,7 +150,8 @@ export const eventDocs: Record<ClientEventName | ServerEventName, string> = {
   'message:send': 'Send a message. Acked only after it is stored; idempotent by clientId.',
   'message:edit': 'Edit your message (FORBIDDEN once banned from its room).',
   'message:delete': 'Delete a message (author, unless banned from its room, or room owner).',
-  'messages:fetch': 'History page; `after` fills the gap after a reconnect.',
+  'messages:fetch':
+    'History page; `after` fills the gap after a reconnect; `around` is the page centred on a message (`hasMoreBefore`/`hasMoreAfter`).',
   typing:
     'Client → server: you are (not) typing. Server → client: someone in the room is (not) typing; expires after 5 s.',
   'room:read': "Move your read marker; acks the room's unread count.",

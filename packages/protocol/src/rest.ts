@@ -255,12 +255,25 @@ export const routes = {
     method: 'get',
     path: '/api/chatrooms/:id/messages',
     tag: 'messages',
-    summary: 'History, oldest first, paged by message id cursors',
+    summary:
+      'History, oldest first, paged by message id cursors (before, after, or the page around a message)',
     audience: 'user',
     query: s.HistoryQuerySchema,
     status: 200,
     response: s.MessagePageSchema,
     errors: ['NOT_FOUND'],
+  }),
+  searchMessages: def({
+    method: 'get',
+    path: '/api/search',
+    tag: 'messages',
+    summary:
+      'Messages matching every word of q (the last as a prefix), case- and accent-insensitively, newest first, in your rooms and DMs or in the one room roomId',
+    audience: 'user',
+    query: s.SearchQuerySchema,
+    status: 200,
+    response: s.SearchResultsSchema,
+    errors: ['NOT_FOUND', 'RATE_LIMITED'],
   }),
   sendMessage: def({
     method: 'post',

@@ -300,10 +300,35 @@ export const AddMemberBodySchema = z
   .strictObject({ userId: IdSchema.optional() })
   .meta({ id: 'AddMemberBody', description: 'Empty to join yourself; `userId` for an owner adding someone' });
 
-export const HistoryQuerySchema = z.object({
-  before: IdSchema.optional(),
-  after: IdSchema.optional(),
-  limit: z.coerce.number().int().min(1).max(LIMITS.historyMax).optional(),
+export const HistoryQuerySchema = z
+  .object({
+    before: IdSchema.optional(),
+    after: IdSchema.optional(),
+    around: IdSchema.optional().meta({
+      description:
+        'The page centred on this message (a search result, a reply): `hasMoreBefore`/`hasMoreAfter` say what lies beyond',
+    }),
+    limit: z.coerce.number().int().min(1).max(LIMITS.historyMax).optional(),
+  })
+  .refine((q) => [q.before, q.after, q.around].filter((c) => c !== undefined).length <= 1, {
+    message: 'give at most one of before, after and around',
+    path: ['around'],
+  });
+
+/** GET /api/search (v2): words of `q` (the last one a prefix), in the caller's rooms or in the one room `roomId`. */
+export const SearchQuerySchema = z.object({
+  q: z
+    .string()
+    .trim()
+    .min(1)
+    .max(LIMITS.searchQueryMax)
+    .refine(noControl, NO_CONTROL)
+    .meta({ example: 'cafe tomor' }),
+  roomId: IdSchema.optional(),
+  before: IdSchema.optional().meta({
+    description: "Results older than this message (the previous page's last)",
+  }),
+  limit: z.coerce.number().int().min(1).max(LIMITS.searchMax).optional(),
 });
 
 const messageContent = {
@@ -341,8 +366,27 @@ export const MemberPageSchema = z
   .object({ members: z.array(MemberSchema), hasMore: z.boolean(), next: CursorSchema.nullable() })
   .meta({ id: 'MemberPage' });
 export const MessagePageSchema = z
-  .object({ messages: z.array(MessageSchema), hasMore: z.boolean() })
+  .object({
+    messages: z.array(MessageSchema),
+    hasMore: z.boolean(),
+    hasMoreBefore: z.boolean().optional().meta({ description: 'With `around`: older messages exist' }),
+    hasMoreAfter: z.boolean().optional().meta({ description: 'With `around`: newer messages exist' }),
+  })
   .meta({ id: 'MessagePage' });
+
+export const SearchHitSchema = z
+  .object({
+    message: MessageSchema,
+    snippet: z.string().meta({
+      description:
+        'The matching text, each hit wrapped in U+0002 … U+0003 (control characters, never HTML); cut to about 200 characters around the first hit, with … where cut',
+      example: 'see you at the \u0002café\u0003',
+    }),
+  })
+  .meta({ id: 'SearchHit' });
+export const SearchResultsSchema = z
+  .object({ results: z.array(SearchHitSchema), hasMore: z.boolean() })
+  .meta({ id: 'SearchResults' });
 
 export type User = z.infer<typeof UserSchema>;
 export type Me = z.infer<typeof MeSchema>;
@@ -357,6 +401,8 @@ export type Health = z.infer<typeof HealthSchema>;
 export type MessagePage = z.infer<typeof MessagePageSchema>;
 export type RoomPage = z.infer<typeof RoomPageSchema>;
 export type MemberPage = z.infer<typeof MemberPageSchema>;
+export type SearchHit = z.infer<typeof SearchHitSchema>;
+export type SearchResults = z.infer<typeof SearchResultsSchema>;
 
 /** Shared by REST and socket: `{ messageContent, clientId }` rules live in one place. */
 export const sendMessageContent = { messageContent, needsContent, needsContentMessage };

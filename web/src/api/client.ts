@@ -8,6 +8,7 @@ import type {
   RegisterBodySchema,
   Room,
   RoomPage,
+  SearchResults,
   Session,
   UpdateRoomBodySchema,
   User,
@@ -81,6 +82,10 @@ export const api = {
   listBans: (roomId: string) => request<{ users: User[] }>('GET', `/api/chatrooms/${id(roomId)}/bans`),
   unban: (roomId: string, userId: string) =>
     request<void>('DELETE', `/api/chatrooms/${id(roomId)}/bans/${id(userId)}`),
-  history: (roomId: string, q: { before?: string; after?: string; limit?: number }) =>
+  history: (roomId: string, q: { before?: string; after?: string; around?: string; limit?: number }) =>
     request<MessagePage>('GET', `/api/chatrooms/${id(roomId)}/messages`, { query: q }),
+  searchMessages: (
+    q: { q: string; roomId?: string; before?: string; limit?: number },
+    signal?: AbortSignal,
+  ) => request<SearchResults>('GET', '/api/search', { query: q, signal }),
 };

@@ -7,6 +7,7 @@ import { MembersPanel } from '../features/presence/MembersPanel';
 import { defaultRoomId, openRoom } from '../features/rooms/roomActions';
 import { RoomView } from '../features/rooms/RoomView';
 import { Sidebar } from '../features/rooms/Sidebar';
+import { SearchDialog } from '../features/search/SearchDialog';
 import { startChatSession } from './chatSession';
 import { navigate, roomIdFromPath, roomPath, usePath } from './router';
 
@@ -19,6 +20,20 @@ export function ChatApp() {
   const roomId = roomIdFromPath(path);
   const roomsLoaded = useStore(chatStore, (s) => s.roomsLoaded);
   const [drawer, setDrawer] = useState<Drawer>('none');
+  const [searching, setSearching] = useState(false);
+
+  // Ctrl+K (Cmd+K on a Mac) opens message search from anywhere in the app, as in most chat apps.
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if ((e.ctrlKey || e.metaKey) && !e.altKey && !e.shiftKey && e.key.toLowerCase() === 'k') {
+        e.preventDefault();
+        setDrawer('none');
+        setSearching(true);
+      }
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, []);
 
   useEffect(() => {
     if (!roomsLoaded) return;
@@ -58,6 +73,7 @@ export function ChatApp() {
             onOpenRooms={() => setDrawer('rooms')}
             onOpenMembers={() => setDrawer(drawer === 'members' ? 'none' : 'members')}
             membersOpen={drawer === 'members'}
+            onSearch={() => setSearching(true)}
           />
         ) : (
           <div className="empty-room" role="status">
@@ -69,6 +85,7 @@ export function ChatApp() {
         <MembersPanel roomId={roomId} open={drawer === 'members'} onClose={() => setDrawer('none')} />
       )}
       {drawer !== 'none' && <div className="scrim" aria-hidden="true" onClick={() => setDrawer('none')} />}
+      {searching && <SearchDialog onClose={() => setSearching(false)} />}
       <Toast />
     </div>
   );

@@ -20,6 +20,14 @@ export interface Timeline {
   messages: Message[];
   pending: PendingMessage[];
   hasMoreBefore: boolean;
+  /**
+   * The messages held end before the room's latest (after a jump to a search result): live messages are not added
+   * (that would leave a gap) until scrolling down has loaded the rest.
+   */
+  hasMoreAfter: boolean;
+  loadingNewer: boolean;
+  /** The message jumped to: scrolled into view and highlighted. */
+  highlightId: string | null;
   loaded: boolean;
   loadingOlder: boolean;
   error: string | null;
@@ -78,6 +86,9 @@ export const emptyTimeline = (): Timeline => ({
   messages: [],
   pending: [],
   hasMoreBefore: false,
+  hasMoreAfter: false,
+  loadingNewer: false,
+  highlightId: null,
   loaded: false,
   loadingOlder: false,
   error: null,
@@ -104,9 +115,18 @@ export function updateTimeline(roomId: string, fn: (t: Timeline) => Partial<Time
   });
 }
 
-/** Adds stored messages to a room's timeline, retiring the pending copies they confirm (by clientId). */
+/**
+ * Adds stored messages to a room's timeline, retiring the pending copies they confirm (by clientId). While the
+ * timeline stops short of the latest (`hasMoreAfter`), messages after its end are left out unless the caller is
+ * the one loading that range (it passes `hasMoreAfter`): they would sit after a gap.
+ */
 export function addMessages(roomId: string, messages: Message[], extra: Partial<Timeline> = {}): void {
   updateTimeline(roomId, (t) => {
+    const end = t.messages[t.messages.length - 1]?.id;
+    const kept =
+      t.hasMoreAfter && !('hasMoreAfter' in extra) && end
+        ? messages.filter((m) => compareIds(m.id, end) <= 0)
+        : messages;
     const confirmed = new Set(messages.map((m) => m.clientId).filter(Boolean));
     const pending = t.pending.filter((p) => {
       if (!confirmed.has(p.clientId)) return true;
@@ -115,7 +135,7 @@ export function addMessages(roomId: string, messages: Message[], extra: Partial<
     });
     return {
       ...extra,
-      messages: mergeMessages(t.messages, messages),
+      messages: mergeMessages(t.messages, kept),
       pending: pending.length === t.pending.length ? t.pending : pending,
     };
   });

@@ -196,6 +196,28 @@ export const restCases = {
         expect((res.body.messages as Message[]).map((m) => m.id)).toContain(env.message.id),
     },
   ],
+  searchMessages: [
+    {
+      // Without roomId: the caller's own rooms and DMs only, so the member's message is found by members alone.
+      variant: 'in your rooms',
+      rule: signedIn,
+      query: ({ message }) => `?q=${encodeURIComponent(message.text)}`,
+      check: (res, env) => {
+        const ids = (res.body.results as { message: Message }[]).map((r) => r.message.id);
+        if (belongs(env.user)) expect(ids).toContain(env.message.id);
+        else expect(ids).not.toContain(env.message.id);
+      },
+    },
+    {
+      variant: 'in one room',
+      rule: read,
+      query: ({ message, room }) => `?q=${encodeURIComponent(message.text)}&roomId=${room.id}`,
+      check: (res, env) =>
+        expect((res.body.results as { message: Message }[]).map((r) => r.message.id)).toContain(
+          env.message.id,
+        ),
+    },
+  ],
   sendMessage: [{ variant: 'text', rule: write, params: roomId, body: () => ({ text: 'matrix says hi' }) }],
   editMessage: [
     {

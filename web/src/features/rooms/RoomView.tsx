@@ -15,10 +15,12 @@ interface RoomViewProps {
   onOpenRooms(): void;
   onOpenMembers(): void;
   membersOpen: boolean;
+  /** Opens message search (the contract's control named "Search"). */
+  onSearch(): void;
 }
 
 /** The open room: header with its actions, the timeline, who is typing, and the composer (or Join). */
-export function RoomView({ roomId, onOpenRooms, onOpenMembers, membersOpen }: RoomViewProps) {
+export function RoomView({ roomId, onOpenRooms, onOpenMembers, membersOpen, onSearch }: RoomViewProps) {
   const room = useStore(chatStore, (s) => s.rooms[roomId]);
   const me = useMe();
   const composer = useRef<ComposerHandle>(null);
@@ -102,6 +104,16 @@ export function RoomView({ roomId, onOpenRooms, onOpenMembers, membersOpen }: Ro
               <Icon name="settings" />
             </button>
           )}
+          <button
+            type="button"
+            className="icon-button"
+            aria-label="Search"
+            title="Search messages (Ctrl+K)"
+            aria-keyshortcuts="Control+K Meta+K"
+            onClick={onSearch}
+          >
+            <Icon name="search" />
+          </button>
           <button
             type="button"
             className="icon-button members-toggle"

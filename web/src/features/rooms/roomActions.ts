@@ -54,9 +54,11 @@ export function defaultRoomId(): string | null {
 /** Shows a room: its latest messages, its members; the "New messages" divider goes at the first unread. */
 export async function openRoom(roomId: string): Promise<void> {
   const previous = chatStore.get().activeRoomId;
-  // The divider marks what was new when a room was opened; leaving the room retires it.
-  if (previous && previous !== roomId && chatStore.get().timelines[previous]?.dividerId) {
-    updateTimeline(previous, () => ({ dividerId: null }));
+  // The divider marks what was new when a room was opened, the highlight what a search jumped to; leaving the
+  // room retires both.
+  const left = previous && previous !== roomId ? chatStore.get().timelines[previous] : undefined;
+  if (previous && (left?.dividerId || left?.highlightId)) {
+    updateTimeline(previous, () => ({ dividerId: null, highlightId: null }));
   }
   chatStore.set({ activeRoomId: roomId });
   let room = chatStore.get().rooms[roomId];

@@ -49,6 +49,8 @@ interface MessageItemProps {
   message: Message;
   continued: boolean;
   room: Room | undefined;
+  /** The message a search result jumped to. */
+  highlighted?: boolean;
   onOpenImage(a: Attachment): void;
 }
 
@@ -57,6 +59,7 @@ export const MessageItem = memo(function MessageItem({
   message,
   continued,
   room,
+  highlighted = false,
   onOpenImage,
 }: MessageItemProps) {
   const me = useMe();
@@ -67,7 +70,7 @@ export const MessageItem = memo(function MessageItem({
 
   if (message.kind === 'system') {
     return (
-      <article className={`system-message event-${message.event ?? 'other'}`}>
+      <article className={`system-message event-${message.event ?? 'other'}`} data-message-id={message.id}>
         <p>
           <span className="author-name">{name}</span> {message.text} <Stamp at={message.createdAt} />
         </p>
@@ -86,7 +89,12 @@ export const MessageItem = memo(function MessageItem({
   };
 
   return (
-    <article className={`message${continued ? ' continued' : ''}${mine ? ' mine' : ''}`}>
+    <article
+      className={`message${continued ? ' continued' : ''}${mine ? ' mine' : ''}${highlighted ? ' highlighted' : ''}`}
+      data-message-id={message.id}
+      aria-current={highlighted ? 'true' : undefined}
+      tabIndex={canEdit || canDelete ? -1 : undefined}
+    >
       <div className="gutter">
         {continued ? <Stamp at={message.createdAt} /> : author && <Avatar user={author} />}
       </div>
