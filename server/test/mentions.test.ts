@@ -87,13 +87,24 @@ describe('PUT /api/chatrooms/:id/notifications', () => {
   it('answers 401 without a token or with a forged one, and changes nothing', async () => {
     const r = await room();
     for (const token of [undefined, 'not-a-token'])
-      expectError(await call('PUT', notificationsPath(r.id), { token, body: { level: 'none' } }), 401, 'UNAUTHORIZED');
+      expectError(
+        await call('PUT', notificationsPath(r.id), { token, body: { level: 'none' } }),
+        401,
+        'UNAUTHORIZED',
+      );
     expect((await roomAs(call, alice, r.id)).notifications).toBe('all');
   });
 
   it('answers 400 to a missing, unknown or misspelt level, an extra field, or a body that is not JSON', async () => {
     const r = await room();
-    for (const body of [{}, { level: 'some' }, { level: 'ALL' }, { level: null }, { level: 'none', x: 1 }, []])
+    for (const body of [
+      {},
+      { level: 'some' },
+      { level: 'ALL' },
+      { level: null },
+      { level: 'none', x: 1 },
+      [],
+    ])
       expectError(await setLevel(alice, r.id, body), 400, 'VALIDATION_ERROR');
     const raw = await call('PUT', notificationsPath(r.id), {
       token: alice.accessToken,
@@ -149,7 +160,10 @@ describe('PUT /api/chatrooms/:id/notifications', () => {
   it('is kept on the membership: one who leaves and rejoins starts again at all', async () => {
     const r = await room();
     expectStatus(await setLevel(bob, r.id, { level: 'none' }), 200);
-    expectStatus(await call('DELETE', `/api/chatrooms/${r.id}/members/${bob.user.id}`, { token: bob.accessToken }), 204);
+    expectStatus(
+      await call('DELETE', `/api/chatrooms/${r.id}/members/${bob.user.id}`, { token: bob.accessToken }),
+      204,
+    );
     await joinRoom(call, bob, r.id);
     expect((await roomAs(call, bob, r.id)).notifications).toBe('all');
   });
@@ -216,7 +230,7 @@ describe('Message.mentions', () => {
     ]);
   });
 
-  it("@room names every member when the owner writes it, and is plain text from anyone else or in a DM", async () => {
+  it('@room names every member when the owner writes it, and is plain text from anyone else or in a DM', async () => {
     const r = await room('private');
     const all = [owner, alice, bob].map((s) => s.user.id).sort((a, b) => Number(a) - Number(b));
     const byOwner = await postMessage(call, owner, r.id, 'meeting now @room.');
@@ -254,8 +268,9 @@ describe('Message.mentions', () => {
       await emitAck(aliceSocket, 'message:edit', { messageId: m.id, text: `again @${bob.user.username}` }),
     );
     expect(again.message.mentions).toEqual([bob.user.id]);
-    expect((await nextEvent(bobSocket, 'message:updated', (x) => x.id === m.id && x.mentions.length > 0)).mentions)
-      .toEqual([bob.user.id]);
+    expect(
+      (await nextEvent(bobSocket, 'message:updated', (x) => x.id === m.id && x.mentions.length > 0)).mentions,
+    ).toEqual([bob.user.id]);
   });
 });
 

@@ -35,13 +35,14 @@ export function parseMentions(text: string): ParsedMentions {
     if (token.length > MAX_NAME || seen.has(token)) continue;
     seen.add(token);
     const candidates = [token];
-    for (let t = token; /[.-]$/.test(t); ) candidates.push((t = t.slice(0, -1)));
+    for (let t = token; /[.-]$/.test(t);) candidates.push((t = t.slice(0, -1)));
     if (candidates.includes('room')) {
       // `@room` (or `@room.`) is the room mention, never a user called "room".
       room = true;
       continue;
     }
-    const names = candidates.filter((c) => c.length > 0);
+    // A name has a letter, digit or underscore: `@.` or `@--` is punctuation.
+    const names = candidates.filter((c) => /[a-z0-9_]/.test(c));
     if (names.length) tokens.push(names);
     if (tokens.length >= MAX_NAMES_PER_MESSAGE) break;
   }
@@ -67,7 +68,9 @@ export async function resolveMentions(
   t: Transaction | undefined,
   sources: MentionSource[],
 ): Promise<number[][]> {
-  const parsed = sources.map((s) => (s.text.includes('@') ? parseMentions(s.text) : { tokens: [], room: false }));
+  const parsed = sources.map((s) =>
+    s.text.includes('@') ? parseMentions(s.text) : { tokens: [], room: false },
+  );
   const names = new Set<string>();
   const nameRooms = new Set<number>();
   const everyoneRooms = new Set<number>();

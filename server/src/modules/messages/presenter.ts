@@ -10,7 +10,16 @@ import { presentUser, type UserFields } from '../users/presenter.js';
 /** The columns presentMessage reads (a model instance or a raw row both fit). */
 type MessageFields = Pick<
   Message,
-  'id' | 'roomId' | 'kind' | 'text' | 'event' | 'clientId' | 'createdAt' | 'editedAt' | 'deletedAt' | 'mentions'
+  | 'id'
+  | 'roomId'
+  | 'kind'
+  | 'text'
+  | 'event'
+  | 'clientId'
+  | 'createdAt'
+  | 'editedAt'
+  | 'deletedAt'
+  | 'mentions'
 >;
 
 /** Allowlist of what clients see of a message. A deleted message keeps its place but loses its content. */

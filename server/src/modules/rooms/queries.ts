@@ -79,9 +79,7 @@ export async function unreadCountsWithMentions(
       type: QueryTypes.SELECT,
     },
   );
-  return new Map(
-    rows.map((r) => [Number(r.roomId), { unread: Number(r.n), mentions: Number(r.mentioned) }]),
-  );
+  return new Map(rows.map((r) => [Number(r.roomId), { unread: Number(r.n), mentions: Number(r.mentioned) }]));
 }
 
 /** Unread messages per room for `userId` (see unreadCountsWithMentions). */
