@@ -14,6 +14,9 @@ const PATHS = {
   down: 'M12 5v14M6 13l6 6 6-6',
   x: 'M6 6l12 12M18 6L6 18',
   bell: 'M18 8a6 6 0 0 0-12 0c0 7-3 9-3 9h18s-3-2-3-9M13.7 21a2 2 0 0 1-3.4 0',
+  'bell-off':
+    'M13.7 21a2 2 0 0 1-3.4 0M18.6 13A18 18 0 0 1 18 8M6.3 6.3A6 6 0 0 0 6 8c0 7-3 9-3 9h14M3 3l18 18',
+  at: 'M12 16a4 4 0 1 0 0-8 4 4 0 0 0 0 8zM16 8v5a3 3 0 0 0 6 0v-1a10 10 0 1 0-3.9 7.9',
 } as const;
 
 export type IconName = keyof typeof PATHS;

@@ -3,6 +3,7 @@ import { memo, useState, type KeyboardEvent } from 'react';
 import { describeError } from '../../api/errors';
 import { Avatar } from '../../components/Avatar';
 import { linkify } from '../../lib/linkify';
+import { highlightMentions } from '../../lib/mentions';
 import { formatFull, formatTime } from '../../lib/time';
 import { setNotice, type PendingMessage } from '../../store/chat';
 import { useMe } from '../auth/me';
@@ -74,6 +75,7 @@ export const MessageItem = memo(function MessageItem({
   }
 
   const mine = Boolean(me && author?.id === me.id);
+  const mentionsMe = Boolean(me && message.mentions?.includes(me.id));
   const owner = Boolean(me && room && room.kind !== 'direct' && room.ownerId === me.id);
   const canEdit = mine && !message.deleted;
   const canDelete = !message.deleted && (mine || owner);
@@ -85,7 +87,7 @@ export const MessageItem = memo(function MessageItem({
 
   return (
     <article
-      className={`message${continued ? ' continued' : ''}${mine ? ' mine' : ''}`}
+      className={`message${continued ? ' continued' : ''}${mine ? ' mine' : ''}${mentionsMe ? ' mentions-me' : ''}`}
       tabIndex={canEdit || canDelete ? -1 : undefined}
     >
       <div className="gutter">
@@ -108,7 +110,12 @@ export const MessageItem = memo(function MessageItem({
           <>
             {message.text && (
               <p className="message-text">
-                {linkify(message.text)}
+                {highlightMentions(linkify(message.text), {
+                  anyMention: (message.mentions?.length ?? 0) > 0,
+                  mentionsMe,
+                  myUsername: me?.username ?? null,
+                })}
+                {mentionsMe && <span className="sr-only"> (mentions you)</span>}
                 {message.editedAt && (
                   <span className="edited" title={`Edited ${formatFull(message.editedAt)}`}>
                     {' '}
