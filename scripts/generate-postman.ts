@@ -351,6 +351,17 @@ const FLOW: Step[] = [
     ],
   },
   {
+    op: 'setNotifications',
+    name: 'Set notification level',
+    note: 'The owner asks to be notified only of messages that mention them in this room.',
+    body: { level: 'mentions' },
+    tests: [
+      json,
+      "pm.test('the level is stored', () => pm.expect(body.notifications).to.equal('mentions'));",
+      "pm.test('nothing mentions the owner yet', () => pm.expect(body.mentionCount).to.equal(0));",
+    ],
+  },
+  {
     op: 'addMember',
     name: 'Add a member',
     note: 'The owner adds the guest to the private room.',
@@ -414,6 +425,7 @@ const FLOW: Step[] = [
       json,
       "pm.test('the text is stored', () => pm.expect(body.text).to.equal('Hello from Postman'));",
       "pm.test('the image is attached', () => pm.expect(body.attachment.id).to.equal(pm.collectionVariables.get('attachmentId')));",
+      "pm.test('it names nobody', () => pm.expect(body.mentions).to.eql([]));",
       save('messageId', 'body.id'),
     ],
   },

@@ -272,7 +272,7 @@ describe('a room of 5,000 members', () => {
     const started = performance.now();
     const res = await call('GET', `/api/chatrooms/${room.id}/members`, { token: bob.accessToken });
     const ms = performance.now() - started;
-    console.log(`[paging] first members page of a 5,000-member room (${DIALECT}): ${ms.toFixed(1)} ms`);
+    console.warn(`[paging] first members page of a 5,000-member room (${DIALECT}): ${ms.toFixed(1)} ms`);
     expectStatus(res, 200);
     expect(res.body.members).toHaveLength(100);
     expect(res.body.hasMore).toBe(true);
@@ -281,7 +281,7 @@ describe('a room of 5,000 members', () => {
 
     const walked = performance.now();
     const { items, pages } = await walk<Member>(bob, `/api/chatrooms/${room.id}/members`, 'members', 200);
-    console.log(
+    console.warn(
       `[paging] all ${items.length} members in ${pages} pages (${DIALECT}): ${(performance.now() - walked).toFixed(0)} ms`,
     );
     expect(items).toHaveLength(5_000);

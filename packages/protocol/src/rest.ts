@@ -7,7 +7,7 @@ export type Audience = 'anyone' | 'user' | 'registered';
 
 /** One REST route of the contract. The server mounts it, validates with it, and the OpenAPI document is made from it. */
 export interface RouteDef {
-  method: 'get' | 'post' | 'patch' | 'delete';
+  method: 'get' | 'post' | 'put' | 'patch' | 'delete';
   /** Express-style path: `/api/chatrooms/:id`. */
   path: string;
   tag: string;
@@ -230,6 +230,18 @@ export const routes = {
     audience: 'user',
     status: 204,
     errors: ['NOT_FOUND', 'FORBIDDEN'],
+  }),
+  setNotifications: def({
+    method: 'put',
+    path: '/api/chatrooms/:id/notifications',
+    tag: 'rooms',
+    summary:
+      'Set your notification level for a room (members): `all`, `mentions` (only messages that mention you) or `none`',
+    audience: 'user',
+    body: s.SetNotificationsBodySchema,
+    status: 200,
+    response: s.RoomSchema,
+    errors: ['NOT_FOUND', 'FORBIDDEN', 'RATE_LIMITED'],
   }),
   listBans: def({
     method: 'get',

@@ -111,6 +111,9 @@ export const UserSchema = z
   .meta({ id: 'User' });
 export const MeSchema = UserSchema.extend({ email: z.string().nullable() }).meta({ id: 'Me' });
 
+/** Which messages of a room notify a member: every one, those that mention them, or none. */
+export const NotificationLevelSchema = z.enum(['all', 'mentions', 'none']).meta({ id: 'NotificationLevel' });
+
 export const RoomSchema = z
   .object({
     id: IdSchema,
@@ -124,6 +127,15 @@ export const RoomSchema = z
     updatedAt: TimestampSchema,
     lastMessageAt: TimestampSchema.nullable(),
     unreadCount: z.number().int(),
+    mentionCount: z
+      .number()
+      .int()
+      .meta({
+        description: 'Unread messages that mention the caller (0 on broadcast copies, as unreadCount)',
+      }),
+    notifications: NotificationLevelSchema.meta({
+      description: "The caller's notification level for this room (`all` on broadcast copies: keep your own)",
+    }),
     peer: UserSchema.optional().meta({ description: 'Direct rooms only: the other participant' }),
   })
   .meta({ id: 'Room' });
@@ -159,6 +171,10 @@ export const MessageSchema = z
     createdAt: TimestampSchema,
     editedAt: TimestampSchema.nullable(),
     deleted: z.boolean(),
+    mentions: z.array(IdSchema).meta({
+      description:
+        'Ids of the room members the text names as `@username` (or all of them: `@room` by the owner), ascending',
+    }),
   })
   .meta({ id: 'Message' });
 
@@ -348,6 +364,10 @@ export const EditMessageBodySchema = z
   .strictObject({ text: MessageTextSchema.min(1) })
   .meta({ id: 'EditMessageBody' });
 
+export const SetNotificationsBodySchema = z
+  .strictObject({ level: NotificationLevelSchema })
+  .meta({ id: 'SetNotificationsBody' });
+
 export const CreateDmBodySchema = z.strictObject({ userId: IdSchema }).meta({ id: 'CreateDmBody' });
 
 // ---------------------------------------------------------------- list envelopes
@@ -391,6 +411,7 @@ export const SearchResultsSchema = z
 export type User = z.infer<typeof UserSchema>;
 export type Me = z.infer<typeof MeSchema>;
 export type Room = z.infer<typeof RoomSchema>;
+export type NotificationLevel = z.infer<typeof NotificationLevelSchema>;
 export type RoomKind = z.infer<typeof RoomKindSchema>;
 export type Attachment = z.infer<typeof AttachmentSchema>;
 export type Message = z.infer<typeof MessageSchema>;

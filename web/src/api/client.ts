@@ -5,6 +5,7 @@ import type {
   Me,
   MemberPage,
   MessagePage,
+  NotificationLevel,
   RegisterBodySchema,
   Room,
   RoomPage,
@@ -79,6 +80,8 @@ export const api = {
     request<Room>('POST', `/api/chatrooms/${id(roomId)}/members`, { body }),
   removeMember: (roomId: string, userId: string) =>
     request<void>('DELETE', `/api/chatrooms/${id(roomId)}/members/${id(userId)}`),
+  setNotifications: (roomId: string, level: NotificationLevel) =>
+    request<Room>('PUT', `/api/chatrooms/${id(roomId)}/notifications`, { body: { level } }),
   listBans: (roomId: string) => request<{ users: User[] }>('GET', `/api/chatrooms/${id(roomId)}/bans`),
   unban: (roomId: string, userId: string) =>
     request<void>('DELETE', `/api/chatrooms/${id(roomId)}/bans/${id(userId)}`),

@@ -1,6 +1,6 @@
 import type { Message } from '@parley/protocol';
 import { myId } from '../features/auth/me';
-import { notifyMessage } from '../features/notifications/notify';
+import { mentionsMe, notifyMessage } from '../features/notifications/notify';
 import { presenceChanged, setTyping } from '../features/presence/presenceActions';
 import { afterLeaving, firstArrival, roomDeleted } from '../features/rooms/roomActions';
 import { countsAsUnread, markDeleted, markRead, replaceMessage } from '../features/timeline/timelineActions';
@@ -11,7 +11,7 @@ import type { ParleySocket } from './connection';
 /** Server → client events, applied to the store. */
 export function bindServerEvents(socket: ParleySocket): void {
   socket.on('message:new', onMessage);
-  socket.on('message:updated', replaceMessage);
+  socket.on('message:updated', onUpdated);
   socket.on('message:deleted', ({ id, roomId }) => markDeleted(roomId, id));
 
   socket.on('room:created', (room) => upsertRoom(room));
@@ -86,7 +86,25 @@ function onMessage(m: Message): void {
     markRead(m.roomId);
     return;
   }
-  patchRoom(m.roomId, { unreadCount: room.unreadCount + 1 });
+  const mentioned = mentionsMe(m, myId());
+  patchRoom(m.roomId, {
+    unreadCount: room.unreadCount + 1,
+    ...(mentioned ? { mentionCount: room.mentionCount + 1 } : {}),
+  });
   if (active && t && !t.dividerId) updateTimeline(m.roomId, () => ({ dividerId: m.id }));
-  if (!active || document.visibilityState !== 'visible') notifyMessage(m, room);
+  if (!active || document.visibilityState !== 'visible') notifyMessage(m, room, mentioned);
+}
+
+/**
+ * An edit may add or remove a mention of us: an unread message's change moves the mention badge (the server's
+ * count is exact again with the next room list).
+ */
+function onUpdated(m: Message): void {
+  const s = chatStore.get();
+  const room = s.rooms[m.roomId];
+  const before = s.timelines[m.roomId]?.messages.find((x) => x.id === m.id);
+  replaceMessage(m);
+  if (!room || !before || !room.unreadCount || !countsAsUnread(m, myId())) return;
+  const delta = Number(mentionsMe(m, myId())) - Number(mentionsMe(before, myId()));
+  if (delta) patchRoom(m.roomId, { mentionCount: Math.max(0, room.mentionCount + delta) });
 }

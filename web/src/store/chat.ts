@@ -146,13 +146,18 @@ export function lastStoredId(roomId: string): string | null {
   return t?.messages[t.messages.length - 1]?.id ?? null;
 }
 
-export function upsertRoom(room: Room, keep: Partial<Pick<Room, 'unreadCount'>> = {}): void {
+export function upsertRoom(
+  room: Room,
+  keep: Partial<Pick<Room, 'unreadCount' | 'mentionCount' | 'notifications'>> = {},
+): void {
   chatStore.set((s) => {
     const prev = s.rooms[room.id];
     const next: Room = {
       ...room,
-      // Broadcast room updates carry no per-user unread count and no peer: keep ours.
+      // Broadcast room updates carry no per-user counts, level or peer: keep ours.
       unreadCount: keep.unreadCount ?? prev?.unreadCount ?? room.unreadCount,
+      mentionCount: keep.mentionCount ?? prev?.mentionCount ?? room.mentionCount,
+      notifications: keep.notifications ?? prev?.notifications ?? room.notifications,
       peer: room.peer ?? prev?.peer,
     };
     return { rooms: { ...s.rooms, [room.id]: next } };

@@ -17,6 +17,7 @@ import {
   unreadCounts,
 } from '../rooms/queries.js';
 import { MESSAGE_ROW_COLUMNS, presentMessageRows, presentMessages, type MessageRow } from './presenter.js';
+import { encodeMentions, resolveMentions } from './mentions.js';
 import { sendMessage, type SendInput, type SendResult } from './send.js';
 
 export interface HistoryQuery {
@@ -148,7 +149,14 @@ export async function edit(
   if (!canEditMessage(message, user, banned))
     throw refusal(banned, message, user, 'Only the author may edit a message');
   return inTx(ctx, async (t, after) => {
-    await message.update({ text, editedAt: new Date() }, { transaction: t });
+    // Mentions follow the new text: a name added is mentioned, one removed no longer is.
+    const [mentions] = await resolveMentions(ctx, t, [
+      { roomId: room.id, authorId: message.authorId, ownerId: room.ownerId, text },
+    ]);
+    await message.update(
+      { text, editedAt: new Date(), mentions: encodeMentions(mentions!) },
+      { transaction: t },
+    );
     const [dto] = await presentMessages(ctx, [message], t);
     after(() => ctx.rt.toRoom(room.id, 'message:updated', dto!));
     return dto!;

@@ -5,6 +5,7 @@ import { mount, pathId } from '../../http/route.js';
 import * as bans from './bans.js';
 import * as dms from './dms.js';
 import * as lists from './lists.js';
+import { setNotifications } from './notifications.js';
 import * as rooms from './service.js';
 
 export function roomRoutes(router: Router, ctx: AppContext): void {
@@ -40,6 +41,11 @@ export function roomRoutes(router: Router, ctx: AppContext): void {
   mount(router, ctx, routes.removeMember, async ({ actor, params }) => {
     await ctx.limits.take('membership', actor.user.id);
     return rooms.removeMember(ctx, actor.user, pathId(params.id), pathId(params.userId));
+  });
+  // A setting of one's membership: in the membership class, so it cannot be flipped faster than one joins.
+  mount(router, ctx, routes.setNotifications, async ({ actor, params, body }) => {
+    await ctx.limits.take('membership', actor.user.id);
+    return setNotifications(ctx, actor.user, pathId(params.id), body.level);
   });
   mount(router, ctx, routes.listBans, async ({ actor, params }) => ({
     users: await bans.listBans(ctx, actor.user, pathId(params.id)),

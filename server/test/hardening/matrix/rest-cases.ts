@@ -172,6 +172,15 @@ export const restCases = {
       params: (env) => ({ id: env.room.id, userId: env.world.victim.user.id }),
     },
   ],
+  setNotifications: [
+    {
+      variant: 'mentions only',
+      rule: write,
+      params: roomId,
+      body: () => ({ level: 'mentions' }),
+      check: (res) => expect(res.body.notifications).toBe('mentions'),
+    },
+  ],
   listBans: [
     {
       variant: 'the room',

@@ -7,6 +7,7 @@ import { useMe } from '../auth/me';
 import { Composer, type ComposerHandle } from '../composer/Composer';
 import { TypingIndicator } from '../presence/TypingIndicator';
 import { Timeline } from '../timeline/Timeline';
+import { NotificationMenu } from './NotificationMenu';
 import { joinRoom, leaveRoom } from './roomActions';
 import { RoomSettingsDialog } from './RoomSettingsDialog';
 
@@ -22,6 +23,10 @@ interface RoomViewProps {
 /** The open room: header with its actions, the timeline, who is typing, and the composer (or Join). */
 export function RoomView({ roomId, onOpenRooms, onOpenMembers, membersOpen, onSearch }: RoomViewProps) {
   const room = useStore(chatStore, (s) => s.rooms[roomId]);
+  // The phone's menu button shows the mentions waiting in the other rooms (the sidebar is closed there).
+  const mentionsElsewhere = useStore(chatStore, (s) =>
+    Object.values(s.rooms).reduce((n, r) => n + (r.isMember && r.id !== roomId ? r.mentionCount : 0), 0),
+  );
   const me = useMe();
   const composer = useRef<ComposerHandle>(null);
   const [settingsOpen, setSettingsOpen] = useState(false);
@@ -66,10 +71,15 @@ export function RoomView({ roomId, onOpenRooms, onOpenMembers, membersOpen, onSe
         <button
           type="button"
           className="icon-button only-narrow"
-          aria-label="Open rooms"
+          aria-label={mentionsElsewhere ? `Open rooms (${mentionsElsewhere} mentions)` : 'Open rooms'}
           onClick={onOpenRooms}
         >
           <Icon name="menu" />
+          {mentionsElsewhere > 0 && (
+            <span className="badge mention-badge menu-badge" aria-hidden="true">
+              @{mentionsElsewhere > 99 ? '99+' : mentionsElsewhere}
+            </span>
+          )}
         </button>
         <div className="room-heading">
           <h1 id="room-title">
@@ -83,6 +93,7 @@ export function RoomView({ roomId, onOpenRooms, onOpenMembers, membersOpen, onSe
           {room.description && <p className="room-description truncate">{room.description}</p>}
         </div>
         <div className="room-actions">
+          {room.isMember && <NotificationMenu room={room} />}
           {canLeave && (
             <button
               type="button"

@@ -125,6 +125,7 @@ function RoomList({
       {rooms.map((r) => {
         const active = r.id === activeId;
         const unread = r.isMember && !active ? r.unreadCount : 0;
+        const mentions = r.isMember && !active ? r.mentionCount : 0;
         const peerOnline = r.kind === 'direct' && r.peer && online ? Boolean(online[r.peer.id]) : false;
         return (
           <li key={r.id}>
@@ -149,6 +150,20 @@ function RoomList({
               <span className="room-name truncate">{roomTitle(r)}</span>
               {r.kind === 'private' && <span className="sr-only"> (private)</span>}
               {r.kind === 'direct' && <span className="sr-only">{peerOnline ? ' (online)' : ''}</span>}
+              {mentions > 0 && (
+                <span className="badge mention-badge" title="Mentions of you">
+                  @{mentions > 99 ? '99+' : mentions}
+                  <span className="sr-only"> {mentions === 1 ? 'mention' : 'mentions'}</span>
+                </span>
+              )}
+              {r.notifications !== 'all' && r.isMember && (
+                <span className="muted-mark" title={r.notifications === 'none' ? 'Muted' : 'Mentions only'}>
+                  <Icon name={r.notifications === 'none' ? 'bell-off' : 'at'} size={14} />
+                  <span className="sr-only">
+                    {r.notifications === 'none' ? ' (muted)' : ' (mentions only)'}
+                  </span>
+                </span>
+              )}
               {unread > 0 && (
                 <span className="badge">
                   {unread > 99 ? '99+' : unread}

@@ -175,6 +175,7 @@ export function afterLeaving(roomId: string, room: Room | undefined, notice: str
     patchRoom(roomId, {
       isMember: false,
       unreadCount: 0,
+      mentionCount: 0,
       memberCount: Math.max(0, room.memberCount - (room.isMember ? 1 : 0)),
     });
   } else {

@@ -4,6 +4,7 @@ import { describeError } from '../../api/errors';
 import { Avatar } from '../../components/Avatar';
 import { ConfirmDialog } from '../../components/ConfirmDialog';
 import { linkify } from '../../lib/linkify';
+import { highlightMentions } from '../../lib/mentions';
 import { formatFull, formatTime } from '../../lib/time';
 import { setNotice, type PendingMessage } from '../../store/chat';
 import { useMe } from '../auth/me';
@@ -79,6 +80,7 @@ export const MessageItem = memo(function MessageItem({
   }
 
   const mine = Boolean(me && author?.id === me.id);
+  const mentionsMe = Boolean(me && message.mentions?.includes(me.id));
   const owner = Boolean(me && room && room.kind !== 'direct' && room.ownerId === me.id);
   const canEdit = mine && !message.deleted;
   const canDelete = !message.deleted && (mine || owner);
@@ -90,7 +92,7 @@ export const MessageItem = memo(function MessageItem({
 
   return (
     <article
-      className={`message${continued ? ' continued' : ''}${mine ? ' mine' : ''}${highlighted ? ' highlighted' : ''}`}
+      className={`message${continued ? ' continued' : ''}${mine ? ' mine' : ''}${highlighted ? ' highlighted' : ''}${mentionsMe ? ' mentions-me' : ''}`}
       data-message-id={message.id}
       aria-current={highlighted ? 'true' : undefined}
       tabIndex={canEdit || canDelete ? -1 : undefined}
@@ -115,7 +117,12 @@ export const MessageItem = memo(function MessageItem({
           <>
             {message.text && (
               <p className="message-text" id={`msg-${message.id}-text`}>
-                {linkify(message.text)}
+                {highlightMentions(linkify(message.text), {
+                  anyMention: (message.mentions?.length ?? 0) > 0,
+                  mentionsMe,
+                  myUsername: me?.username ?? null,
+                })}
+                {mentionsMe && <span className="sr-only"> (mentions you)</span>}
                 {message.editedAt && (
                   <span className="edited" title={`Edited ${formatFull(message.editedAt)}`}>
                     {' '}

@@ -18,6 +18,7 @@ const message = (id: string, author: User, createdAt: string): Message => ({
   author,
   text: `hello from ${author.id}`,
   attachment: null,
+  mentions: [],
   event: null,
   clientId: null,
   createdAt,

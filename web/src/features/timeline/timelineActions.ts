@@ -154,7 +154,7 @@ export function markRead(roomId: string): void {
   const room = rooms[roomId];
   // Only the open room is read (the Timeline may render before openRoom has noted its unread count).
   if (!room?.isMember || activeRoomId !== roomId) return;
-  if (room.unreadCount) patchRoom(roomId, { unreadCount: 0 });
+  if (room.unreadCount || room.mentionCount) patchRoom(roomId, { unreadCount: 0, mentionCount: 0 });
   clearTimeout(readTimers.get(roomId));
   readTimers.set(
     roomId,
