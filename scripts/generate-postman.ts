@@ -455,6 +455,11 @@ const FLOW: Step[] = [
     name: 'Health',
     tests: [json, "pm.test('the service is healthy', () => pm.expect(body.status).to.equal('ok'));"],
   },
+  {
+    op: 'logoutAll',
+    name: 'Sign out everywhere',
+    note: 'Ends every session of the user, this one included (last step: the access token stops working).',
+  },
 ];
 
 /** Collection variables: the ones scripts set start empty. */
