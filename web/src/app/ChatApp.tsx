@@ -7,6 +7,7 @@ import { MembersPanel } from '../features/presence/MembersPanel';
 import { defaultRoomId, openRoom } from '../features/rooms/roomActions';
 import { RoomView } from '../features/rooms/RoomView';
 import { Sidebar } from '../features/rooms/Sidebar';
+import { UnreachableRoom } from '../features/rooms/UnreachableRoom';
 import { startChatSession } from './chatSession';
 import { navigate, roomIdFromPath, roomPath, usePath } from './router';
 
@@ -18,6 +19,7 @@ export function ChatApp() {
   const path = usePath();
   const roomId = roomIdFromPath(path);
   const roomsLoaded = useStore(chatStore, (s) => s.roomsLoaded);
+  const unreachable = useStore(chatStore, (s) => roomId !== null && s.unreachableRoomId === roomId);
   const [drawer, setDrawer] = useState<Drawer>('none');
 
   useEffect(() => {
@@ -50,7 +52,9 @@ export function ChatApp() {
       <ConnectionBanner />
       <Sidebar open={drawer === 'rooms'} onClose={() => setDrawer('none')} />
       <main className="main" id="main">
-        {roomId ? (
+        {unreachable ? (
+          <UnreachableRoom />
+        ) : roomId ? (
           <RoomView
             key={roomId}
             roomId={roomId}
@@ -64,7 +68,7 @@ export function ChatApp() {
           </div>
         )}
       </main>
-      {roomId && (
+      {roomId && !unreachable && (
         <MembersPanel roomId={roomId} open={drawer === 'members'} onClose={() => setDrawer('none')} />
       )}
       {drawer !== 'none' && <div className="scrim" aria-hidden="true" onClick={() => setDrawer('none')} />}
