@@ -21,8 +21,8 @@ for (const vp of VIEWPORTS) {
     await page.goto('/');
     await expect(timeline(page, 'general')).toBeVisible();
     await showSidebar(page);
-    await page.getByRole('button', { name: 'New message' }).click();
-    const dialog = page.getByRole('dialog', { name: 'New message' });
+    await page.getByRole('button', { name: 'New message', exact: true }).click();
+    const dialog = page.getByRole('dialog', { name: 'New message', exact: true });
     await expect(dialog).toBeVisible();
     // With no query: who is online now, Bo among them (he has the app open).
     await expect(dialog.getByRole('heading', { name: 'Online now' })).toBeVisible();
@@ -44,7 +44,7 @@ for (const vp of VIEWPORTS) {
 
     // Notes to self.
     await showSidebar(page);
-    await page.getByRole('button', { name: 'New message' }).click();
+    await page.getByRole('button', { name: 'New message', exact: true }).click();
     await dialog.getByLabel('Find people').fill(ana.username);
     await dialog.getByRole('button', { name: 'Notes to self' }).click();
     await expect(timeline(page, 'Notes to self')).toBeVisible();

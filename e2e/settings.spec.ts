@@ -29,8 +29,8 @@ for (const vp of VIEWPORTS) {
     const earlier = timeline(bo.page, 'general').getByRole('article').filter({ hasText: before });
     await expect(earlier).toContainText('Ana Settings');
     await showSidebar(page);
-    await page.getByRole('button', { name: 'Settings' }).click();
-    const dialog = page.getByRole('dialog', { name: 'Settings' });
+    await page.getByRole('button', { name: 'Settings', exact: true }).click();
+    const dialog = page.getByRole('dialog', { name: 'Settings', exact: true });
     await expect(dialog).toBeVisible();
     await expectNoSeriousViolations(page, `settings ${vp.name}`);
 
@@ -85,7 +85,7 @@ for (const vp of VIEWPORTS) {
     await page.reload();
     await expect(page.locator('html')).toHaveAttribute('data-theme', 'dark');
     await showSidebar(page);
-    await page.getByRole('button', { name: 'Settings' }).click();
+    await page.getByRole('button', { name: 'Settings', exact: true }).click();
     await dialog.getByRole('button', { name: 'Remove avatar' }).click();
     await expect(dialog.getByText('Avatar removed.')).toBeVisible();
     await dialog.getByRole('radio', { name: 'System' }).check();
@@ -101,8 +101,8 @@ test('a guest has no email setting; a taken email is refused next to the field',
   const res = await page.request.post('/api/auth/guest', { data: { username: `gst${Date.now() % 1e7}` } });
   expect(res.status()).toBe(201);
   await page.goto('/');
-  await page.getByRole('button', { name: 'Settings' }).click();
-  const dialog = page.getByRole('dialog', { name: 'Settings' });
+  await page.getByRole('button', { name: 'Settings', exact: true }).click();
+  const dialog = page.getByRole('dialog', { name: 'Settings', exact: true });
   await expect(dialog.getByLabel('Display name')).toBeVisible();
   await expect(dialog.getByLabel('Email')).toHaveCount(0);
   await expect(dialog.getByLabel('Current password')).toHaveCount(0);
@@ -111,8 +111,8 @@ test('a guest has no email setting; a taken email is refused next to the field',
   const ana = await apiUser(browser, 'ana', 'Ana Email');
   const bo = await apiUser(browser, 'bo', 'Bo Email');
   await ana.page.goto('/');
-  await ana.page.getByRole('button', { name: 'Settings' }).click();
-  const d2 = ana.page.getByRole('dialog', { name: 'Settings' });
+  await ana.page.getByRole('button', { name: 'Settings', exact: true }).click();
+  const d2 = ana.page.getByRole('dialog', { name: 'Settings', exact: true });
   await d2.getByLabel('Email').fill(`${bo.username}@example.com`);
   await d2.getByRole('button', { name: 'Save email' }).click();
   await expect(d2.getByText('That email address is already registered.')).toBeVisible();
@@ -137,8 +137,8 @@ test('changing the password signs out the other devices; sign out everywhere end
 
   const page = ana.page;
   await page.goto('/');
-  await page.getByRole('button', { name: 'Settings' }).click();
-  const dialog = page.getByRole('dialog', { name: 'Settings' });
+  await page.getByRole('button', { name: 'Settings', exact: true }).click();
+  const dialog = page.getByRole('dialog', { name: 'Settings', exact: true });
   await dialog.getByLabel('Current password').fill('wrong-password-1');
   await dialog.getByLabel('New password').fill('brand-new-pass-1');
   await dialog.getByRole('button', { name: 'Change password' }).click();

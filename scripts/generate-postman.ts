@@ -459,6 +459,7 @@ const FLOW: Step[] = [
     op: 'logoutAll',
     name: 'Sign out everywhere',
     note: 'Ends every session of the user, this one included (last step: the access token stops working).',
+    body: {},
   },
 ];
 

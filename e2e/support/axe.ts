@@ -25,5 +25,5 @@ export const VIEWPORTS = [
 export async function showSidebar(page: Page): Promise<void> {
   const opener = page.getByRole('button', { name: 'Open rooms' });
   if (await opener.isVisible()) await opener.click();
-  await expect(page.getByRole('button', { name: 'Settings' })).toBeVisible();
+  await expect(page.getByRole('button', { name: 'Settings', exact: true })).toBeVisible();
 }

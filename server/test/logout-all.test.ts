@@ -36,6 +36,13 @@ describe('POST /api/auth/logout-all', () => {
     expectError(await call('POST', '/api/auth/logout-all', { token: 'not-a-token' }), 401, 'UNAUTHORIZED');
   });
 
+  it('refuses a body with any field (400) and ends nothing', async () => {
+    const a = await register(call);
+    const res = await call('POST', '/api/auth/logout-all', { token: a.accessToken, body: { keepThis: true } });
+    expectError(res, 400, 'VALIDATION_ERROR');
+    expect((await call('GET', '/api/users/me', { token: a.accessToken })).status).toBe(200);
+  });
+
   it('ends every session of the user, this one included; their sockets get session:ended', async () => {
     const a = await register(call);
     const a2 = await login(a);

@@ -98,6 +98,7 @@ export const routes = {
     summary:
       'Sign out everywhere: ends every session of the user, this one included; their sockets get `session:ended` (reason `logout_all`)',
     audience: 'user',
+    body: s.LogoutAllBodySchema,
     status: 204,
     errors: ['RATE_LIMITED'],
   }),

@@ -237,6 +237,11 @@ export const RefreshBodySchema = z
   .strictObject({ refreshToken: z.string().min(1).max(512).refine(noControl, NO_CONTROL).optional() })
   .meta({ id: 'RefreshBody' });
 
+/** Sign out everywhere takes no options; an empty object (or no body), and any field is refused. */
+export const LogoutAllBodySchema = z
+  .strictObject({})
+  .meta({ id: 'LogoutAllBody', description: 'Empty: every session of the caller ends' });
+
 export const UpdateMeBodySchema = z
   .strictObject({
     displayName: DisplayNameSchema.optional(),
