@@ -35,12 +35,19 @@ for (const vp of VIEWPORTS) {
     await expect(dialog).toBeHidden();
     await expect(timeline(page, bo.displayName)).toBeVisible();
     await sendText(page, 'hi Bo, from the directory');
-    await expect(timeline(page, bo.displayName).getByRole('article').last()).toContainText('from the directory');
+    await expect(timeline(page, bo.displayName).getByRole('article').last()).toContainText(
+      'from the directory',
+    );
 
     // Bo gets the conversation in his list, and the message in it.
     await showSidebar(bo.page);
-    await bo.page.getByRole('navigation', { name: 'Rooms' }).getByRole('link', { name: /Ana People/ }).click();
-    await expect(timeline(bo.page, 'Ana People').getByRole('article').last()).toContainText('from the directory');
+    await bo.page
+      .getByRole('navigation', { name: 'Rooms' })
+      .getByRole('link', { name: /Ana People/ })
+      .click();
+    await expect(timeline(bo.page, 'Ana People').getByRole('article').last()).toContainText(
+      'from the directory',
+    );
 
     // Notes to self.
     await showSidebar(page);
@@ -49,7 +56,9 @@ for (const vp of VIEWPORTS) {
     await dialog.getByRole('button', { name: 'Notes to self' }).click();
     await expect(timeline(page, 'Notes to self')).toBeVisible();
     await sendText(page, 'remember the milk');
-    await expect(timeline(page, 'Notes to self').getByRole('article').last()).toContainText('remember the milk');
+    await expect(timeline(page, 'Notes to self').getByRole('article').last()).toContainText(
+      'remember the milk',
+    );
     await showSidebar(page);
     await expect(
       page.getByRole('navigation', { name: 'Rooms' }).getByRole('link', { name: /Notes to self/ }),

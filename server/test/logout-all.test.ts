@@ -25,7 +25,9 @@ afterAll(async () => {
 });
 
 async function login(s: Session): Promise<Session> {
-  const res = await call('POST', '/api/auth/login', { body: { username: s.user.username, password: PASSWORD } });
+  const res = await call('POST', '/api/auth/login', {
+    body: { username: s.user.username, password: PASSWORD },
+  });
   expect(res.status).toBe(200);
   return res.body as Session;
 }
@@ -38,7 +40,10 @@ describe('POST /api/auth/logout-all', () => {
 
   it('refuses a body with any field (400) and ends nothing', async () => {
     const a = await register(call);
-    const res = await call('POST', '/api/auth/logout-all', { token: a.accessToken, body: { keepThis: true } });
+    const res = await call('POST', '/api/auth/logout-all', {
+      token: a.accessToken,
+      body: { keepThis: true },
+    });
     expectError(res, 400, 'VALIDATION_ERROR');
     expect((await call('GET', '/api/users/me', { token: a.accessToken })).status).toBe(200);
   });

@@ -42,7 +42,11 @@ async function loner(): Promise<Session> {
 
 describe('user:updated', () => {
   it('is not sent for a refused change (unauthenticated)', async () => {
-    expectError(await call('PATCH', '/api/users/me', { body: { displayName: 'Nobody' } }), 401, 'UNAUTHORIZED');
+    expectError(
+      await call('PATCH', '/api/users/me', { body: { displayName: 'Nobody' } }),
+      401,
+      'UNAUTHORIZED',
+    );
   });
 
   it('reaches roommates and the own other sockets with the new User; not strangers; not for an email change', async () => {
@@ -50,7 +54,10 @@ describe('user:updated', () => {
     const bo = await loner();
     const stranger = await loner();
     // Ana and Bo share a DM, and nothing else.
-    expectStatusOf(await call('POST', '/api/dms', { token: ana.accessToken, body: { userId: bo.user.id } }), 200);
+    expectStatusOf(
+      await call('POST', '/api/dms', { token: ana.accessToken, body: { userId: bo.user.id } }),
+      200,
+    );
     const [boSock, anaOther, strangerSock] = await Promise.all([
       connectSocket(srv, bo),
       connectSocket(srv, ana),
@@ -87,6 +94,8 @@ describe('user:updated', () => {
     }
     const dm = (await call('GET', '/api/dms', { token: bo.accessToken })).body.rooms[0];
     // Still only the one from the rename.
-    expect(await receivedBeforeMarker(boSock, 'user:updated', isAna, await messageMarker(call, ana, dm.id))).toHaveLength(1);
+    expect(
+      await receivedBeforeMarker(boSock, 'user:updated', isAna, await messageMarker(call, ana, dm.id)),
+    ).toHaveLength(1);
   });
 });

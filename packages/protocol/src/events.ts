@@ -122,7 +122,9 @@ export const serverEventSchemas = {
   'session:ended': named(
     'SessionEndedEvent',
     z.object({
-      reason: z.string().meta({ description: 'logout, logout_all, reuse, password_changed, released, token_expired' }),
+      reason: z
+        .string()
+        .meta({ description: 'logout, logout_all, reuse, password_changed, released, token_expired' }),
     }),
   ),
   error: s.ErrorSchema,

@@ -148,7 +148,9 @@ export function PeopleDialog({ onClose }: { onClose(): void }) {
         })}
       </ul>
       {!loading && sorted.length === 0 && !error && (
-        <p className="directory-empty">{q ? 'Nobody by that name.' : 'Nobody else is online. Search by name.'}</p>
+        <p className="directory-empty">
+          {q ? 'Nobody by that name.' : 'Nobody else is online. Search by name.'}
+        </p>
       )}
       {next && (
         <button type="button" className="button tiny" disabled={loading} onClick={more}>

@@ -82,7 +82,13 @@ export function Sidebar({ open, onClose }: { open: boolean; onClose(): void }) {
             </button>
           </div>
           {dms.length > 0 && (
-            <RoomList rooms={dms} activeId={activeId} labelledBy="dms-heading" online={online} onPick={onClose} />
+            <RoomList
+              rooms={dms}
+              activeId={activeId}
+              labelledBy="dms-heading"
+              online={online}
+              onPick={onClose}
+            />
           )}
           {others.length > 0 && (
             <>

@@ -6,6 +6,7 @@ import { checkImage, uploadImage } from '../../api/upload';
 import { Avatar } from '../../components/Avatar';
 import { Dialog } from '../../components/Dialog';
 import { Field } from '../../components/Field';
+import { LIMITS } from '../../lib/limits';
 import { useMe } from '../auth/me';
 import { setMe, signOutEverywhere } from '../auth/session';
 import { cropSquare } from './cropSquare';
@@ -136,7 +137,7 @@ function ProfileSection({ me }: { me: Me }) {
         <Field
           label="Display name"
           value={name}
-          maxLength={64}
+          maxLength={LIMITS.displayNameMax}
           autoComplete="nickname"
           onChange={(e) => setName(e.target.value)}
           error={nameError}
@@ -164,7 +165,12 @@ function ProfileSection({ me }: { me: Me }) {
             />
           </label>
           {me.avatarUrl && (
-            <button type="button" className="button small" disabled={busy} onClick={() => void removeAvatar()}>
+            <button
+              type="button"
+              className="button small"
+              disabled={busy}
+              onClick={() => void removeAvatar()}
+            >
               Remove avatar
             </button>
           )}
@@ -234,7 +240,8 @@ function PasswordSection() {
     e.preventDefault();
     setErrors({});
     setStatus(null);
-    if (next.length < 8) return setErrors({ newPassword: 'Use at least 8 characters.' });
+    if (next.length < LIMITS.passwordMin)
+      return setErrors({ newPassword: `Use at least ${LIMITS.passwordMin} characters.` });
     setBusy(true);
     try {
       await api.changePassword(current, next);
@@ -245,7 +252,9 @@ function PasswordSection() {
       const e2 = asApiError(err);
       const np = fieldMessage(e2, 'newPassword');
       setErrors(
-        e2.code === 'VALIDATION_ERROR' && np ? { newPassword: np } : { currentPassword: fieldMessage(e2, 'currentPassword') ?? describeError(e2) },
+        e2.code === 'VALIDATION_ERROR' && np
+          ? { newPassword: np }
+          : { currentPassword: fieldMessage(e2, 'currentPassword') ?? describeError(e2) },
       );
     } finally {
       setBusy(false);
