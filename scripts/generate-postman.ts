@@ -511,7 +511,7 @@ interface PmRequestItem {
   request: {
     method: string;
     description: string;
-    auth?: { type: 'noauth' };
+    auth?: { type: 'noauth' } | { type: 'bearer'; bearer: { key: string; value: string; type: string }[] };
     header: { key: string; value: string }[];
     body?:
       | { mode: 'raw'; raw: string; options: { raw: { language: 'json' } } }

@@ -1,4 +1,3 @@
-import type { Session } from '@parley/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { client, register, startTestServer, type Call, type TestServer } from '../src/test-support/server.js';
 import { expectError } from './helpers/http.js';
