@@ -12,7 +12,7 @@ for (const vp of VIEWPORTS) {
   test(`people at ${vp.width}×${vp.height}: a DM from the directory, notes to self`, async ({ browser }) => {
     test.slow();
     const viewport = { width: vp.width, height: vp.height };
-    const ana = await apiUser(browser, 'ana', 'Ana People', { viewport });
+    const ana = await apiUser(browser, 'ana', `Ana People ${vp.name}`, { viewport });
     const bo = await apiUser(browser, 'bo', `Bo People ${vp.name}`, { viewport });
     await bo.page.goto('/');
     await expect(timeline(bo.page, 'general')).toBeVisible();
@@ -45,7 +45,7 @@ for (const vp of VIEWPORTS) {
       .getByRole('navigation', { name: 'Rooms' })
       .getByRole('link', { name: /Ana People/ })
       .click();
-    await expect(timeline(bo.page, 'Ana People').getByRole('article').last()).toContainText(
+    await expect(timeline(bo.page, ana.displayName).getByRole('article').last()).toContainText(
       'from the directory',
     );
 
@@ -69,8 +69,8 @@ for (const vp of VIEWPORTS) {
 
   test(`an unreachable room address at ${vp.width}×${vp.height} says so`, async ({ browser }) => {
     const viewport = { width: vp.width, height: vp.height };
-    const ana = await apiUser(browser, 'ana', 'Ana Private', { viewport });
-    const bo = await apiUser(browser, 'bo', 'Bo Outsider', { viewport });
+    const ana = await apiUser(browser, 'ana', `Ana Private ${vp.name}`, { viewport });
+    const bo = await apiUser(browser, 'bo', `Bo Outsider ${vp.name}`, { viewport });
     const secret = await createRoomApi(ana, `secret-${Date.now().toString(36).slice(-5)}`, '', 'private');
     for (const path of [`/rooms/${secret.id}`, '/rooms/999999999']) {
       await bo.page.goto(path);
