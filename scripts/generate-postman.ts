@@ -153,6 +153,8 @@ interface Step {
   files?: Record<string, { base64: string; contentType: string; fileName: string }>;
   /** Send no Authorization header even though the operation accepts one. */
   noAuth?: boolean;
+  /** Send this bearer token instead of the collection's `{{accessToken}}`. */
+  token?: string;
   prerequest?: string[];
   /** Test script lines run after the status and schema checks; `body` is the parsed JSON answer. */
   tests?: string[];
@@ -211,6 +213,7 @@ const FLOW: Step[] = [
       json,
       "pm.test('the user is a guest', () => pm.expect(body.user.isGuest).to.equal(true));",
       save('guestUserId', 'body.user.id'),
+      save('guestAccessToken', 'body.accessToken'),
     ],
   },
   {
@@ -231,6 +234,13 @@ const FLOW: Step[] = [
     note: 'Ends the session made by "register" (by its refresh token); the flow goes on with the login session.',
     body: { refreshToken: '{{firstRefreshToken}}' },
     noAuth: true,
+  },
+  {
+    op: 'logoutAll',
+    name: 'Sign out everywhere',
+    note: 'Ends every session of the guest (made by "Sign in as a guest"), this one included; the guest\'s account stays, for the membership and direct-message requests.',
+    body: {},
+    token: '{{guestAccessToken}}',
   },
   {
     op: 'upload',
@@ -497,6 +507,11 @@ const VARIABLES: [string, string, string][] = [
   ['attachmentId', '', 'The image made by the upload'],
   ['avatarAttachmentId', '', 'The image made by "Upload an avatar"'],
   ['username', '', 'Set by register'],
+  [
+    'guestAccessToken',
+    '',
+    'The guest\'s access token (set by "Sign in as a guest"); "Sign out everywhere" ends its sessions',
+  ],
   ['password', 'correct-horse-9', 'Password of the registered user'],
   ['newPassword', 'correct-horse-10', 'What "Change password" changes it to'],
   ['firstRefreshToken', '', 'The refresh token of the register session, which logout ends'],
@@ -525,7 +540,7 @@ interface PmRequestItem {
   request: {
     method: string;
     description: string;
-    auth?: { type: 'noauth' };
+    auth?: { type: 'noauth' } | { type: 'bearer'; bearer: { key: string; value: string; type: string }[] };
     header: { key: string; value: string }[];
     body?:
       | { mode: 'raw'; raw: string; options: { raw: { language: 'json' } } }
@@ -645,6 +660,9 @@ function requestItem(doc: OaDocument, op: Operation, step: Step): PmRequestItem 
       method: op.method,
       description: `${description}\n\n\`${op.method} ${op.path}\` (operationId \`${op.operationId}\`)`,
       ...(!needsAuth || step.noAuth ? { auth: { type: 'noauth' as const } } : {}),
+      ...(needsAuth && step.token
+        ? { auth: { type: 'bearer' as const, bearer: [{ key: 'token', value: step.token, type: 'string' }] } }
+        : {}),
       header: body?.mode === 'raw' ? [{ key: 'Content-Type', value: 'application/json' }] : [],
       ...(body ? { body } : {}),
       url: {

@@ -124,10 +124,13 @@ export const serverEventSchemas = {
     }),
   ),
   typing: named('TypingEvent', z.object({ roomId: s.IdSchema, user: s.UserSchema, isTyping: z.boolean() })),
+  'user:updated': s.UserSchema,
   'session:ended': named(
     'SessionEndedEvent',
     z.object({
-      reason: z.string().meta({ description: 'logout, reuse, password_changed, released, token_expired' }),
+      reason: z
+        .string()
+        .meta({ description: 'logout, logout_all, reuse, password_changed, released, token_expired' }),
     }),
   ),
   error: s.ErrorSchema,
@@ -170,6 +173,8 @@ export const eventDocs: Record<ClientEventName | ServerEventName, string> = {
   'room:deleted': 'A room was deleted (or became private and so invisible to you).',
   'presence:changed':
     'Users you subscribed to came online or went offline. At most one per PRESENCE_BATCH_MS (default 1 s) per socket; a user who changed twice in that time appears once, in the final state; never empty.',
+  'user:updated':
+    'Someone you share a room with (or you, in another tab) changed their display name or avatar: the User as it is now. Email changes are never sent.',
   'session:ended':
     'Your session was logged out, revoked or expired; refresh and reconnect, or sign in again.',
   error: 'A rule was broken by an event sent without an acknowledgement callback.',

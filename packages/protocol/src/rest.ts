@@ -91,6 +91,17 @@ export const routes = {
     status: 204,
     errors: [],
   }),
+  logoutAll: def({
+    method: 'post',
+    path: '/api/auth/logout-all',
+    tag: 'auth',
+    summary:
+      'Sign out everywhere: ends every session of the user, this one included; their sockets get `session:ended` (reason `logout_all`)',
+    audience: 'user',
+    body: s.LogoutAllBodySchema,
+    status: 204,
+    errors: ['RATE_LIMITED'],
+  }),
   getMe: def({
     method: 'get',
     path: '/api/users/me',

@@ -127,12 +127,9 @@ export const RoomSchema = z
     updatedAt: TimestampSchema,
     lastMessageAt: TimestampSchema.nullable(),
     unreadCount: z.number().int(),
-    mentionCount: z
-      .number()
-      .int()
-      .meta({
-        description: 'Unread messages that mention the caller (0 on broadcast copies, as unreadCount)',
-      }),
+    mentionCount: z.number().int().meta({
+      description: 'Unread messages that mention the caller (0 on broadcast copies, as unreadCount)',
+    }),
     notifications: NotificationLevelSchema.meta({
       description: "The caller's notification level for this room (`all` on broadcast copies: keep your own)",
     }),
@@ -252,6 +249,11 @@ export const GuestBodySchema = z.strictObject({ username: UsernameSchema }).meta
 export const RefreshBodySchema = z
   .strictObject({ refreshToken: z.string().min(1).max(512).refine(noControl, NO_CONTROL).optional() })
   .meta({ id: 'RefreshBody' });
+
+/** Sign out everywhere takes no options; an empty object (or no body), and any field is refused. */
+export const LogoutAllBodySchema = z
+  .strictObject({})
+  .meta({ id: 'LogoutAllBody', description: 'Empty: every session of the caller ends' });
 
 export const UpdateMeBodySchema = z
   .strictObject({

@@ -11,6 +11,7 @@ import type {
   RoomPage,
   SearchResults,
   Session,
+  UpdateMeBodySchema,
   UpdateRoomBodySchema,
   User,
 } from '@parley/protocol';
@@ -27,6 +28,7 @@ export type RegisterBody = z.input<typeof RegisterBodySchema>;
 export type LoginBody = z.input<typeof LoginBodySchema>;
 export type CreateRoomBody = z.input<typeof CreateRoomBodySchema>;
 export type UpdateRoomBody = z.input<typeof UpdateRoomBodySchema>;
+export type UpdateMeBody = z.input<typeof UpdateMeBodySchema>;
 export type AddMemberBody = z.input<typeof AddMemberBodySchema>;
 
 const id = encodeURIComponent;
@@ -58,6 +60,15 @@ export const api = {
     request<Session>('POST', '/api/auth/guest', { body: { username }, auth: false }),
 
   me: () => request<Me>('GET', '/api/users/me'),
+  updateMe: (body: UpdateMeBody) => request<Me>('PATCH', '/api/users/me', { body }),
+  changePassword: (currentPassword: string, newPassword: string) =>
+    request<void>('POST', '/api/users/me/password', { body: { currentPassword, newPassword } }),
+  /** One page of the people directory: by name prefix, or (`online`) who is connected now. */
+  usersPage: (q: { q?: string; online?: boolean; after?: string; limit?: number }, signal?: AbortSignal) =>
+    request<{ users: User[]; hasMore: boolean; next: string | null }>('GET', '/api/users', {
+      query: { ...q, online: q.online ? 'true' : undefined },
+      signal,
+    }),
   searchUsers: (q: string, signal?: AbortSignal) =>
     request<{ users: User[] }>('GET', '/api/users', { query: { q, limit: 10 }, signal }),
 

@@ -8,6 +8,7 @@ import { defaultRoomId, openRoom } from '../features/rooms/roomActions';
 import { RoomView } from '../features/rooms/RoomView';
 import { Sidebar } from '../features/rooms/Sidebar';
 import { SearchDialog } from '../features/search/SearchDialog';
+import { UnreachableRoom } from '../features/rooms/UnreachableRoom';
 import { startChatSession } from './chatSession';
 import { navigate, roomIdFromPath, roomPath, usePath } from './router';
 
@@ -19,6 +20,7 @@ export function ChatApp() {
   const path = usePath();
   const roomId = roomIdFromPath(path);
   const roomsLoaded = useStore(chatStore, (s) => s.roomsLoaded);
+  const unreachable = useStore(chatStore, (s) => roomId !== null && s.unreachableRoomId === roomId);
   const [drawer, setDrawer] = useState<Drawer>('none');
   const [searching, setSearching] = useState(false);
 
@@ -66,7 +68,9 @@ export function ChatApp() {
       <main className="main" id="main">
         {/* In the main column's flow, above the room: it pushes the room down instead of covering its title. */}
         <ConnectionBanner />
-        {roomId ? (
+        {unreachable ? (
+          <UnreachableRoom />
+        ) : roomId ? (
           <RoomView
             key={roomId}
             roomId={roomId}
@@ -81,7 +85,7 @@ export function ChatApp() {
           </div>
         )}
       </main>
-      {roomId && (
+      {roomId && !unreachable && (
         <MembersPanel roomId={roomId} open={drawer === 'members'} onClose={() => setDrawer('none')} />
       )}
       {drawer !== 'none' && <div className="scrim" aria-hidden="true" onClick={() => setDrawer('none')} />}

@@ -1,6 +1,7 @@
 import type { Message } from '@parley/protocol';
 import { myId } from '../features/auth/me';
 import { mentionsMe, notifyMessage } from '../features/notifications/notify';
+import { userUpdated } from '../features/people/userUpdated';
 import { presenceChanged, setTyping } from '../features/presence/presenceActions';
 import { afterLeaving, firstArrival, roomDeleted } from '../features/rooms/roomActions';
 import { countsAsUnread, markDeleted, markRead, replaceMessage } from '../features/timeline/timelineActions';
@@ -65,6 +66,7 @@ export function bindServerEvents(socket: ParleySocket): void {
 
   socket.on('presence:changed', presenceChanged);
   socket.on('typing', ({ roomId, user, isTyping }) => setTyping(roomId, user, isTyping));
+  socket.on('user:updated', userUpdated);
 }
 
 function onMessage(m: Message): void {

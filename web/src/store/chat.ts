@@ -1,5 +1,6 @@
 import type { Attachment, Member, Message, Room, User } from '@parley/protocol';
 import { compareIds } from '../lib/ids';
+import { currentUser } from '../features/auth/me';
 import { createStore } from './store';
 
 /** A message we sent that the server has not acknowledged yet (or refused). */
@@ -57,6 +58,8 @@ export interface ChatState {
   connection: ConnectionStatus;
   /** A passing message for the user ("You were removed from #design"). */
   notice: string | null;
+  /** The room the address names but we may not open (404/403): the page says so instead of showing another. */
+  unreachableRoomId: string | null;
 }
 
 const initial: ChatState = {
@@ -71,6 +74,7 @@ const initial: ChatState = {
   typing: {},
   connection: 'connecting',
   notice: null,
+  unreachableRoomId: null,
 };
 
 export const chatStore = createStore<ChatState>(initial);
@@ -189,6 +193,10 @@ export function setNotice(notice: string | null): void {
 /** The name people see for a room: `#design`, or the other person's name for a DM. */
 export function roomTitle(room: Room | undefined): string {
   if (!room) return '';
-  if (room.kind === 'direct') return room.peer?.displayName ?? 'Direct message';
+  if (room.kind === 'direct') {
+    // A DM with yourself is where you keep notes (the server makes it when you pick yourself).
+    if (room.peer && room.peer.id === currentUser()?.id) return 'Notes to self';
+    return room.peer?.displayName ?? 'Direct message';
+  }
   return room.name;
 }

@@ -89,6 +89,7 @@ export const restCases = {
     },
   ],
   logout: [{ variant: 'own session', rule: signedIn, throwawayActor: true }],
+  logoutAll: [{ variant: 'every own session', rule: signedIn, throwawayActor: true }],
   getMe: [{ variant: 'self', rule: signedIn }],
   // A display name claims its skeleton (issue 13): each actor takes one of its own.
   updateMe: [

@@ -9,6 +9,8 @@ import { useMe } from '../auth/me';
 import { signOut } from '../auth/session';
 import { NotificationToggle } from '../notifications/NotificationToggle';
 import { OnlineList } from '../presence/OnlineList';
+import { PeopleDialog } from '../people/PeopleDialog';
+import { SettingsDialog } from '../settings/SettingsDialog';
 import { NewRoomDialog } from './NewRoomDialog';
 
 const byName = (a: Room, b: Room) => roomTitle(a).localeCompare(roomTitle(b));
@@ -21,6 +23,8 @@ export function Sidebar({ open, onClose }: { open: boolean; onClose(): void }) {
   const activeId = useStore(chatStore, (s) => s.activeRoomId);
   const online = useStore(chatStore, (s) => s.online);
   const [creating, setCreating] = useState(false);
+  const [settingsOpen, setSettingsOpen] = useState(false);
+  const [peopleOpen, setPeopleOpen] = useState(false);
 
   const { joined, others, dms } = useMemo(() => {
     const all = Object.values(rooms);
@@ -65,19 +69,26 @@ export function Sidebar({ open, onClose }: { open: boolean; onClose(): void }) {
             )}
           </div>
           <RoomList rooms={joined} activeId={activeId} labelledBy="rooms-heading" onPick={onClose} />
+          <div className="section-head">
+            <h2 id="dms-heading">Direct messages</h2>
+            <button
+              type="button"
+              className="icon-button small"
+              aria-label="New message"
+              title="New message"
+              onClick={() => setPeopleOpen(true)}
+            >
+              <Icon name="plus" size={18} />
+            </button>
+          </div>
           {dms.length > 0 && (
-            <>
-              <div className="section-head">
-                <h2 id="dms-heading">Direct messages</h2>
-              </div>
-              <RoomList
-                rooms={dms}
-                activeId={activeId}
-                labelledBy="dms-heading"
-                online={online}
-                onPick={onClose}
-              />
-            </>
+            <RoomList
+              rooms={dms}
+              activeId={activeId}
+              labelledBy="dms-heading"
+              online={online}
+              onPick={onClose}
+            />
           )}
           {others.length > 0 && (
             <>
@@ -91,18 +102,34 @@ export function Sidebar({ open, onClose }: { open: boolean; onClose(): void }) {
         <OnlineList onPick={onClose} />
       </div>
       <div className="sidebar-footer">
-        <div className="me">
+        {/* Your name opens your settings; "Settings" is the contract's name for this control. */}
+        <button
+          type="button"
+          className="me me-button"
+          aria-label="Settings"
+          title={`Settings for ${me.displayName}`}
+          onClick={() => setSettingsOpen(true)}
+        >
           <Avatar user={me} size="sm" />
           <span className="me-name">
             <span className="truncate">{me.displayName}</span>
             <span className="me-sub truncate">{me.isGuest ? 'Guest' : `@${me.username}`}</span>
           </span>
-        </div>
+        </button>
         <button type="button" className="button small" onClick={() => void signOut()}>
           Sign out
         </button>
       </div>
       {creating && <NewRoomDialog onClose={() => setCreating(false)} />}
+      {settingsOpen && <SettingsDialog onClose={() => setSettingsOpen(false)} />}
+      {peopleOpen && (
+        <PeopleDialog
+          onClose={() => {
+            setPeopleOpen(false);
+            onClose();
+          }}
+        />
+      )}
     </aside>
   );
 }

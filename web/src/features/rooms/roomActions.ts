@@ -1,6 +1,6 @@
 import type { Room, User } from '@parley/protocol';
 import { allPages, api, type CreateRoomBody, type UpdateRoomBody } from '../../api/client';
-import { asApiError } from '../../api/errors';
+import { asApiError, describeError } from '../../api/errors';
 import { navigate, roomPath } from '../../app/router';
 import {
   addMessages,
@@ -66,14 +66,17 @@ export async function openRoom(roomId: string): Promise<void> {
     try {
       room = await api.getRoom(roomId);
       upsertRoom(room);
-    } catch {
+    } catch (err) {
       if (chatStore.get().activeRoomId !== roomId) return;
-      setNotice('That room does not exist, or you cannot see it.');
-      const fallback = defaultRoomId();
-      navigate(fallback ? roomPath(fallback) : '/', { replace: true });
+      const e = asApiError(err);
+      // The address stays: the page says the room cannot be opened (ChatApp), rather than silently showing
+      // another room as if the link had worked.
+      if (e.status === 404 || e.status === 403) chatStore.set({ unreachableRoomId: roomId });
+      else setNotice(`Could not open the room: ${describeError(e)}`);
       return;
     }
   }
+  if (chatStore.get().unreachableRoomId) chatStore.set({ unreachableRoomId: null });
   localStorage.setItem(LAST_ROOM_KEY, roomId);
   void loadMembers(roomId);
   await loadLatest(roomId, room.unreadCount);
