@@ -104,7 +104,7 @@ test('a guest has no email setting; a taken email is refused next to the field',
   await page.getByRole('button', { name: 'Settings', exact: true }).click();
   const dialog = page.getByRole('dialog', { name: 'Settings', exact: true });
   await expect(dialog.getByLabel('Display name')).toBeVisible();
-  await expect(dialog.getByLabel('Email', { exact: true })).toHaveCount(0);
+  await expect(dialog.getByRole('textbox', { name: 'Email', exact: true })).toHaveCount(0);
   await expect(dialog.getByLabel('Current password')).toHaveCount(0);
   await ctx.close();
 
@@ -113,7 +113,7 @@ test('a guest has no email setting; a taken email is refused next to the field',
   await ana.page.goto('/');
   await ana.page.getByRole('button', { name: 'Settings', exact: true }).click();
   const d2 = ana.page.getByRole('dialog', { name: 'Settings', exact: true });
-  await d2.getByLabel('Email', { exact: true }).fill(`${bo.username}@example.com`);
+  await d2.getByRole('textbox', { name: 'Email', exact: true }).fill(`${bo.username}@example.com`);
   await d2.getByRole('button', { name: 'Save email' }).click();
   await expect(d2.getByText('That email address is already registered.')).toBeVisible();
   await ana.context.close();
