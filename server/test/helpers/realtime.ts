@@ -36,9 +36,7 @@ export const ROOM_KEYS = [
   'kind',
   'lastMessageAt',
   'memberCount',
-  'mentionCount',
   'name',
-  'notifications',
   'ownerId',
   'unreadCount',
   'updatedAt',
@@ -53,7 +51,6 @@ export const MESSAGE_KEYS = [
   'event',
   'id',
   'kind',
-  'mentions',
   'roomId',
   'text',
 ];

@@ -2,7 +2,6 @@ import { QueryTypes, type Transaction } from 'sequelize';
 import type { AppContext } from '../../context.js';
 import type { Message, Room } from '../../db/models.js';
 import { afterCommit, lockRooms, onSettled } from '../../db/unit-of-work.js';
-import { encodeMentions } from './mentions.js';
 
 export interface NewMessage {
   authorId: number | null;
@@ -11,8 +10,6 @@ export interface NewMessage {
   event?: Message['event'];
   clientId?: string | null;
   attachmentId?: string | null;
-  /** Members it mentions (messages/mentions.ts): resolved by the caller, in the same transaction. */
-  mentions?: number[];
 }
 
 /**
@@ -58,7 +55,6 @@ export type StoredMessage = Pick<
   | 'attachmentId'
   | 'editedAt'
   | 'deletedAt'
-  | 'mentions'
   | 'createdAt'
 >;
 
@@ -77,7 +73,7 @@ export async function appendMessage(
 }
 
 /** Columns given per row; the others are the same for the whole statement (see appendMessages). */
-const ROW_PARAMS = 8;
+const ROW_PARAMS = 7;
 
 /**
  * Appends messages to one or more rooms with one multi-row INSERT (group commit): ids ascend in the order given,
@@ -106,14 +102,13 @@ export async function appendMessages(
       m.event ?? null,
       m.clientId ?? null,
       m.attachmentId ?? null,
-      encodeMentions(m.mentions ?? []),
     );
     const b = n - ROW_PARAMS + 1;
     values.push(
-      `($${b}, $${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}, NULL, NULL, ${sequelize.escape(now)})`,
+      `($${b}, $${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, NULL, NULL, ${sequelize.escape(now)})`,
     );
   }
-  const insert = `INSERT INTO messages ("roomId", "authorId", "kind", "text", "event", "clientId", "attachmentId", "mentions", "editedAt", "deletedAt", "createdAt") VALUES ${values.join(', ')}`;
+  const insert = `INSERT INTO messages ("roomId", "authorId", "kind", "text", "event", "clientId", "attachmentId", "editedAt", "deletedAt", "createdAt") VALUES ${values.join(', ')}`;
   const ids = await insertedIds(ctx, t, insert, bind, ms.length);
   const messages: StoredMessage[] = ms.map((m, i) => ({
     id: ids[i]!,
@@ -124,7 +119,6 @@ export async function appendMessages(
     event: m.event ?? null,
     clientId: m.clientId ?? null,
     attachmentId: m.attachmentId ?? null,
-    mentions: encodeMentions(m.mentions ?? []),
     editedAt: null,
     deletedAt: null,
     createdAt: now,

@@ -30,15 +30,17 @@ const afterSignIn = () => {
   if (location.pathname === '/login' || location.pathname === '/register') navigate('/', { replace: true });
 };
 
-/**
- * The switch between the two forms. A button named as the contract names the control ("Create account", "Sign in":
- * CONTRACT.md "Web client: names"), so that it is found by the same name as the form's own submit button.
- */
-function SwitchForm({ to, children }: { to: string; children: string }) {
+function Link({ to, children }: { to: string; children: string }) {
   return (
-    <button type="button" className="link-like auth-switch" onClick={() => navigate(to)}>
+    <a
+      href={to}
+      onClick={(e) => {
+        e.preventDefault();
+        navigate(to);
+      }}
+    >
       {children}
-    </button>
+    </a>
   );
 }
 
@@ -130,7 +132,7 @@ function SignInForm() {
         {busy === 'login' ? 'Signing in…' : 'Sign in'}
       </button>
       <p className="auth-alt">
-        New here? <SwitchForm to="/register">Create account</SwitchForm>
+        New here? <Link to="/register">Create an account</Link>
       </p>
       <div className="auth-divider" role="presentation">
         <span>or</span>
@@ -244,7 +246,7 @@ function RegisterForm() {
         {busy ? 'Creating account…' : 'Create account'}
       </button>
       <p className="auth-alt">
-        Already have an account? <SwitchForm to="/login">Sign in</SwitchForm>
+        Already have an account? <Link to="/login">Sign in</Link>
       </p>
     </form>
   );
