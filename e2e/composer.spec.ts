@@ -120,10 +120,14 @@ test('messages: too long is refused before sending, edits and deletions show', a
   await edit.press('Enter');
   await expect(messages(bo.page, 'general', 'Second draft of a thought')).toContainText('(edited)');
 
-  page.once('dialog', (d) => void d.accept());
   const edited = messages(page, 'general', 'Second draft of a thought');
   await edited.hover();
   await edited.getByRole('button', { name: 'Delete' }).click();
+  // The app's own confirmation, not the browser's.
+  await page
+    .getByRole('alertdialog', { name: 'Delete this message?' })
+    .getByRole('button', { name: 'Delete message' })
+    .click();
   await expect(messages(bo.page, 'general', 'Second draft of a thought')).toHaveCount(0);
   await expect(messages(bo.page, 'general', 'This message was deleted.')).toHaveCount(1);
   await ana.context.close();

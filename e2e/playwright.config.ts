@@ -44,7 +44,10 @@ export default defineConfig({
   expect: { timeout: 10_000 },
   fullyParallel: true,
   workers: process.env.CI ? 2 : 2,
-  retries: 0,
+  // One retry in CI: two workers and the server share 2 cores, and a flow of several live steps between two browsers
+  // (the settings spec at phone size) missed a 10 s expectation in 2 of 4 local runs beside the other specs; a
+  // broken flow fails both attempts, and the report lists every retried test as flaky.
+  retries: process.env.CI ? 1 : 0,
   forbidOnly: Boolean(process.env.CI),
   reporter: process.env.CI
     ? [['list'], ['html', { open: 'never', outputFolder: path.join(root, 'playwright-report') }]]

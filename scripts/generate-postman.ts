@@ -153,6 +153,8 @@ interface Step {
   files?: Record<string, { base64: string; contentType: string; fileName: string }>;
   /** Send no Authorization header even though the operation accepts one. */
   noAuth?: boolean;
+  /** Send this bearer token instead of the collection's `{{accessToken}}`. */
+  token?: string;
   prerequest?: string[];
   /** Test script lines run after the status and schema checks; `body` is the parsed JSON answer. */
   tests?: string[];
@@ -211,6 +213,7 @@ const FLOW: Step[] = [
       json,
       "pm.test('the user is a guest', () => pm.expect(body.user.isGuest).to.equal(true));",
       save('guestUserId', 'body.user.id'),
+      save('guestAccessToken', 'body.accessToken'),
     ],
   },
   {
@@ -231,6 +234,13 @@ const FLOW: Step[] = [
     note: 'Ends the session made by "register" (by its refresh token); the flow goes on with the login session.',
     body: { refreshToken: '{{firstRefreshToken}}' },
     noAuth: true,
+  },
+  {
+    op: 'logoutAll',
+    name: 'Sign out everywhere',
+    note: 'Ends every session of the guest (made by "Sign in as a guest"), this one included; the guest\'s account stays, for the membership and direct-message requests.',
+    body: {},
+    token: '{{guestAccessToken}}',
   },
   {
     op: 'upload',
@@ -314,9 +324,12 @@ const FLOW: Step[] = [
   {
     op: 'listRooms',
     name: 'List rooms',
+    note: 'Paged: pass `next` as `after` for the next page (`limit` up to 200).',
+    query: { limit: '200' },
     tests: [
       json,
       "pm.test('the general room is listed', () => pm.expect(body.rooms.map((r) => r.name)).to.include('general'));",
+      "pm.test('a page says whether more follow', () => { pm.expect(body.hasMore).to.be.a('boolean'); pm.expect(body.next === null || typeof body.next === 'string').to.equal(true); });",
     ],
   },
   {
@@ -348,6 +361,17 @@ const FLOW: Step[] = [
     ],
   },
   {
+    op: 'setNotifications',
+    name: 'Set notification level',
+    note: 'The owner asks to be notified only of messages that mention them in this room.',
+    body: { level: 'mentions' },
+    tests: [
+      json,
+      "pm.test('the level is stored', () => pm.expect(body.notifications).to.equal('mentions'));",
+      "pm.test('nothing mentions the owner yet', () => pm.expect(body.mentionCount).to.equal(0));",
+    ],
+  },
+  {
     op: 'addMember',
     name: 'Add a member',
     note: 'The owner adds the guest to the private room.',
@@ -357,8 +381,10 @@ const FLOW: Step[] = [
   {
     op: 'listMembers',
     name: 'List members',
+    note: 'Online members first, then by username; paged like the room list.',
     tests: [
       json,
+      "pm.test('one page holds them all', () => { pm.expect(body.hasMore).to.equal(false); pm.expect(body.next).to.equal(null); });",
       "pm.test('owner and guest are members', () => pm.expect(body.members.map((m) => m.user.id)).to.include.members([pm.collectionVariables.get('userId'), pm.collectionVariables.get('guestUserId')]));",
     ],
   },
@@ -409,6 +435,7 @@ const FLOW: Step[] = [
       json,
       "pm.test('the text is stored', () => pm.expect(body.text).to.equal('Hello from Postman'));",
       "pm.test('the image is attached', () => pm.expect(body.attachment.id).to.equal(pm.collectionVariables.get('attachmentId')));",
+      "pm.test('it names nobody', () => pm.expect(body.mentions).to.eql([]));",
       save('messageId', 'body.id'),
     ],
   },
@@ -419,6 +446,17 @@ const FLOW: Step[] = [
     tests: [
       json,
       "pm.test('the message is in the history', () => pm.expect(body.messages.map((m) => m.id)).to.include(pm.collectionVariables.get('messageId')));",
+    ],
+  },
+  {
+    op: 'searchMessages',
+    name: 'Search messages',
+    note: 'Finds the message by its words, the last one a prefix, accents and case aside; hits are marked with U+0002 and U+0003.',
+    query: { q: 'HELLO postm', roomId: '{{roomId}}' },
+    tests: [
+      json,
+      "pm.test('the message is found', () => pm.expect(body.results.map((r) => r.message.id)).to.include(pm.collectionVariables.get('messageId')));",
+      "pm.test('the hits are marked', () => pm.expect(body.results[0].snippet).to.include('\\u0002Hello\\u0003'));",
     ],
   },
   {
@@ -447,6 +485,7 @@ const FLOW: Step[] = [
     name: 'List direct rooms',
     tests: [
       json,
+      "pm.test('one page holds them all', () => pm.expect(body.hasMore).to.equal(false));",
       "pm.test('the direct room is listed', () => pm.expect(body.rooms.map((r) => r.id)).to.include(pm.collectionVariables.get('dmRoomId')));",
     ],
   },
@@ -468,6 +507,11 @@ const VARIABLES: [string, string, string][] = [
   ['attachmentId', '', 'The image made by the upload'],
   ['avatarAttachmentId', '', 'The image made by "Upload an avatar"'],
   ['username', '', 'Set by register'],
+  [
+    'guestAccessToken',
+    '',
+    'The guest\'s access token (set by "Sign in as a guest"); "Sign out everywhere" ends its sessions',
+  ],
   ['password', 'correct-horse-9', 'Password of the registered user'],
   ['newPassword', 'correct-horse-10', 'What "Change password" changes it to'],
   ['firstRefreshToken', '', 'The refresh token of the register session, which logout ends'],
@@ -496,7 +540,7 @@ interface PmRequestItem {
   request: {
     method: string;
     description: string;
-    auth?: { type: 'noauth' };
+    auth?: { type: 'noauth' } | { type: 'bearer'; bearer: { key: string; value: string; type: string }[] };
     header: { key: string; value: string }[];
     body?:
       | { mode: 'raw'; raw: string; options: { raw: { language: 'json' } } }
@@ -616,6 +660,9 @@ function requestItem(doc: OaDocument, op: Operation, step: Step): PmRequestItem 
       method: op.method,
       description: `${description}\n\n\`${op.method} ${op.path}\` (operationId \`${op.operationId}\`)`,
       ...(!needsAuth || step.noAuth ? { auth: { type: 'noauth' as const } } : {}),
+      ...(needsAuth && step.token
+        ? { auth: { type: 'bearer' as const, bearer: [{ key: 'token', value: step.token, type: 'string' }] } }
+        : {}),
       header: body?.mode === 'raw' ? [{ key: 'Content-Type', value: 'application/json' }] : [],
       ...(body ? { body } : {}),
       url: {

@@ -38,7 +38,7 @@ describe('seedUsers', () => {
     const members = await api(
       server.url,
       'GET',
-      `/api/chatrooms/${roomId}/members`,
+      `/api/chatrooms/${roomId}/members?limit=200`,
       undefined,
       users[0]!.accessToken,
     );

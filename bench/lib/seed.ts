@@ -91,7 +91,8 @@ function sessionOf(answer: ApiAnswer, expected: number, what: string): SeededUse
 
 /** The id of `general`, as `token`'s holder sees it in GET /api/chatrooms. */
 export async function generalRoomId(url: string, token: string): Promise<string> {
-  const answer = await api(url, 'GET', '/api/chatrooms', undefined, token);
+  // general sorts early by name; the largest page makes sure it is on the first.
+  const answer = await api(url, 'GET', '/api/chatrooms?limit=200', undefined, token);
   const rooms = (answer.body as { rooms?: { id: string; name: string }[] }).rooms ?? [];
   const general = rooms.find((r) => r.name === 'general');
   if (!general) throw new Error(`no general room (HTTP ${answer.status})`);

@@ -42,4 +42,5 @@ export const REGISTRY: RegistryEntry[] = [
   entry('login', '6. Login'),
   entry('coldstart', '7. Cold start'),
   entry('restart', '8. Restart'),
+  entry('search', '9. Search'),
 ];

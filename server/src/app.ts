@@ -27,6 +27,7 @@ import { createLogger, type Logger } from './logger.js';
 import { createArgon2Hasher } from './modules/auth/passwords.js';
 import { authRoutes } from './modules/auth/routes.js';
 import { messageRoutes } from './modules/messages/routes.js';
+import { searchRoutes } from './modules/search/routes.js';
 import { PresenceHub } from './modules/presence/hub.js';
 import { MemoryPresenceStore } from './modules/presence/store.js';
 import { ensureGeneralRoom } from './modules/rooms/membership.js';
@@ -204,6 +205,7 @@ export async function createApp(
   userRoutes(api, ctx);
   roomRoutes(api, ctx);
   messageRoutes(api, ctx);
+  searchRoutes(api, ctx);
   uploadRoutes(api, ctx);
   // Not through `mount`, which always answers the route's 200: a failing check must answer 503.
   api.get(routes.health.path, async (_req: Request, res: Response, next: NextFunction) => {

@@ -49,7 +49,7 @@ export const WRITE_LIMITS = {
   roomCreate: { env: 'LIMIT_ROOM_CREATE', default: '10/1h' },
   /** PATCH and DELETE /api/chatrooms/:id (rename, description, kind, delete). */
   roomUpdate: { env: 'LIMIT_ROOM_UPDATE', default: '30/10m' },
-  /** Membership changes: join and leave (REST and socket), an owner adding or removing a member. */
+  /** Membership changes: join and leave (REST and socket), an owner adding or removing a member, notification levels. */
   membership: { env: 'LIMIT_MEMBERSHIP', default: '60/10m' },
   /** Message edits and deletes (REST and socket): the message limit's size (MESSAGE_BURST per burst/rate s). */
   messageEdit: { env: 'LIMIT_MESSAGE_EDIT', default: '20/4s' },
@@ -65,6 +65,8 @@ export const WRITE_LIMITS = {
   readMarker: { env: 'LIMIT_READ_MARKER', default: '120/1m' },
   /** `typing` indicators (each one is relayed to the room). */
   typing: { env: 'LIMIT_TYPING', default: '30/10s' },
+  /** GET /api/search: a read, but an index walk each (issue 14); generous for search-as-you-type. */
+  search: { env: 'LIMIT_SEARCH', default: '120/1m' },
 } as const;
 export type WriteLimitClass = keyof typeof WRITE_LIMITS;
 export interface RateSpec {

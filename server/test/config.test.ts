@@ -155,6 +155,7 @@ describe('loadConfig', () => {
       dmOpen: { points: 60, durationSec: 600 },
       readMarker: { points: 120, durationSec: 60 },
       typing: { points: 5, durationSec: 30 },
+      search: { points: 120, durationSec: 60 },
     });
     for (const bad of ['10', '0/1h', '10/0', 'ten/1h', '10/1y', '-1/1m'])
       expectRefused({ LIMIT_ROOM_UPDATE: bad }, 'LIMIT_ROOM_UPDATE');

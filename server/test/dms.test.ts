@@ -35,7 +35,9 @@ const DM_KEYS = [
   'kind',
   'lastMessageAt',
   'memberCount',
+  'mentionCount',
   'name',
+  'notifications',
   'ownerId',
   'peer',
   'unreadCount',
@@ -66,7 +68,8 @@ async function openDm(from: Session, to: Session | string): Promise<Res> {
 async function listDms(s: Session): Promise<Room[]> {
   const res = await call('GET', '/api/dms', { token: s.accessToken });
   expectStatus(res, 200);
-  expect(Object.keys(res.body)).toEqual(['rooms']);
+  expect(Object.keys(res.body)).toEqual(['rooms', 'hasMore', 'next']);
+  expect(res.body).toMatchObject({ hasMore: false, next: null });
   return res.body.rooms;
 }
 

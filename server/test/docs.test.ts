@@ -114,7 +114,10 @@ describe('the OpenAPI document', () => {
       }
       const queryNames = r.query ? Object.keys((r.query as z.ZodObject).shape) : [];
       expect(params.filter((p) => p.in === 'query').map((p) => p.name)).toEqual(queryNames);
-      for (const p of params.filter((x) => x.in === 'query')) expect(p.required ?? false).toBe(false);
+      // Required exactly when the schema requires it (search's `q`; every other query field is optional).
+      const shape = r.query ? (r.query as z.ZodObject).shape : {};
+      for (const p of params.filter((x) => x.in === 'query'))
+        expect(p.required ?? false, p.name).toBe(!(shape[p.name] as z.ZodType).safeParse(undefined).success);
     });
 
     it('documents its request body', () => {

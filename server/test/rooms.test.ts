@@ -72,9 +72,11 @@ async function historyOf(s: Session, roomId: string): Promise<any[]> {
   return res.body.messages;
 }
 
+/** Every member, on one page of the largest size (paging itself: paging.test.ts). */
 async function membersOf(s: Session, roomId: string): Promise<any[]> {
-  const res = await call('GET', `/api/chatrooms/${roomId}/members`, { token: s.accessToken });
+  const res = await call('GET', `/api/chatrooms/${roomId}/members?limit=200`, { token: s.accessToken });
   expectStatus(res, 200);
+  expect(res.body.hasMore).toBe(false);
   return res.body.members;
 }
 
@@ -283,8 +285,10 @@ describe('GET /api/chatrooms', () => {
     const priv = await createRoom(alice, { kind: 'private' });
     await addTo(alice, priv.id, bob);
 
-    const forDave = (await call('GET', '/api/chatrooms', { token: dave.accessToken })).body.rooms as Room[];
-    const forBob = (await call('GET', '/api/chatrooms', { token: bob.accessToken })).body.rooms as Room[];
+    const forDave = (await call('GET', '/api/chatrooms?limit=200', { token: dave.accessToken })).body
+      .rooms as Room[];
+    const forBob = (await call('GET', '/api/chatrooms?limit=200', { token: bob.accessToken })).body
+      .rooms as Room[];
     for (const r of [...forDave, ...forBob]) expectRoom(r);
     expect(forDave.find((r) => r.id === pub.id)).toMatchObject({ isMember: false, memberCount: 1 });
     expect(forDave.find((r) => r.id === priv.id)).toBeUndefined();
@@ -517,7 +521,8 @@ describe('DELETE /api/chatrooms/:id', () => {
       404,
       'NOT_FOUND',
     );
-    const list = (await call('GET', '/api/chatrooms', { token: bob.accessToken })).body.rooms as Room[];
+    const list = (await call('GET', '/api/chatrooms?limit=200', { token: bob.accessToken })).body
+      .rooms as Room[];
     expect(list.some((r) => r.id === room.id)).toBe(false);
     // Gone from the database, not merely hidden.
     const { Message, Membership } = server.parley.ctx.models;
@@ -553,13 +558,14 @@ describe('DELETE /api/chatrooms/:id', () => {
 });
 
 describe('GET /api/chatrooms/:id/members', () => {
-  it('lists members with role, join time and presence, owner first', async () => {
+  it('lists members with role, join time and presence, online first, then by username', async () => {
     const room = await createRoom(alice);
     await join(bob, room.id);
     await join(guest, room.id);
     const res = await call('GET', `/api/chatrooms/${room.id}/members`, { token: dave.accessToken });
     expectStatus(res, 200);
-    expect(Object.keys(res.body)).toEqual(['members']);
+    expect(Object.keys(res.body)).toEqual(['members', 'hasMore', 'next']);
+    expect(res.body).toMatchObject({ hasMore: false, next: null });
     const members = res.body.members;
     expect(members.map((m: any) => [m.user.id, m.role])).toEqual([
       [alice.user.id, 'owner'],

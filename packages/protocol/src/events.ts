@@ -29,12 +29,18 @@ export const clientEventSchemas = {
   'message:delete': named('MessageDeletePayload', z.strictObject({ messageId: s.IdSchema })),
   'messages:fetch': named(
     'MessagesFetchPayload',
-    z.strictObject({
-      roomId: s.IdSchema,
-      before: s.IdSchema.optional(),
-      after: s.IdSchema.optional(),
-      limit: z.number().int().min(1).max(100).optional(),
-    }),
+    z
+      .strictObject({
+        roomId: s.IdSchema,
+        before: s.IdSchema.optional(),
+        after: s.IdSchema.optional(),
+        around: s.IdSchema.optional(),
+        limit: z.number().int().min(1).max(100).optional(),
+      })
+      .refine((p) => [p.before, p.after, p.around].filter((c) => c !== undefined).length <= 1, {
+        message: 'give at most one of before, after and around',
+        path: ['around'],
+      }),
   ),
   typing: named('TypingPayload', z.strictObject({ roomId: s.IdSchema, isTyping: z.boolean() })),
   'room:read': named('RoomReadPayload', z.strictObject({ roomId: s.IdSchema, messageId: s.IdSchema })),
@@ -118,10 +124,13 @@ export const serverEventSchemas = {
     }),
   ),
   typing: named('TypingEvent', z.object({ roomId: s.IdSchema, user: s.UserSchema, isTyping: z.boolean() })),
+  'user:updated': s.UserSchema,
   'session:ended': named(
     'SessionEndedEvent',
     z.object({
-      reason: z.string().meta({ description: 'logout, reuse, password_changed, released, token_expired' }),
+      reason: z
+        .string()
+        .meta({ description: 'logout, logout_all, reuse, password_changed, released, token_expired' }),
     }),
   ),
   error: s.ErrorSchema,
@@ -144,7 +153,8 @@ export const eventDocs: Record<ClientEventName | ServerEventName, string> = {
   'message:send': 'Send a message. Acked only after it is stored; idempotent by clientId.',
   'message:edit': 'Edit your message (FORBIDDEN once banned from its room).',
   'message:delete': 'Delete a message (author, unless banned from its room, or room owner).',
-  'messages:fetch': 'History page; `after` fills the gap after a reconnect.',
+  'messages:fetch':
+    'History page; `after` fills the gap after a reconnect; `around` is the page centred on a message (`hasMoreBefore`/`hasMoreAfter`).',
   typing:
     'Client → server: you are (not) typing. Server → client: someone in the room is (not) typing; expires after 5 s.',
   'room:read': "Move your read marker; acks the room's unread count.",
@@ -163,6 +173,8 @@ export const eventDocs: Record<ClientEventName | ServerEventName, string> = {
   'room:deleted': 'A room was deleted (or became private and so invisible to you).',
   'presence:changed':
     'Users you subscribed to came online or went offline. At most one per PRESENCE_BATCH_MS (default 1 s) per socket; a user who changed twice in that time appears once, in the final state; never empty.',
+  'user:updated':
+    'Someone you share a room with (or you, in another tab) changed their display name or avatar: the User as it is now. Email changes are never sent.',
   'session:ended':
     'Your session was logged out, revoked or expired; refresh and reconnect, or sign in again.',
   error: 'A rule was broken by an event sent without an acknowledgement callback.',

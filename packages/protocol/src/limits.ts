@@ -14,8 +14,15 @@ export const LIMITS = {
   clientIdMax: 64,
   historyDefault: 50,
   historyMax: 100,
+  /** GET /api/search (v2): the query's length after trimming, and results per page. */
+  searchQueryMax: 200,
+  searchDefault: 20,
+  searchMax: 50,
   userSearchDefault: 100,
   userSearchMax: 200,
+  /** Pages of rooms, DMs and members (v2). */
+  listPageDefault: 100,
+  listPageMax: 200,
   /** presence:list pages (v2). */
   presencePageDefault: 100,
   presencePageMax: 200,

@@ -7,7 +7,7 @@ export type Audience = 'anyone' | 'user' | 'registered';
 
 /** One REST route of the contract. The server mounts it, validates with it, and the OpenAPI document is made from it. */
 export interface RouteDef {
-  method: 'get' | 'post' | 'patch' | 'delete';
+  method: 'get' | 'post' | 'put' | 'patch' | 'delete';
   /** Express-style path: `/api/chatrooms/:id`. */
   path: string;
   tag: string;
@@ -91,6 +91,17 @@ export const routes = {
     status: 204,
     errors: [],
   }),
+  logoutAll: def({
+    method: 'post',
+    path: '/api/auth/logout-all',
+    tag: 'auth',
+    summary:
+      'Sign out everywhere: ends every session of the user, this one included; their sockets get `session:ended` (reason `logout_all`)',
+    audience: 'user',
+    body: s.LogoutAllBodySchema,
+    status: 204,
+    errors: ['RATE_LIMITED'],
+  }),
   getMe: def({
     method: 'get',
     path: '/api/users/me',
@@ -148,10 +159,12 @@ export const routes = {
     method: 'get',
     path: '/api/chatrooms',
     tag: 'rooms',
-    summary: 'Every public room and the private rooms the caller belongs to',
+    summary:
+      'Every public room and the private rooms the caller belongs to, by name. Paged: `limit` (default 100, max 200), `after` = the previous page’s `next`',
     audience: 'user',
+    query: s.ListPageQuerySchema,
     status: 200,
-    response: s.RoomListSchema,
+    response: s.RoomPageSchema,
     errors: [],
   }),
   createRoom: def({
@@ -200,10 +213,12 @@ export const routes = {
     method: 'get',
     path: '/api/chatrooms/:id/members',
     tag: 'rooms',
-    summary: 'Members of a room with role and presence',
+    summary:
+      'Members of a room with role and presence: online first, then by username. Paged: `limit` (default 100, max 200), `after` = the previous page’s `next`',
     audience: 'user',
+    query: s.ListPageQuerySchema,
     status: 200,
-    response: s.MemberListSchema,
+    response: s.MemberPageSchema,
     errors: ['NOT_FOUND'],
   }),
   addMember: def({
@@ -226,6 +241,18 @@ export const routes = {
     audience: 'user',
     status: 204,
     errors: ['NOT_FOUND', 'FORBIDDEN'],
+  }),
+  setNotifications: def({
+    method: 'put',
+    path: '/api/chatrooms/:id/notifications',
+    tag: 'rooms',
+    summary:
+      'Set your notification level for a room (members): `all`, `mentions` (only messages that mention you) or `none`',
+    audience: 'user',
+    body: s.SetNotificationsBodySchema,
+    status: 200,
+    response: s.RoomSchema,
+    errors: ['NOT_FOUND', 'FORBIDDEN', 'RATE_LIMITED'],
   }),
   listBans: def({
     method: 'get',
@@ -251,12 +278,25 @@ export const routes = {
     method: 'get',
     path: '/api/chatrooms/:id/messages',
     tag: 'messages',
-    summary: 'History, oldest first, paged by message id cursors',
+    summary:
+      'History, oldest first, paged by message id cursors (before, after, or the page around a message)',
     audience: 'user',
     query: s.HistoryQuerySchema,
     status: 200,
     response: s.MessagePageSchema,
     errors: ['NOT_FOUND'],
+  }),
+  searchMessages: def({
+    method: 'get',
+    path: '/api/search',
+    tag: 'messages',
+    summary:
+      'Messages matching every word of q (the last as a prefix), case- and accent-insensitively, newest first, in your rooms and DMs or in the one room roomId',
+    audience: 'user',
+    query: s.SearchQuerySchema,
+    status: 200,
+    response: s.SearchResultsSchema,
+    errors: ['NOT_FOUND', 'RATE_LIMITED'],
   }),
   sendMessage: def({
     method: 'post',
@@ -294,10 +334,12 @@ export const routes = {
     method: 'get',
     path: '/api/dms',
     tag: 'dms',
-    summary: "The caller's direct rooms",
+    summary:
+      "The caller's direct rooms, most recently active first. Paged: `limit` (default 100, max 200), `after` = the previous page’s `next`",
     audience: 'user',
+    query: s.ListPageQuerySchema,
     status: 200,
-    response: s.RoomListSchema,
+    response: s.RoomPageSchema,
     errors: [],
   }),
   openDm: def({

@@ -111,6 +111,9 @@ export const UserSchema = z
   .meta({ id: 'User' });
 export const MeSchema = UserSchema.extend({ email: z.string().nullable() }).meta({ id: 'Me' });
 
+/** Which messages of a room notify a member: every one, those that mention them, or none. */
+export const NotificationLevelSchema = z.enum(['all', 'mentions', 'none']).meta({ id: 'NotificationLevel' });
+
 export const RoomSchema = z
   .object({
     id: IdSchema,
@@ -124,6 +127,12 @@ export const RoomSchema = z
     updatedAt: TimestampSchema,
     lastMessageAt: TimestampSchema.nullable(),
     unreadCount: z.number().int(),
+    mentionCount: z.number().int().meta({
+      description: 'Unread messages that mention the caller (0 on broadcast copies, as unreadCount)',
+    }),
+    notifications: NotificationLevelSchema.meta({
+      description: "The caller's notification level for this room (`all` on broadcast copies: keep your own)",
+    }),
     peer: UserSchema.optional().meta({ description: 'Direct rooms only: the other participant' }),
   })
   .meta({ id: 'Room' });
@@ -159,6 +168,10 @@ export const MessageSchema = z
     createdAt: TimestampSchema,
     editedAt: TimestampSchema.nullable(),
     deleted: z.boolean(),
+    mentions: z.array(IdSchema).meta({
+      description:
+        'Ids of the room members the text names as `@username` (or all of them: `@room` by the owner), ascending',
+    }),
   })
   .meta({ id: 'Message' });
 
@@ -237,6 +250,11 @@ export const RefreshBodySchema = z
   .strictObject({ refreshToken: z.string().min(1).max(512).refine(noControl, NO_CONTROL).optional() })
   .meta({ id: 'RefreshBody' });
 
+/** Sign out everywhere takes no options; an empty object (or no body), and any field is refused. */
+export const LogoutAllBodySchema = z
+  .strictObject({})
+  .meta({ id: 'LogoutAllBody', description: 'Empty: every session of the caller ends' });
+
 export const UpdateMeBodySchema = z
   .strictObject({
     displayName: DisplayNameSchema.optional(),
@@ -268,6 +286,18 @@ export const UserSearchQuerySchema = z.object({
   after: CursorSchema.optional(),
 });
 
+/** `limit` and `after` of a paged list (rooms, DMs, members): contract v2 "Lists are paged". */
+export const ListPageQuerySchema = z.object({
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(LIMITS.listPageMax)
+    .optional()
+    .meta({ description: 'Items per page: default 100, max 200' }),
+  after: CursorSchema.optional(),
+});
+
 export const CreateRoomBodySchema = z
   .strictObject({
     name: RoomNameSchema,
@@ -288,10 +318,35 @@ export const AddMemberBodySchema = z
   .strictObject({ userId: IdSchema.optional() })
   .meta({ id: 'AddMemberBody', description: 'Empty to join yourself; `userId` for an owner adding someone' });
 
-export const HistoryQuerySchema = z.object({
-  before: IdSchema.optional(),
-  after: IdSchema.optional(),
-  limit: z.coerce.number().int().min(1).max(LIMITS.historyMax).optional(),
+export const HistoryQuerySchema = z
+  .object({
+    before: IdSchema.optional(),
+    after: IdSchema.optional(),
+    around: IdSchema.optional().meta({
+      description:
+        'The page centred on this message (a search result, a reply): `hasMoreBefore`/`hasMoreAfter` say what lies beyond',
+    }),
+    limit: z.coerce.number().int().min(1).max(LIMITS.historyMax).optional(),
+  })
+  .refine((q) => [q.before, q.after, q.around].filter((c) => c !== undefined).length <= 1, {
+    message: 'give at most one of before, after and around',
+    path: ['around'],
+  });
+
+/** GET /api/search (v2): words of `q` (the last one a prefix), in the caller's rooms or in the one room `roomId`. */
+export const SearchQuerySchema = z.object({
+  q: z
+    .string()
+    .trim()
+    .min(1)
+    .max(LIMITS.searchQueryMax)
+    .refine(noControl, NO_CONTROL)
+    .meta({ example: 'cafe tomor' }),
+  roomId: IdSchema.optional(),
+  before: IdSchema.optional().meta({
+    description: "Results older than this message (the previous page's last)",
+  }),
+  limit: z.coerce.number().int().min(1).max(LIMITS.searchMax).optional(),
 });
 
 const messageContent = {
@@ -311,6 +366,10 @@ export const EditMessageBodySchema = z
   .strictObject({ text: MessageTextSchema.min(1) })
   .meta({ id: 'EditMessageBody' });
 
+export const SetNotificationsBodySchema = z
+  .strictObject({ level: NotificationLevelSchema })
+  .meta({ id: 'SetNotificationsBody' });
+
 export const CreateDmBodySchema = z.strictObject({ userId: IdSchema }).meta({ id: 'CreateDmBody' });
 
 // ---------------------------------------------------------------- list envelopes
@@ -320,15 +379,41 @@ export const UserListSchema = z.object({ users: z.array(UserSchema) }).meta({ id
 export const UserPageSchema = z
   .object({ users: z.array(UserSchema), hasMore: z.boolean(), next: CursorSchema.nullable() })
   .meta({ id: 'UserPage' });
-export const RoomListSchema = z.object({ rooms: z.array(RoomSchema) }).meta({ id: 'RoomList' });
-export const MemberListSchema = z.object({ members: z.array(MemberSchema) }).meta({ id: 'MemberList' });
+/** A page of rooms: `next` (when `hasMore`) is the `after` of the next page. */
+export const RoomPageSchema = z
+  .object({ rooms: z.array(RoomSchema), hasMore: z.boolean(), next: CursorSchema.nullable() })
+  .meta({ id: 'RoomPage' });
+/** A page of members, online first, then by username: `next` (when `hasMore`) is the `after` of the next page. */
+export const MemberPageSchema = z
+  .object({ members: z.array(MemberSchema), hasMore: z.boolean(), next: CursorSchema.nullable() })
+  .meta({ id: 'MemberPage' });
 export const MessagePageSchema = z
-  .object({ messages: z.array(MessageSchema), hasMore: z.boolean() })
+  .object({
+    messages: z.array(MessageSchema),
+    hasMore: z.boolean(),
+    hasMoreBefore: z.boolean().optional().meta({ description: 'With `around`: older messages exist' }),
+    hasMoreAfter: z.boolean().optional().meta({ description: 'With `around`: newer messages exist' }),
+  })
   .meta({ id: 'MessagePage' });
+
+export const SearchHitSchema = z
+  .object({
+    message: MessageSchema,
+    snippet: z.string().meta({
+      description:
+        'The matching text, each hit wrapped in U+0002 … U+0003 (control characters, never HTML); cut to about 200 characters around the first hit, with … where cut',
+      example: 'see you at the \u0002café\u0003',
+    }),
+  })
+  .meta({ id: 'SearchHit' });
+export const SearchResultsSchema = z
+  .object({ results: z.array(SearchHitSchema), hasMore: z.boolean() })
+  .meta({ id: 'SearchResults' });
 
 export type User = z.infer<typeof UserSchema>;
 export type Me = z.infer<typeof MeSchema>;
 export type Room = z.infer<typeof RoomSchema>;
+export type NotificationLevel = z.infer<typeof NotificationLevelSchema>;
 export type RoomKind = z.infer<typeof RoomKindSchema>;
 export type Attachment = z.infer<typeof AttachmentSchema>;
 export type Message = z.infer<typeof MessageSchema>;
@@ -337,6 +422,10 @@ export type Session = z.infer<typeof SessionSchema>;
 export type Member = z.infer<typeof MemberSchema>;
 export type Health = z.infer<typeof HealthSchema>;
 export type MessagePage = z.infer<typeof MessagePageSchema>;
+export type RoomPage = z.infer<typeof RoomPageSchema>;
+export type MemberPage = z.infer<typeof MemberPageSchema>;
+export type SearchHit = z.infer<typeof SearchHitSchema>;
+export type SearchResults = z.infer<typeof SearchResultsSchema>;
 
 /** Shared by REST and socket: `{ messageContent, clientId }` rules live in one place. */
 export const sendMessageContent = { messageContent, needsContent, needsContentMessage };

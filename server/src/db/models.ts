@@ -82,6 +82,8 @@ export class Membership extends Model<InferAttributes<Membership>, InferCreation
   declare role: 'owner' | 'member';
   declare joinedAt: Date;
   declare lastReadMessageId: number;
+  /** Which of the room's messages notify this member (migration 005). */
+  declare notifications: CreationOptional<'all' | 'mentions' | 'none'>;
 }
 
 /** An owner's kick: the user may not rejoin the room, nor edit or delete their messages there, until unbanned. */
@@ -103,6 +105,8 @@ export class Message extends Model<InferAttributes<Message>, InferCreationAttrib
   declare attachmentId: string | null;
   declare editedAt: Date | null;
   declare deletedAt: Date | null;
+  /** The members it mentions, as `,12,34,` (messages/mentions.ts); empty for none. */
+  declare mentions: CreationOptional<string>;
   declare createdAt: CreationOptional<Date>;
 }
 
@@ -217,6 +221,7 @@ export function initModels(sequelize: Sequelize): Models {
       role: str(8),
       joinedAt: date(false),
       lastReadMessageId: { type: DataTypes.BIGINT, allowNull: false, defaultValue: 0 },
+      notifications: { type: DataTypes.STRING(8), allowNull: false, defaultValue: 'all' },
     },
     { sequelize, tableName: 'memberships', timestamps: false },
   );
@@ -241,6 +246,7 @@ export function initModels(sequelize: Sequelize): Models {
       attachmentId: str(64, true),
       editedAt: date(),
       deletedAt: date(),
+      mentions: { type: DataTypes.TEXT, allowNull: false, defaultValue: '' },
       createdAt: date(false),
     },
     { sequelize, tableName: 'messages', updatedAt: false },

@@ -31,6 +31,7 @@ const REFUSAL: Record<LimitName, string> = {
   dmOpen: 'Too many conversations opened; try again later',
   readMarker: 'Too many read markers; slow down',
   typing: 'Too many typing indicators; slow down',
+  search: 'Too many searches; slow down',
   authAddress: 'Too many requests; slow down',
   loginIdentifier: 'Too many failed sign-ins; try again later',
   loginAccount: 'Too many failed sign-ins; try again later',

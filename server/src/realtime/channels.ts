@@ -74,6 +74,17 @@ export class Broadcaster {
     this.io.to([channel.room(roomId), ...userIds.map(channel.user)]).emit(event, ...args);
   }
 
+  /** To several rooms and users at once; each socket gets it once. */
+  toRoomsAndUsers<E extends keyof Emit>(
+    roomIds: (string | number)[],
+    userIds: (string | number)[],
+    event: E,
+    ...args: Parameters<Emit[E]>
+  ): void {
+    const channels = [...roomIds.map(channel.room), ...userIds.map(channel.user)];
+    if (channels.length) this.io.to(channels).emit(event, ...args);
+  }
+
   toAll<E extends keyof Emit>(event: E, ...args: Parameters<Emit[E]>): void {
     this.io.emit(event, ...args);
   }

@@ -62,7 +62,7 @@ const kickPath = (room: Room) => `/api/chatrooms/${room.id}/members/${kicked.use
 const restJoin = (room: Room) =>
   call('POST', `/api/chatrooms/${room.id}/members`, { token: kicked.accessToken, body: {} });
 const memberIds = async (room: Room) => {
-  const res = await call('GET', `/api/chatrooms/${room.id}/members`, { token: owner.accessToken });
+  const res = await call('GET', `/api/chatrooms/${room.id}/members?limit=200`, { token: owner.accessToken });
   expectStatusOf(res, 200);
   return (res.body.members as { user: { id: string } }[]).map((m) => m.user.id);
 };

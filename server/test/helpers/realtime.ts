@@ -36,7 +36,9 @@ export const ROOM_KEYS = [
   'kind',
   'lastMessageAt',
   'memberCount',
+  'mentionCount',
   'name',
+  'notifications',
   'ownerId',
   'unreadCount',
   'updatedAt',
@@ -51,6 +53,7 @@ export const MESSAGE_KEYS = [
   'event',
   'id',
   'kind',
+  'mentions',
   'roomId',
   'text',
 ];

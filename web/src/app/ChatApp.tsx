@@ -7,6 +7,8 @@ import { MembersPanel } from '../features/presence/MembersPanel';
 import { defaultRoomId, openRoom } from '../features/rooms/roomActions';
 import { RoomView } from '../features/rooms/RoomView';
 import { Sidebar } from '../features/rooms/Sidebar';
+import { SearchDialog } from '../features/search/SearchDialog';
+import { UnreachableRoom } from '../features/rooms/UnreachableRoom';
 import { startChatSession } from './chatSession';
 import { navigate, roomIdFromPath, roomPath, usePath } from './router';
 
@@ -18,7 +20,22 @@ export function ChatApp() {
   const path = usePath();
   const roomId = roomIdFromPath(path);
   const roomsLoaded = useStore(chatStore, (s) => s.roomsLoaded);
+  const unreachable = useStore(chatStore, (s) => roomId !== null && s.unreachableRoomId === roomId);
   const [drawer, setDrawer] = useState<Drawer>('none');
+  const [searching, setSearching] = useState(false);
+
+  // Ctrl+K (Cmd+K on a Mac) opens message search from anywhere in the app, as in most chat apps.
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if ((e.ctrlKey || e.metaKey) && !e.altKey && !e.shiftKey && e.key.toLowerCase() === 'k') {
+        e.preventDefault();
+        setDrawer('none');
+        setSearching(true);
+      }
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, []);
 
   useEffect(() => {
     if (!roomsLoaded) return;
@@ -47,16 +64,20 @@ export function ChatApp() {
       <a className="skip-link" href="#composer-input">
         Skip to message box
       </a>
-      <ConnectionBanner />
       <Sidebar open={drawer === 'rooms'} onClose={() => setDrawer('none')} />
       <main className="main" id="main">
-        {roomId ? (
+        {/* In the main column's flow, above the room: it pushes the room down instead of covering its title. */}
+        <ConnectionBanner />
+        {unreachable ? (
+          <UnreachableRoom />
+        ) : roomId ? (
           <RoomView
             key={roomId}
             roomId={roomId}
             onOpenRooms={() => setDrawer('rooms')}
             onOpenMembers={() => setDrawer(drawer === 'members' ? 'none' : 'members')}
             membersOpen={drawer === 'members'}
+            onSearch={() => setSearching(true)}
           />
         ) : (
           <div className="empty-room" role="status">
@@ -64,10 +85,11 @@ export function ChatApp() {
           </div>
         )}
       </main>
-      {roomId && (
+      {roomId && !unreachable && (
         <MembersPanel roomId={roomId} open={drawer === 'members'} onClose={() => setDrawer('none')} />
       )}
       {drawer !== 'none' && <div className="scrim" aria-hidden="true" onClick={() => setDrawer('none')} />}
+      {searching && <SearchDialog onClose={() => setSearching(false)} />}
       <Toast />
     </div>
   );

@@ -2,6 +2,8 @@ import { useEffect, useState } from 'react';
 import { chatStore } from '../store/chat';
 import { useStore } from '../store/store';
 
+const TEXT = 'Reconnecting… Messages you send will go out when the connection is back.';
+
 /** "Reconnecting…", shown once the connection has been gone for a moment (quick blips stay silent). */
 export function ConnectionBanner() {
   const status = useStore(chatStore, (s) => s.connection);
@@ -17,9 +19,9 @@ export function ConnectionBanner() {
   return (
     <div className="connection-banner" role="status" aria-live="polite">
       {show && (
-        <p>
-          <span className="spinner" aria-hidden="true" /> Reconnecting… Messages you send will go out when the
-          connection is back.
+        <p title={TEXT}>
+          <span className="spinner" aria-hidden="true" />
+          <span className="banner-text">{TEXT}</span>
         </p>
       )}
     </div>

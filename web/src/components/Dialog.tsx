@@ -8,6 +8,8 @@ interface DialogProps {
   className?: string;
   /** Rendered as a description under the title. */
   description?: ReactNode;
+  /** `alertdialog` for a confirmation that interrupts (ConfirmDialog); the native `dialog` role otherwise. */
+  role?: 'alertdialog';
 }
 
 /**
@@ -15,7 +17,7 @@ interface DialogProps {
  * focus returns to whatever opened it. Rendered into <body>, so that it inherits nothing from where it was opened
  * (the dark sidebar, a drawer).
  */
-export function Dialog({ title, onClose, children, className, description }: DialogProps) {
+export function Dialog({ title, onClose, children, className, description, role }: DialogProps) {
   const ref = useRef<HTMLDialogElement>(null);
   const titleId = useId();
   const descId = useId();
@@ -27,8 +29,12 @@ export function Dialog({ title, onClose, children, className, description }: Dia
     if (!dialog) return;
     const opener = document.activeElement as HTMLElement | null;
     if (!dialog.open) dialog.showModal();
-    // Start in the first field, if there is one (showModal alone would pick the Close button).
-    dialog.querySelector<HTMLElement>('input:not([type="hidden"]):not([type="radio"]), textarea')?.focus();
+    // Start in the first field, if there is one (showModal alone would pick the Close button),
+    // Or in the element that asks for it (`data-autofocus`: a confirmation's Cancel).
+    (
+      dialog.querySelector<HTMLElement>('[data-autofocus]') ??
+      dialog.querySelector<HTMLElement>('input:not([type="hidden"]):not([type="radio"]), textarea')
+    )?.focus();
     const onCancel = (e: Event) => {
       e.preventDefault();
       closeRef.current();
@@ -45,6 +51,7 @@ export function Dialog({ title, onClose, children, className, description }: Dia
     <dialog
       ref={ref}
       className={`dialog ${className ?? ''}`}
+      role={role}
       aria-labelledby={titleId}
       aria-describedby={description ? descId : undefined}
       onClick={(e) => {

@@ -20,7 +20,7 @@ export interface ConnectionHandlers {
 }
 
 /** Session-ending reasons after which refreshing cannot help. */
-const FINAL_REASONS = new Set(['logout', 'reuse', 'password_changed', 'released', 'revoked']);
+const FINAL_REASONS = new Set(['logout', 'logout_all', 'reuse', 'password_changed', 'released', 'revoked']);
 
 let socket: ParleySocket | null = null;
 let everConnected = false;
@@ -86,7 +86,13 @@ export function openSocket(handlers: ConnectionHandlers): ParleySocket {
   s.on('session:ended', ({ reason }) => {
     if (FINAL_REASONS.has(reason)) {
       clearSession(
-        reason === 'logout' ? 'You were signed out.' : 'Your session ended. Please sign in again.',
+        reason === 'logout'
+          ? 'You were signed out.'
+          : reason === 'logout_all'
+            ? 'You signed out on every device.'
+            : reason === 'password_changed'
+              ? 'Your password was changed, so this device was signed out. Please sign in again.'
+              : 'Your session ended. Please sign in again.',
       );
     }
   });

@@ -1,8 +1,9 @@
 import type { Message } from '@parley/protocol';
 import { myId } from '../features/auth/me';
-import { notifyMessage } from '../features/notifications/notify';
+import { mentionsMe, notifyMessage } from '../features/notifications/notify';
+import { userUpdated } from '../features/people/userUpdated';
 import { presenceChanged, setTyping } from '../features/presence/presenceActions';
-import { afterLeaving, roomDeleted } from '../features/rooms/roomActions';
+import { afterLeaving, firstArrival, roomDeleted } from '../features/rooms/roomActions';
 import { countsAsUnread, markDeleted, markRead, replaceMessage } from '../features/timeline/timelineActions';
 import { isViewing } from '../features/timeline/viewState';
 import { addMessages, chatStore, patchRoom, roomTitle, updateTimeline, upsertRoom } from '../store/chat';
@@ -11,7 +12,7 @@ import type { ParleySocket } from './connection';
 /** Server → client events, applied to the store. */
 export function bindServerEvents(socket: ParleySocket): void {
   socket.on('message:new', onMessage);
-  socket.on('message:updated', replaceMessage);
+  socket.on('message:updated', onUpdated);
   socket.on('message:deleted', ({ id, roomId }) => markDeleted(roomId, id));
 
   socket.on('room:created', (room) => upsertRoom(room));
@@ -22,6 +23,7 @@ export function bindServerEvents(socket: ParleySocket): void {
   });
 
   socket.on('room:member-joined', ({ roomId, user, at }) => {
+    const counts = firstArrival('join', roomId, user.id);
     const s = chatStore.get();
     const members = s.members[roomId];
     const known = members?.some((m) => m.user.id === user.id);
@@ -34,7 +36,8 @@ export function bindServerEvents(socket: ParleySocket): void {
       }));
     }
     const room = s.rooms[roomId];
-    if (room && !known) {
+    // Our own add or join was counted by its answer already (firstArrival), whichever came first.
+    if (room && counts) {
       patchRoom(roomId, {
         memberCount: room.memberCount + 1,
         ...(user.id === myId() ? { isMember: true } : {}),
@@ -55,13 +58,15 @@ export function bindServerEvents(socket: ParleySocket): void {
     if (userId === myId()) {
       const name = `${room.kind === 'direct' ? '' : '#'}${roomTitle(room)}`;
       afterLeaving(roomId, room, reason === 'kicked' ? `You were removed from ${name}.` : null);
-    } else if (!members || members.some((m) => m.user.id === userId)) {
+    } else if (firstArrival('leave', roomId, userId)) {
+      // Counted whether or not we had loaded them (the list comes a page at a time), once (see firstArrival).
       patchRoom(roomId, { memberCount: Math.max(0, room.memberCount - 1) });
     }
   });
 
   socket.on('presence:changed', presenceChanged);
   socket.on('typing', ({ roomId, user, isTyping }) => setTyping(roomId, user, isTyping));
+  socket.on('user:updated', userUpdated);
 }
 
 function onMessage(m: Message): void {
@@ -83,7 +88,25 @@ function onMessage(m: Message): void {
     markRead(m.roomId);
     return;
   }
-  patchRoom(m.roomId, { unreadCount: room.unreadCount + 1 });
+  const mentioned = mentionsMe(m, myId());
+  patchRoom(m.roomId, {
+    unreadCount: room.unreadCount + 1,
+    ...(mentioned ? { mentionCount: room.mentionCount + 1 } : {}),
+  });
   if (active && t && !t.dividerId) updateTimeline(m.roomId, () => ({ dividerId: m.id }));
-  if (!active || document.visibilityState !== 'visible') notifyMessage(m, room);
+  if (!active || document.visibilityState !== 'visible') notifyMessage(m, room, mentioned);
+}
+
+/**
+ * An edit may add or remove a mention of us: an unread message's change moves the mention badge (the server's
+ * count is exact again with the next room list).
+ */
+function onUpdated(m: Message): void {
+  const s = chatStore.get();
+  const room = s.rooms[m.roomId];
+  const before = s.timelines[m.roomId]?.messages.find((x) => x.id === m.id);
+  replaceMessage(m);
+  if (!room || !before || !room.unreadCount || !countsAsUnread(m, myId())) return;
+  const delta = Number(mentionsMe(m, myId())) - Number(mentionsMe(before, myId()));
+  if (delta) patchRoom(m.roomId, { mentionCount: Math.max(0, room.mentionCount + delta) });
 }

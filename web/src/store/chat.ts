@@ -1,5 +1,6 @@
 import type { Attachment, Member, Message, Room, User } from '@parley/protocol';
 import { compareIds } from '../lib/ids';
+import { currentUser } from '../features/auth/me';
 import { createStore } from './store';
 
 /** A message we sent that the server has not acknowledged yet (or refused). */
@@ -20,6 +21,14 @@ export interface Timeline {
   messages: Message[];
   pending: PendingMessage[];
   hasMoreBefore: boolean;
+  /**
+   * The messages held end before the room's latest (after a jump to a search result): live messages are not added
+   * (that would leave a gap) until scrolling down has loaded the rest.
+   */
+  hasMoreAfter: boolean;
+  loadingNewer: boolean;
+  /** The message jumped to: scrolled into view and highlighted. */
+  highlightId: string | null;
   loaded: boolean;
   loadingOlder: boolean;
   error: string | null;
@@ -35,6 +44,8 @@ export interface ChatState {
   activeRoomId: string | null;
   timelines: Record<string, Timeline>;
   members: Record<string, Member[]>;
+  /** roomId → the cursor of the room's next page of members; null (or absent) when all are loaded. */
+  membersNext: Record<string, string | null>;
   /**
    * Who we know is connected now, by user id: the pages of `presence:list` loaded so far, and the people we show
    * (room members, DM peers), kept current by `presence:subscribe` and `presence:changed`.
@@ -47,6 +58,8 @@ export interface ChatState {
   connection: ConnectionStatus;
   /** A passing message for the user ("You were removed from #design"). */
   notice: string | null;
+  /** The room the address names but we may not open (404/403): the page says so instead of showing another. */
+  unreachableRoomId: string | null;
 }
 
 const initial: ChatState = {
@@ -55,11 +68,13 @@ const initial: ChatState = {
   activeRoomId: null,
   timelines: {},
   members: {},
+  membersNext: {},
   online: {},
   onlineNext: null,
   typing: {},
   connection: 'connecting',
   notice: null,
+  unreachableRoomId: null,
 };
 
 export const chatStore = createStore<ChatState>(initial);
@@ -75,6 +90,9 @@ export const emptyTimeline = (): Timeline => ({
   messages: [],
   pending: [],
   hasMoreBefore: false,
+  hasMoreAfter: false,
+  loadingNewer: false,
+  highlightId: null,
   loaded: false,
   loadingOlder: false,
   error: null,
@@ -101,9 +119,18 @@ export function updateTimeline(roomId: string, fn: (t: Timeline) => Partial<Time
   });
 }
 
-/** Adds stored messages to a room's timeline, retiring the pending copies they confirm (by clientId). */
+/**
+ * Adds stored messages to a room's timeline, retiring the pending copies they confirm (by clientId). While the
+ * timeline stops short of the latest (`hasMoreAfter`), messages after its end are left out unless the caller is
+ * the one loading that range (it passes `hasMoreAfter`): they would sit after a gap.
+ */
 export function addMessages(roomId: string, messages: Message[], extra: Partial<Timeline> = {}): void {
   updateTimeline(roomId, (t) => {
+    const end = t.messages[t.messages.length - 1]?.id;
+    const kept =
+      t.hasMoreAfter && !('hasMoreAfter' in extra) && end
+        ? messages.filter((m) => compareIds(m.id, end) <= 0)
+        : messages;
     const confirmed = new Set(messages.map((m) => m.clientId).filter(Boolean));
     const pending = t.pending.filter((p) => {
       if (!confirmed.has(p.clientId)) return true;
@@ -112,7 +139,7 @@ export function addMessages(roomId: string, messages: Message[], extra: Partial<
     });
     return {
       ...extra,
-      messages: mergeMessages(t.messages, messages),
+      messages: mergeMessages(t.messages, kept),
       pending: pending.length === t.pending.length ? t.pending : pending,
     };
   });
@@ -123,13 +150,18 @@ export function lastStoredId(roomId: string): string | null {
   return t?.messages[t.messages.length - 1]?.id ?? null;
 }
 
-export function upsertRoom(room: Room, keep: Partial<Pick<Room, 'unreadCount'>> = {}): void {
+export function upsertRoom(
+  room: Room,
+  keep: Partial<Pick<Room, 'unreadCount' | 'mentionCount' | 'notifications'>> = {},
+): void {
   chatStore.set((s) => {
     const prev = s.rooms[room.id];
     const next: Room = {
       ...room,
-      // Broadcast room updates carry no per-user unread count and no peer: keep ours.
+      // Broadcast room updates carry no per-user counts, level or peer: keep ours.
       unreadCount: keep.unreadCount ?? prev?.unreadCount ?? room.unreadCount,
+      mentionCount: keep.mentionCount ?? prev?.mentionCount ?? room.mentionCount,
+      notifications: keep.notifications ?? prev?.notifications ?? room.notifications,
       peer: room.peer ?? prev?.peer,
     };
     return { rooms: { ...s.rooms, [room.id]: next } };
@@ -161,6 +193,10 @@ export function setNotice(notice: string | null): void {
 /** The name people see for a room: `#design`, or the other person's name for a DM. */
 export function roomTitle(room: Room | undefined): string {
   if (!room) return '';
-  if (room.kind === 'direct') return room.peer?.displayName ?? 'Direct message';
+  if (room.kind === 'direct') {
+    // A DM with yourself is where you keep notes (the server makes it when you pick yourself).
+    if (room.peer && room.peer.id === currentUser()?.id) return 'Notes to self';
+    return room.peer?.displayName ?? 'Direct message';
+  }
   return room.name;
 }

@@ -3,6 +3,8 @@ import * as m001 from './001-initial.js';
 import * as m002 from './002-room-bans.js';
 import * as m003 from './003-name-skeletons.js';
 import * as m004 from './004-limits-guest-emails.js';
+import * as m005 from './005-search.js';
+import * as m006 from './006-mentions.js';
 
 type Step = (params: { context: QueryInterface }) => Promise<void>;
 
@@ -12,4 +14,6 @@ export const migrations: { name: string; up: Step; down: Step }[] = [
   { name: '002-room-bans', ...m002 },
   { name: '003-name-skeletons', ...m003 },
   { name: '004-limits-guest-emails', ...m004 },
+  { name: '005-search', ...m005 },
+  { name: '006-mentions', ...m006 },
 ];

@@ -76,4 +76,10 @@ export function authRoutes(router: Router, ctx: AppContext): void {
     res.clearCookie(REFRESH_COOKIE, { path: '/api/auth' });
     clearMediaCookie(res);
   });
+  // Every session ends, so the cookies of this browser go too, exactly as after a logout.
+  mount(router, ctx, routes.logoutAll, async ({ actor, res }) => {
+    await auth.logoutAll(ctx, actor.user.id);
+    res.clearCookie(REFRESH_COOKIE, { path: '/api/auth' });
+    clearMediaCookie(res);
+  });
 }

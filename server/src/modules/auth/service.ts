@@ -316,6 +316,14 @@ export async function logout(
   });
 }
 
+/** POST /api/auth/logout-all: ends every session of the user, the caller's own included ("sign out everywhere"). */
+export async function logoutAll(ctx: AppContext, userId: number): Promise<void> {
+  await inTx(ctx, async (t, after) => {
+    const ids = await revokeSessions(ctx, t, { userId }, 'logout_all');
+    after(() => ctx.revocations.endSessions(ids, 'logout_all'));
+  });
+}
+
 /** POST /api/users/me/password: every other session of the user is revoked. */
 export async function changePassword(
   ctx: AppContext,

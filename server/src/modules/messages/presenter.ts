@@ -4,12 +4,22 @@ import type { AppContext } from '../../context.js';
 import type { Message } from '../../db/models.js';
 import { iso, sid } from '../../http/present.js';
 import { presentAttachment } from '../uploads/presenter.js';
+import { decodeMentions } from './mentions.js';
 import { presentUser, type UserFields } from '../users/presenter.js';
 
 /** The columns presentMessage reads (a model instance or a raw row both fit). */
 type MessageFields = Pick<
   Message,
-  'id' | 'roomId' | 'kind' | 'text' | 'event' | 'clientId' | 'createdAt' | 'editedAt' | 'deletedAt'
+  | 'id'
+  | 'roomId'
+  | 'kind'
+  | 'text'
+  | 'event'
+  | 'clientId'
+  | 'createdAt'
+  | 'editedAt'
+  | 'deletedAt'
+  | 'mentions'
 >;
 
 /** Allowlist of what clients see of a message. A deleted message keeps its place but loses its content. */
@@ -31,6 +41,8 @@ export function presentMessage(
     createdAt: iso(m.createdAt),
     editedAt: iso(m.editedAt),
     deleted,
+    // A deleted message names nobody any more, as it says nothing.
+    mentions: deleted ? [] : decodeMentions(m.mentions),
   };
 }
 
@@ -77,6 +89,7 @@ export interface MessageRow {
   deletedAt: Date | string | null;
   editedAt: Date | string | null;
   createdAt: Date | string;
+  mentions: string | null;
   authorId: number | null;
   authorUsername: string;
   authorDisplayName: string;
@@ -96,7 +109,7 @@ export interface MessageRow {
 /** Select list for MessageRow, over `msg` (messages) left-joined with `u` (its author) and `a` (its attachment). */
 export const MESSAGE_ROW_COLUMNS = `msg.id AS "id", msg."roomId" AS "roomId", msg.kind AS "kind", msg.text AS "text",
   msg.event AS "event", msg."clientId" AS "clientId", msg."deletedAt" AS "deletedAt", msg."editedAt" AS "editedAt",
-  msg."createdAt" AS "createdAt",
+  msg."createdAt" AS "createdAt", msg.mentions AS "mentions",
   u.id AS "authorId", u.username AS "authorUsername", u."displayName" AS "authorDisplayName",
   u."avatarAttachmentId" AS "authorAvatarAttachmentId", u."isGuest" AS "authorIsGuest",
   u."createdAt" AS "authorCreatedAt", u."releasedAt" AS "authorReleasedAt",
@@ -131,6 +144,7 @@ export function presentMessageRows(ctx: AppContext, rows: MessageRow[]): Message
         createdAt: dbDate(r.createdAt, tz),
         editedAt: dbDate(r.editedAt, tz),
         deletedAt: dbDate(r.deletedAt, tz),
+        mentions: r.mentions ?? '',
       },
       r.authorId === null
         ? null

@@ -7,6 +7,7 @@ import { AppError, forbidden, notFound } from '../../errors.js';
 import { canPost, canSee } from '../rooms/policy.js';
 import { isAvatar, NEVER_EXPIRES, presentAttachment } from '../uploads/presenter.js';
 import { GroupCommit } from './group-commit.js';
+import { resolveMentions } from './mentions.js';
 import { presentMessage, presentMessages } from './presenter.js';
 import { appendMessages, type StoredMessage } from './store.js';
 
@@ -157,9 +158,19 @@ async function writeBatch(
   const accepted = candidates.filter((i) => !outcomes[i]);
   const stored = new Map<number, StoredMessage>();
   if (accepted.length) {
-    const rows = accepted.map((i) => {
+    // Who each message names, against the memberships this transaction sees (the rooms are locked above).
+    const mentions = await resolveMentions(
+      ctx,
+      t,
+      accepted.map((i) => {
+        const { user, roomId, input } = items[i]!;
+        return { roomId, authorId: user.id, ownerId: rooms.get(roomId)!.ownerId, text: input.text ?? '' };
+      }),
+    );
+    const rows = accepted.map((i, k) => {
       const { user, roomId, input } = items[i]!;
       return {
+        mentions: mentions[k]!,
         roomId,
         authorId: user.id,
         kind: input.attachmentId ? ('image' as const) : ('text' as const),

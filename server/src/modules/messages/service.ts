@@ -17,11 +17,13 @@ import {
   unreadCounts,
 } from '../rooms/queries.js';
 import { MESSAGE_ROW_COLUMNS, presentMessageRows, presentMessages, type MessageRow } from './presenter.js';
+import { encodeMentions, resolveMentions } from './mentions.js';
 import { sendMessage, type SendInput, type SendResult } from './send.js';
 
 export interface HistoryQuery {
   before?: string;
   after?: string;
+  around?: string;
   limit?: number;
 }
 
@@ -36,6 +38,7 @@ export async function history(
   q: HistoryQuery,
 ): Promise<MessagePage> {
   const limit = q.limit ?? LIMITS.historyDefault;
+  if (q.around !== undefined) return historyAround(ctx, user, roomId, q.around, limit);
   // Forward from `after`; otherwise backward from the newest (or from `before`).
   const forward = q.after !== undefined;
   const order = forward ? 'ASC' : 'DESC';
@@ -68,6 +71,33 @@ export async function history(
   const page = found.slice(0, limit);
   if (!forward) page.reverse();
   return { messages: presentMessageRows(ctx, page), hasMore };
+}
+
+/**
+ * The page centred on a message (a search result, a reply): the message and the older half of the page before it,
+ * then the newer half, as two keyset pages. `hasMoreBefore`/`hasMoreAfter` say where the client can load more;
+ * `hasMore` is `hasMoreBefore`, what it means on a backward page. The id is a position: a message of another room
+ * (or none) gives the page where it would be, which tells nothing about it.
+ */
+async function historyAround(
+  ctx: AppContext,
+  user: User,
+  roomId: number,
+  around: string,
+  limit: number,
+): Promise<MessagePage> {
+  const newer = Math.floor(limit / 2);
+  const older = await history(ctx, user, roomId, {
+    before: String(Number(around) + 1),
+    limit: limit - newer,
+  });
+  const after = await history(ctx, user, roomId, { after: around, limit: newer });
+  return {
+    messages: [...older.messages, ...after.messages],
+    hasMore: older.hasMore,
+    hasMoreBefore: older.hasMore,
+    hasMoreAfter: after.hasMore,
+  };
 }
 
 export { type SendInput, type SendResult } from './send.js';
@@ -119,7 +149,14 @@ export async function edit(
   if (!canEditMessage(message, user, banned))
     throw refusal(banned, message, user, 'Only the author may edit a message');
   return inTx(ctx, async (t, after) => {
-    await message.update({ text, editedAt: new Date() }, { transaction: t });
+    // Mentions follow the new text: a name added is mentioned, one removed no longer is.
+    const [mentions] = await resolveMentions(ctx, t, [
+      { roomId: room.id, authorId: message.authorId, ownerId: room.ownerId, text },
+    ]);
+    await message.update(
+      { text, editedAt: new Date(), mentions: encodeMentions(mentions!) },
+      { transaction: t },
+    );
     const [dto] = await presentMessages(ctx, [message], t);
     after(() => ctx.rt.toRoom(room.id, 'message:updated', dto!));
     return dto!;

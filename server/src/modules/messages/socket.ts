@@ -44,7 +44,12 @@ export function messageEvents(ctx: AppContext): EventEntry[] {
       serial,
     ),
     withAck('messages:fetch', async (p, { user }) =>
-      messages.history(ctx, user, Number(p.roomId), { before: p.before, after: p.after, limit: p.limit }),
+      messages.history(ctx, user, Number(p.roomId), {
+        before: p.before,
+        after: p.after,
+        around: p.around,
+        limit: p.limit,
+      }),
     ),
     withAck('room:read', async (p, { user }) => {
       await ctx.limits.take('readMarker', user.id);

@@ -2,6 +2,7 @@ import { QueryTypes, type Transaction } from 'sequelize';
 import type { AppContext } from '../../context.js';
 import type { Message, Room } from '../../db/models.js';
 import { afterCommit, lockRooms, onSettled } from '../../db/unit-of-work.js';
+import { encodeMentions } from './mentions.js';
 
 export interface NewMessage {
   authorId: number | null;
@@ -10,6 +11,8 @@ export interface NewMessage {
   event?: Message['event'];
   clientId?: string | null;
   attachmentId?: string | null;
+  /** Members it mentions (messages/mentions.ts): resolved by the caller, in the same transaction. */
+  mentions?: number[];
 }
 
 /**
@@ -55,6 +58,7 @@ export type StoredMessage = Pick<
   | 'attachmentId'
   | 'editedAt'
   | 'deletedAt'
+  | 'mentions'
   | 'createdAt'
 >;
 
@@ -73,7 +77,7 @@ export async function appendMessage(
 }
 
 /** Columns given per row; the others are the same for the whole statement (see appendMessages). */
-const ROW_PARAMS = 7;
+const ROW_PARAMS = 8;
 
 /**
  * Appends messages to one or more rooms with one multi-row INSERT (group commit): ids ascend in the order given,
@@ -102,13 +106,14 @@ export async function appendMessages(
       m.event ?? null,
       m.clientId ?? null,
       m.attachmentId ?? null,
+      encodeMentions(m.mentions ?? []),
     );
     const b = n - ROW_PARAMS + 1;
     values.push(
-      `($${b}, $${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, NULL, NULL, ${sequelize.escape(now)})`,
+      `($${b}, $${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}, NULL, NULL, ${sequelize.escape(now)})`,
     );
   }
-  const insert = `INSERT INTO messages ("roomId", "authorId", "kind", "text", "event", "clientId", "attachmentId", "editedAt", "deletedAt", "createdAt") VALUES ${values.join(', ')}`;
+  const insert = `INSERT INTO messages ("roomId", "authorId", "kind", "text", "event", "clientId", "attachmentId", "mentions", "editedAt", "deletedAt", "createdAt") VALUES ${values.join(', ')}`;
   const ids = await insertedIds(ctx, t, insert, bind, ms.length);
   const messages: StoredMessage[] = ms.map((m, i) => ({
     id: ids[i]!,
@@ -119,6 +124,7 @@ export async function appendMessages(
     event: m.event ?? null,
     clientId: m.clientId ?? null,
     attachmentId: m.attachmentId ?? null,
+    mentions: encodeMentions(m.mentions ?? []),
     editedAt: null,
     deletedAt: null,
     createdAt: now,

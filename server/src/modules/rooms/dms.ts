@@ -1,5 +1,5 @@
 import type { Room as RoomDto } from '@parley/protocol';
-import { Op, UniqueConstraintError } from 'sequelize';
+import { UniqueConstraintError } from 'sequelize';
 import type { AppContext } from '../../context.js';
 import type { Room, User } from '../../db/models.js';
 import { inTx } from '../../db/unit-of-work.js';
@@ -10,21 +10,6 @@ import { presentRoomsFor } from './queries.js';
 
 /** The same pair of users always maps to the same key, whoever opens the conversation. */
 const directKeyOf = (a: number, b: number) => (a < b ? `${a}:${b}` : `${b}:${a}`);
-
-/** GET /api/dms: the caller's direct rooms, most recently active first. */
-export async function listDms(ctx: AppContext, user: User): Promise<RoomDto[]> {
-  const mine = await ctx.models.Membership.findAll({ where: { userId: user.id }, attributes: ['roomId'] });
-  const rooms = await ctx.models.Room.findAll({
-    where: { kind: 'direct', id: { [Op.in]: mine.map((m) => m.roomId) } },
-    // Most recently active first; a conversation with no message yet goes last on every database (PostgreSQL
-    // would put NULLs first), newest of those first.
-    order: [
-      ['lastMessageAt', 'DESC NULLS LAST'],
-      ['id', 'DESC'],
-    ],
-  });
-  return presentRoomsFor(ctx, user, rooms);
-}
 
 /** POST /api/dms: finds or creates the direct room with `peerId` (a note-to-self when it is the caller). */
 export async function openDm(ctx: AppContext, user: User, peerId: number): Promise<RoomDto> {

@@ -42,18 +42,30 @@ export function isVisibleRow(row: { roomKind: string; memberRole: Membership['ro
   return canSee({ kind: row.roomKind } as Room, row.memberRole ? { role: row.memberRole } : null);
 }
 
+/** What the caller has not read in a room: messages, and those of them that mention the caller. */
+export interface UnreadCounts {
+  unread: number;
+  mentions: number;
+}
+
 /**
  * Unread messages per room for `userId`: messages after their read marker that others wrote (system messages
- * and deleted ones do not count). One grouped query over the `(roomId, id)` index.
+ * and deleted ones do not count), and how many of those mention them. One grouped query over the `(roomId, id)`
+ * index: the mention count filters the rows the unread count reads anyway, so it costs no second scan.
  */
-export async function unreadCounts(
+export async function unreadCountsWithMentions(
   ctx: AppContext,
   userId: number,
   roomIds?: number[],
-): Promise<Map<number, number>> {
+): Promise<Map<number, UnreadCounts>> {
   if (roomIds && roomIds.length === 0) return new Map();
-  const rows = await ctx.db.sequelize.query<{ roomId: number | string; n: number | string }>(
-    `SELECT m."roomId" AS "roomId", COUNT(msg.id) AS "n"
+  const rows = await ctx.db.sequelize.query<{
+    roomId: number | string;
+    n: number | string;
+    mentioned: number | string;
+  }>(
+    `SELECT m."roomId" AS "roomId", COUNT(msg.id) AS "n",
+            COUNT(CASE WHEN msg.mentions LIKE :mentioned THEN 1 END) AS "mentioned"
        FROM memberships m
        JOIN messages msg ON msg."roomId" = m."roomId" AND msg.id > m."lastReadMessageId"
       WHERE m."userId" = :userId
@@ -61,9 +73,23 @@ export async function unreadCounts(
         AND msg.kind <> 'system' AND msg."deletedAt" IS NULL
         AND (msg."authorId" IS NULL OR msg."authorId" <> :userId)
       GROUP BY m."roomId"`,
-    { replacements: { userId, roomIds: roomIds ?? [] }, type: QueryTypes.SELECT },
+    {
+      // messages.mentions is `,12,34,` (messages/mentions.ts): the commas make the id match whole.
+      replacements: { userId, roomIds: roomIds ?? [], mentioned: `%,${Number(userId)},%` },
+      type: QueryTypes.SELECT,
+    },
   );
-  return new Map(rows.map((r) => [Number(r.roomId), Number(r.n)]));
+  return new Map(rows.map((r) => [Number(r.roomId), { unread: Number(r.n), mentions: Number(r.mentioned) }]));
+}
+
+/** Unread messages per room for `userId` (see unreadCountsWithMentions). */
+export async function unreadCounts(
+  ctx: AppContext,
+  userId: number,
+  roomIds?: number[],
+): Promise<Map<number, number>> {
+  const counts = await unreadCountsWithMentions(ctx, userId, roomIds);
+  return new Map([...counts].map(([roomId, c]) => [roomId, c.unread]));
 }
 
 /** The other participant of each direct room (the viewer themself for a note-to-self). */
@@ -85,24 +111,26 @@ export async function peersOf(ctx: AppContext, rooms: Room[], viewerId: number):
   return out;
 }
 
-/** Presents rooms as `viewer` sees them: membership, unread count, DM peer. */
+/** Presents rooms as `viewer` sees them: membership, unread and mention counts, notification level, DM peer. */
 export async function presentRoomsFor(ctx: AppContext, viewer: User, rooms: Room[]) {
   const ids = rooms.map((r) => r.id);
   const [memberships, unread, peers] = await Promise.all([
     ids.length
       ? ctx.models.Membership.findAll({
           where: { userId: viewer.id, roomId: { [Op.in]: ids } },
-          attributes: ['roomId'],
+          attributes: ['roomId', 'notifications'],
         })
       : [],
-    unreadCounts(ctx, viewer.id, ids),
+    unreadCountsWithMentions(ctx, viewer.id, ids),
     peersOf(ctx, rooms, viewer.id),
   ]);
-  const memberOf = new Set(memberships.map((m) => m.roomId));
+  const memberOf = new Map(memberships.map((m) => [m.roomId, m]));
   return rooms.map((r) =>
     presentRoom(r, {
       isMember: memberOf.has(r.id),
-      unreadCount: unread.get(r.id) ?? 0,
+      unreadCount: unread.get(r.id)?.unread ?? 0,
+      mentionCount: unread.get(r.id)?.mentions ?? 0,
+      notifications: memberOf.get(r.id)?.notifications ?? 'all',
       peer: peers.get(r.id),
     }),
   );

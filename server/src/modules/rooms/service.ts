@@ -1,15 +1,13 @@
-import type { Member, Room as RoomDto } from '@parley/protocol';
+import type { Room as RoomDto } from '@parley/protocol';
 import { Op, UniqueConstraintError } from 'sequelize';
 import type { AppContext } from '../../context.js';
 import type { Room, User } from '../../db/models.js';
 import { inTx, lockRoom, type After } from '../../db/unit-of-work.js';
 import { AppError, forbidden, notFound } from '../../errors.js';
-import { iso } from '../../http/present.js';
 import { appendMessage } from '../messages/store.js';
 import { roomNameClaim } from '../names/claims.js';
 import { presentMessage } from '../messages/presenter.js';
 import { discardAttachments } from '../uploads/service.js';
-import { presentUser } from '../users/presenter.js';
 import { isBanned, liftBan, recordBan } from './bans.js';
 import { addMembership, announceRoom, findMembership, removeMembership } from './membership.js';
 import { canJoin, canLeave, canManage, canSelfJoin } from './policy.js';
@@ -30,16 +28,6 @@ async function assertNameFree(ctx: AppContext, name: string, exceptId?: number):
     attributes: ['id'],
   });
   if (clash && clash.id !== exceptId) throw nameTaken();
-}
-
-/** GET /api/chatrooms: every public room and the private rooms the caller is in. */
-export async function listRooms(ctx: AppContext, user: User): Promise<RoomDto[]> {
-  const mine = await ctx.models.Membership.findAll({ where: { userId: user.id }, attributes: ['roomId'] });
-  const rooms = await ctx.models.Room.findAll({
-    where: { [Op.or]: [{ kind: 'public' }, { kind: 'private', id: mine.map((m) => m.roomId) }] },
-    order: [['nameKey', 'ASC']],
-  });
-  return presentRoomsFor(ctx, user, rooms);
 }
 
 /** GET /api/chatrooms/:id */
@@ -145,27 +133,6 @@ export async function deleteRoom(ctx: AppContext, user: User, roomId: number): P
       ctx.revocations.closeRoom(room.id);
     });
   });
-}
-
-/** GET /api/chatrooms/:id/members: owner first, then by join time. */
-export async function listMembers(ctx: AppContext, user: User, roomId: number): Promise<Member[]> {
-  const { room } = await loadVisibleRoom(ctx, user, roomId);
-  const memberships = await ctx.models.Membership.findAll({
-    where: { roomId: room.id },
-    order: [['joinedAt', 'ASC']],
-  });
-  const users = await ctx.models.User.findAll({ where: { id: memberships.map((m) => m.userId) } });
-  const byId = new Map(users.map((u) => [u.id, u]));
-  const online = await ctx.presence.filterOnline(users.map((u) => String(u.id)));
-  return memberships
-    .filter((m) => byId.has(m.userId))
-    .sort((a, b) => (a.role === b.role ? 0 : a.role === 'owner' ? -1 : 1))
-    .map((m) => ({
-      user: presentUser(byId.get(m.userId)!),
-      role: m.role,
-      joinedAt: iso(m.joinedAt),
-      online: online.has(String(m.userId)),
-    }));
 }
 
 /**

@@ -47,7 +47,26 @@ export async function updateMe(
       }
       if (body.email !== undefined) user.email = body.email;
       if (avatar !== undefined) user.avatarAttachmentId = avatar;
+      const seen = user.changed('displayName') || user.changed('avatarAttachmentId');
       await user.save({ transaction: t });
+      if (seen) {
+        // Who shows this user: the members of their rooms (timelines, member lists, DM titles) and their own other
+        // tabs. One emit to those channels, so a change costs O(the user's rooms), whatever the number online.
+        const rooms = await ctx.models.Membership.findAll({
+          where: { userId: user.id },
+          attributes: ['roomId'],
+          transaction: t,
+        });
+        const dto = presentUser(user);
+        after(() =>
+          ctx.rt.toRoomsAndUsers(
+            rooms.map((m) => m.roomId),
+            [user.id],
+            'user:updated',
+            dto,
+          ),
+        );
+      }
     });
   } catch (err) {
     if (err instanceof UniqueConstraintError) throw emailTaken();

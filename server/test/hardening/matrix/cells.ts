@@ -90,16 +90,16 @@ async function roomState(env: CellEnv): Promise<unknown> {
   const base = `/api/chatrooms/${env.room.id}`;
   const [room, members, history] = await Promise.all([
     call('GET', base, { token }),
-    call('GET', `${base}/members`, { token }),
+    call('GET', `${base}/members?limit=200`, { token }),
     call('GET', `${base}/messages?limit=100`, { token }),
   ]);
   if (room.status !== 200) return room.status;
   return {
     room: room.body,
-    members: (members.body.members as { user: { id: string }; role: string }[]).map((m) => [
-      m.user.id,
-      m.role,
-    ]),
+    // Sorted: the list puts online members first, and who is online is not what a refused call may change.
+    members: (members.body.members as { user: { id: string }; role: string }[])
+      .map((m) => [m.user.id, m.role])
+      .sort(),
     history: (history.body.messages as Message[]).map((m) => [m.id, m.text, m.editedAt, m.deleted]),
   };
 }

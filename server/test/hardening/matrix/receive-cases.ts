@@ -170,6 +170,20 @@ export const receiveCases = {
       return isIt;
     },
   },
+  'user:updated': {
+    // The members of the changer's rooms and the changer's own sockets. Everyone stays in general, so that is every
+    // listener; the room kind plays no part, so it is checked once.
+    receivers: (k) => (k === 'public' ? EVERYONE : null),
+    trigger: async ({ world }) => {
+      const someone = await register(world.call, uniqueName('upd'));
+      const res = await world.call('PATCH', '/api/users/me', {
+        token: someone.accessToken,
+        body: { displayName: `Renamed ${uniqueName('rn')}` },
+      });
+      expectStatusOf(res, 200);
+      return (p) => p.id === someone.user.id;
+    },
+  },
   'session:ended': {
     // Only the sockets of the ended session: here a second session of the member, not the one listening.
     receivers: () => [],

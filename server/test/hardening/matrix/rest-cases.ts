@@ -89,6 +89,7 @@ export const restCases = {
     },
   ],
   logout: [{ variant: 'own session', rule: signedIn, throwawayActor: true }],
+  logoutAll: [{ variant: 'every own session', rule: signedIn, throwawayActor: true }],
   getMe: [{ variant: 'self', rule: signedIn }],
   // A display name claims its skeleton (issue 13): each actor takes one of its own.
   updateMe: [
@@ -116,7 +117,10 @@ export const restCases = {
     {
       variant: 'all visible',
       rule: signedIn,
+      // One page of the largest size holds every room of the matrix's world; hasMore says it did.
+      query: () => '?limit=200',
       check: (res, env) => {
+        expect(res.body.hasMore, 'the page holds every room').toBe(false);
         if (env.roomKind === 'direct') return;
         const listed = (res.body.rooms as Room[]).some((r) => r.id === env.room.id);
         expect(listed, 'listed iff the caller may see the room').toBe(sees(env));
@@ -136,7 +140,15 @@ export const restCases = {
     { variant: 'description', rule: manage, params: roomId, body: () => ({ description: 'changed' }) },
   ],
   deleteRoom: [{ variant: 'the room', rule: manage, fresh: true, params: roomId }],
-  listMembers: [{ variant: 'the room', rule: read, params: roomId }],
+  listMembers: [
+    {
+      variant: 'the room',
+      rule: read,
+      params: roomId,
+      query: () => '?limit=200',
+      check: (res) => expect(res.body.hasMore).toBe(false),
+    },
+  ],
   addMember: [
     { variant: 'self-join', rule: selfJoin, fresh: true, params: roomId, body: () => ({}) },
     {
@@ -159,6 +171,15 @@ export const restCases = {
       rule: manage,
       fresh: true,
       params: (env) => ({ id: env.room.id, userId: env.world.victim.user.id }),
+    },
+  ],
+  setNotifications: [
+    {
+      variant: 'mentions only',
+      rule: write,
+      params: roomId,
+      body: () => ({ level: 'mentions' }),
+      check: (res) => expect(res.body.notifications).toBe('mentions'),
     },
   ],
   listBans: [
@@ -185,6 +206,28 @@ export const restCases = {
         expect((res.body.messages as Message[]).map((m) => m.id)).toContain(env.message.id),
     },
   ],
+  searchMessages: [
+    {
+      // Without roomId: the caller's own rooms and DMs only, so the member's message is found by members alone.
+      variant: 'in your rooms',
+      rule: signedIn,
+      query: ({ message }) => `?q=${encodeURIComponent(message.text)}`,
+      check: (res, env) => {
+        const ids = (res.body.results as { message: Message }[]).map((r) => r.message.id);
+        if (belongs(env.user)) expect(ids).toContain(env.message.id);
+        else expect(ids).not.toContain(env.message.id);
+      },
+    },
+    {
+      variant: 'in one room',
+      rule: read,
+      query: ({ message, room }) => `?q=${encodeURIComponent(message.text)}&roomId=${room.id}`,
+      check: (res, env) =>
+        expect((res.body.results as { message: Message }[]).map((r) => r.message.id)).toContain(
+          env.message.id,
+        ),
+    },
+  ],
   sendMessage: [{ variant: 'text', rule: write, params: roomId, body: () => ({ text: 'matrix says hi' }) }],
   editMessage: [
     {
@@ -201,7 +244,9 @@ export const restCases = {
     {
       variant: 'own DMs',
       rule: signedIn,
+      query: () => '?limit=200',
       check: (res, env) => {
+        expect(res.body.hasMore, 'the page holds every DM').toBe(false);
         if (env.roomKind !== 'direct') return;
         const listed = (res.body.rooms as Room[]).some((r) => r.id === env.room.id);
         expect(listed, 'a DM is listed for its two participants only').toBe(belongs(env.user));

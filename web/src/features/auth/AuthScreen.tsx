@@ -30,17 +30,15 @@ const afterSignIn = () => {
   if (location.pathname === '/login' || location.pathname === '/register') navigate('/', { replace: true });
 };
 
-function Link({ to, children }: { to: string; children: string }) {
+/**
+ * The switch between the two forms. A button named as the contract names the control ("Create account", "Sign in":
+ * CONTRACT.md "Web client: names"), so that it is found by the same name as the form's own submit button.
+ */
+function SwitchForm({ to, children }: { to: string; children: string }) {
   return (
-    <a
-      href={to}
-      onClick={(e) => {
-        e.preventDefault();
-        navigate(to);
-      }}
-    >
+    <button type="button" className="link-like auth-switch" onClick={() => navigate(to)}>
       {children}
-    </a>
+    </button>
   );
 }
 
@@ -132,7 +130,7 @@ function SignInForm() {
         {busy === 'login' ? 'Signing in…' : 'Sign in'}
       </button>
       <p className="auth-alt">
-        New here? <Link to="/register">Create an account</Link>
+        New here? <SwitchForm to="/register">Create account</SwitchForm>
       </p>
       <div className="auth-divider" role="presentation">
         <span>or</span>
@@ -246,7 +244,7 @@ function RegisterForm() {
         {busy ? 'Creating account…' : 'Create account'}
       </button>
       <p className="auth-alt">
-        Already have an account? <Link to="/login">Sign in</Link>
+        Already have an account? <SwitchForm to="/login">Sign in</SwitchForm>
       </p>
     </form>
   );

@@ -182,3 +182,27 @@ export async function signOut(): Promise<void> {
   channel?.postMessage({ type: 'signed-out' } satisfies TabMessage);
   clearSession();
 }
+
+/** The server answered a new Me (settings changed): this tab shows it at once. */
+export function setMe(user: Me): void {
+  if (authStore.get().auth.status === 'signed-in') authStore.set({ auth: { status: 'signed-in', user } });
+}
+
+/**
+ * POST /api/auth/logout-all: every session of the user ends, this one included (every device's sockets are told
+ * `session:ended`). Throws the server's error (e.g. RATE_LIMITED) and then stays signed in.
+ */
+export async function signOutEverywhere(): Promise<void> {
+  const token = await freshToken();
+  const res = await fetch('/api/auth/logout-all', {
+    method: 'POST',
+    credentials: 'same-origin',
+    headers: token ? { Authorization: `Bearer ${token}` } : {},
+  });
+  if (res.status !== 204) {
+    const body: unknown = await res.json().catch(() => null);
+    throw ApiError.fromBody(body, res.status, Number(res.headers.get('Retry-After')) || undefined);
+  }
+  channel?.postMessage({ type: 'signed-out' } satisfies TabMessage);
+  clearSession('You signed out on every device.');
+}

@@ -12,7 +12,12 @@ import {
 } from 'react';
 import { IMAGE_TYPES } from '../../api/upload';
 import { Icon } from '../../components/Icon';
+import { mentionQuery } from '../../lib/mentions';
+import { chatStore } from '../../store/chat';
+import { useStore } from '../../store/store';
+import { useMe } from '../auth/me';
 import { stopTyping, typingActivity } from '../presence/presenceActions';
+import { MentionSuggestions, suggestionsFor, type Suggestion } from './MentionSuggestions';
 import { sendMessage } from './sendActions';
 import { useImageUpload } from './useImageUpload';
 
@@ -49,6 +54,40 @@ export function Composer({
   const { upload, problem, setProblem, attach, clear, take } = useImageUpload();
 
   useImperativeHandle(ref, () => ({ attach }), [attach]);
+
+  // The `@` autocomplete: the partial name before the caret, matched against the room's members.
+  const me = useMe();
+  const members = useStore(chatStore, (s) => s.members[roomId]);
+  const room = useStore(chatStore, (s) => s.rooms[roomId]);
+  const [caret, setCaret] = useState<number | null>(null);
+  const [active, setActive] = useState(0);
+  const [dismissed, setDismissed] = useState<number | null>(null);
+  const query = caret === null ? null : mentionQuery(text, caret);
+  const suggestions: Suggestion[] =
+    query && query.start !== dismissed
+      ? suggestionsFor(members, query.query, {
+          meId: me?.id ?? null,
+          offerRoom: Boolean(room && room.kind !== 'direct' && me && room.ownerId === me.id),
+        })
+      : [];
+  const listId = `mentions-${roomId}`;
+  const showList = suggestions.length > 0;
+  const activeIndex = Math.min(active, Math.max(0, suggestions.length - 1));
+
+  const pick = (s: Suggestion) => {
+    if (!query || caret === null) return;
+    const insert = `@${s.username} `;
+    const next = text.slice(0, query.start) + insert + text.slice(caret);
+    const at = query.start + insert.length;
+    setText(next);
+    setCaret(at);
+    setActive(0);
+    requestAnimationFrame(() => {
+      input.current?.focus();
+      input.current?.setSelectionRange(at, at);
+    });
+  };
+  const trackCaret = () => setCaret(input.current?.selectionStart ?? null);
 
   useEffect(() => {
     drafts.set(roomId, text);
@@ -88,6 +127,24 @@ export function Composer({
   };
 
   const onKeyDown = (e: KeyboardEvent<HTMLTextAreaElement>) => {
+    if (showList && !e.nativeEvent.isComposing) {
+      const n = suggestions.length;
+      if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+        e.preventDefault();
+        setActive((activeIndex + (e.key === 'ArrowDown' ? 1 : n - 1)) % n);
+        return;
+      }
+      if (e.key === 'Enter' || e.key === 'Tab') {
+        e.preventDefault();
+        pick(suggestions[activeIndex]!);
+        return;
+      }
+      if (e.key === 'Escape') {
+        e.preventDefault();
+        setDismissed(query!.start);
+        return;
+      }
+    }
     if (e.key === 'Enter' && !e.shiftKey && !e.nativeEvent.isComposing) {
       e.preventDefault();
       submit();
@@ -133,6 +190,10 @@ export function Composer({
       <div className="composer-error" role="alert">
         {shownError}
       </div>
+      {showList && <MentionSuggestions id={listId} items={suggestions} active={activeIndex} onPick={pick} />}
+      <p className="sr-only" aria-live="polite">
+        {showList ? `${suggestions.length} ${suggestions.length === 1 ? 'person' : 'people'} to mention` : ''}
+      </p>
       <div className="composer-row">
         <button
           type="button"
@@ -159,11 +220,16 @@ export function Composer({
           className="composer-input"
           aria-label="Message"
           aria-invalid={tooLong || undefined}
+          aria-autocomplete="list"
+          aria-controls={showList ? listId : undefined}
+          aria-activedescendant={showList ? `${listId}-${activeIndex}` : undefined}
           placeholder={placeholder}
           rows={1}
           value={text}
           onChange={(e) => {
             setText(e.target.value);
+            setCaret(e.target.selectionStart);
+            setActive(0);
             if (error) setError(null);
             if (e.target.value.trim()) typingActivity(roomId);
             else stopTyping();
@@ -171,6 +237,8 @@ export function Composer({
           onKeyDown={onKeyDown}
           onPaste={onPaste}
           onBlur={() => stopTyping()}
+          onSelect={trackCaret}
+          onClick={trackCaret}
           enterKeyHint="send"
         />
         <button

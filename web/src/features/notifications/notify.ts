@@ -16,8 +16,22 @@ export async function askNotificationPermission(): Promise<NotificationPermissio
   return Notification.requestPermission();
 }
 
-export function notifyMessage(message: Message, room: Room): void {
+/** Whether `message` names the user `me` (Message.mentions: resolved by the server, `@room` included). */
+export const mentionsMe = (message: Pick<Message, 'mentions'>, me: string | null): boolean =>
+  me !== null && (message.mentions ?? []).includes(me);
+
+/**
+ * Whether a message (someone else's, in a room we are not looking at) may notify, by the room's level: `all`,
+ * `mentions` (only those naming us) or `none`.
+ */
+export function levelAllows(room: Pick<Room, 'notifications'>, mentioned: boolean): boolean {
+  const level = room.notifications ?? 'all';
+  return level === 'all' || (level === 'mentions' && mentioned);
+}
+
+export function notifyMessage(message: Message, room: Room, mentioned = false): void {
   if (notificationPermission() !== 'granted') return;
+  if (!levelAllows(room, mentioned)) return;
   const who = message.author?.displayName ?? 'Someone';
   const where = room.kind === 'direct' ? who : `${who} in #${roomTitle(room)}`;
   const body = message.deleted ? '' : message.text || (message.attachment ? 'sent an image' : '');

@@ -1,5 +1,5 @@
 import type { Member } from '@parley/protocol';
-import { useMemo, useState } from 'react';
+import { useEffect, useMemo, useRef, useState } from 'react';
 import { describeError } from '../../api/errors';
 import { Avatar } from '../../components/Avatar';
 import { Icon } from '../../components/Icon';
@@ -7,7 +7,7 @@ import { chatStore, roomTitle, setNotice } from '../../store/chat';
 import { useStore } from '../../store/store';
 import { useMe } from '../auth/me';
 import { AddPeopleDialog } from '../rooms/AddPeopleDialog';
-import { kickMember, openDm } from '../rooms/roomActions';
+import { kickMember, loadMoreMembers, openDm } from '../rooms/roomActions';
 import { BannedList } from './BannedList';
 
 /**
@@ -17,6 +17,7 @@ import { BannedList } from './BannedList';
 export function MembersPanel({ roomId, open, onClose }: { roomId: string; open: boolean; onClose(): void }) {
   const room = useStore(chatStore, (s) => s.rooms[roomId]);
   const members = useStore(chatStore, (s) => s.members[roomId]);
+  const hasMore = useStore(chatStore, (s) => Boolean(s.membersNext[roomId]));
   const online = useStore(chatStore, (s) => s.online);
   const me = useMe();
   const [adding, setAdding] = useState(false);
@@ -45,7 +46,11 @@ export function MembersPanel({ roomId, open, onClose }: { roomId: string; open: 
     >
       <div className="panel-head">
         <h2 id="members-heading">
-          Members <span className="count">{members ? `${onlineCount} of ${sorted.length} here` : ''}</span>
+          Members{' '}
+          <span className="count">
+            {/* The total is the room's count: a big room's list is loaded a page at a time. */}
+            {members ? `${onlineCount} of ${Math.max(room.memberCount, sorted.length)} here` : ''}
+          </span>
         </h2>
         <span className="panel-head-actions">
           {isOwner && (
@@ -113,8 +118,34 @@ export function MembersPanel({ roomId, open, onClose }: { roomId: string; open: 
           );
         })}
       </ul>
+      {hasMore && <MoreMembers roomId={roomId} loaded={sorted.length} />}
       {isOwner && <BannedList roomId={roomId} members={members} />}
       {adding && <AddPeopleDialog room={room} onClose={() => setAdding(false)} />}
     </aside>
+  );
+}
+
+/**
+ * The end of the loaded members: when it scrolls into view the next page is fetched (and it moves down with the
+ * list, so each page asks for the next). A button too, for keyboards and for browsers without IntersectionObserver.
+ */
+function MoreMembers({ roomId, loaded }: { roomId: string; loaded: number }) {
+  const ref = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    const el = ref.current;
+    if (!el || typeof IntersectionObserver === 'undefined') return;
+    const seen = new IntersectionObserver((entries) => {
+      if (entries.some((e) => e.isIntersecting)) void loadMoreMembers(roomId);
+    });
+    seen.observe(el);
+    return () => seen.disconnect();
+    // Observed afresh after each page: a page that did not push the sentinel out of view asks for the next one.
+  }, [roomId, loaded]);
+  return (
+    <div ref={ref} className="members-more panel-pad">
+      <button type="button" className="button tiny" onClick={() => void loadMoreMembers(roomId)}>
+        Show more members
+      </button>
+    </div>
   );
 }

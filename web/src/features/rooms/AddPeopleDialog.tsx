@@ -73,7 +73,7 @@ export function AddPeopleDialog({ room, onClose }: { room: Room; onClose(): void
                 className="button small"
                 aria-label={`Add ${u.displayName}`}
                 onClick={() =>
-                  void addMember(room.id, u.id)
+                  void addMember(room.id, u)
                     .then(() => setStatus(`${u.displayName} was added.`))
                     .catch((err: unknown) => setStatus(describeError(err)))
                 }

@@ -1,4 +1,5 @@
 import { useRef, useState, type DragEvent } from 'react';
+import { ConfirmDialog } from '../../components/ConfirmDialog';
 import { Icon } from '../../components/Icon';
 import { chatStore, roomTitle } from '../../store/chat';
 import { useStore } from '../../store/store';
@@ -6,6 +7,7 @@ import { useMe } from '../auth/me';
 import { Composer, type ComposerHandle } from '../composer/Composer';
 import { TypingIndicator } from '../presence/TypingIndicator';
 import { Timeline } from '../timeline/Timeline';
+import { NotificationMenu } from './NotificationMenu';
 import { joinRoom, leaveRoom } from './roomActions';
 import { RoomSettingsDialog } from './RoomSettingsDialog';
 
@@ -14,16 +16,23 @@ interface RoomViewProps {
   onOpenRooms(): void;
   onOpenMembers(): void;
   membersOpen: boolean;
+  /** Opens message search (the contract's control named "Search"). */
+  onSearch(): void;
 }
 
 /** The open room: header with its actions, the timeline, who is typing, and the composer (or Join). */
-export function RoomView({ roomId, onOpenRooms, onOpenMembers, membersOpen }: RoomViewProps) {
+export function RoomView({ roomId, onOpenRooms, onOpenMembers, membersOpen, onSearch }: RoomViewProps) {
   const room = useStore(chatStore, (s) => s.rooms[roomId]);
+  // The phone's menu button shows the mentions waiting in the other rooms (the sidebar is closed there).
+  const mentionsElsewhere = useStore(chatStore, (s) =>
+    Object.values(s.rooms).reduce((n, r) => n + (r.isMember && r.id !== roomId ? r.mentionCount : 0), 0),
+  );
   const me = useMe();
   const composer = useRef<ComposerHandle>(null);
   const [settingsOpen, setSettingsOpen] = useState(false);
   const [dragging, setDragging] = useState(false);
   const [joining, setJoining] = useState(false);
+  const [confirmLeave, setConfirmLeave] = useState(false);
 
   if (!room || !me) {
     return (
@@ -62,10 +71,15 @@ export function RoomView({ roomId, onOpenRooms, onOpenMembers, membersOpen }: Ro
         <button
           type="button"
           className="icon-button only-narrow"
-          aria-label="Open rooms"
+          aria-label={mentionsElsewhere ? `Open rooms (${mentionsElsewhere} mentions)` : 'Open rooms'}
           onClick={onOpenRooms}
         >
           <Icon name="menu" />
+          {mentionsElsewhere > 0 && (
+            <span className="badge mention-badge menu-badge" aria-hidden="true">
+              @{mentionsElsewhere > 99 ? '99+' : mentionsElsewhere}
+            </span>
+          )}
         </button>
         <div className="room-heading">
           <h1 id="room-title">
@@ -79,8 +93,14 @@ export function RoomView({ roomId, onOpenRooms, onOpenMembers, membersOpen }: Ro
           {room.description && <p className="room-description truncate">{room.description}</p>}
         </div>
         <div className="room-actions">
+          {room.isMember && <NotificationMenu room={room} />}
           {canLeave && (
-            <button type="button" className="button small" onClick={() => void leaveRoom(room.id)}>
+            <button
+              type="button"
+              className="button small"
+              // A private room cannot be rejoined without its owner: asked first. A public one can, so it is not.
+              onClick={() => (room.kind === 'private' ? setConfirmLeave(true) : void leaveRoom(room.id))}
+            >
               Leave
             </button>
           )}
@@ -95,6 +115,16 @@ export function RoomView({ roomId, onOpenRooms, onOpenMembers, membersOpen }: Ro
               <Icon name="settings" />
             </button>
           )}
+          <button
+            type="button"
+            className="icon-button"
+            aria-label="Search"
+            title="Search messages (Ctrl+K)"
+            aria-keyshortcuts="Control+K Meta+K"
+            onClick={onSearch}
+          >
+            <Icon name="search" />
+          </button>
           <button
             type="button"
             className="icon-button members-toggle"
@@ -144,6 +174,18 @@ export function RoomView({ roomId, onOpenRooms, onOpenMembers, membersOpen }: Ro
         </div>
       )}
       {settingsOpen && <RoomSettingsDialog room={room} onClose={() => setSettingsOpen(false)} />}
+      {confirmLeave && (
+        <ConfirmDialog
+          title={`Leave #${title}?`}
+          description="It is a private room: you can come back only if its owner adds you again."
+          confirmLabel="Leave room"
+          onCancel={() => setConfirmLeave(false)}
+          onConfirm={() => {
+            setConfirmLeave(false);
+            void leaveRoom(room.id);
+          }}
+        />
+      )}
     </section>
   );
 }

@@ -9,6 +9,8 @@ import { useMe } from '../auth/me';
 import { signOut } from '../auth/session';
 import { NotificationToggle } from '../notifications/NotificationToggle';
 import { OnlineList } from '../presence/OnlineList';
+import { PeopleDialog } from '../people/PeopleDialog';
+import { SettingsDialog } from '../settings/SettingsDialog';
 import { NewRoomDialog } from './NewRoomDialog';
 
 const byName = (a: Room, b: Room) => roomTitle(a).localeCompare(roomTitle(b));
@@ -21,6 +23,8 @@ export function Sidebar({ open, onClose }: { open: boolean; onClose(): void }) {
   const activeId = useStore(chatStore, (s) => s.activeRoomId);
   const online = useStore(chatStore, (s) => s.online);
   const [creating, setCreating] = useState(false);
+  const [settingsOpen, setSettingsOpen] = useState(false);
+  const [peopleOpen, setPeopleOpen] = useState(false);
 
   const { joined, others, dms } = useMemo(() => {
     const all = Object.values(rooms);
@@ -65,19 +69,26 @@ export function Sidebar({ open, onClose }: { open: boolean; onClose(): void }) {
             )}
           </div>
           <RoomList rooms={joined} activeId={activeId} labelledBy="rooms-heading" onPick={onClose} />
+          <div className="section-head">
+            <h2 id="dms-heading">Direct messages</h2>
+            <button
+              type="button"
+              className="icon-button small"
+              aria-label="New message"
+              title="New message"
+              onClick={() => setPeopleOpen(true)}
+            >
+              <Icon name="plus" size={18} />
+            </button>
+          </div>
           {dms.length > 0 && (
-            <>
-              <div className="section-head">
-                <h2 id="dms-heading">Direct messages</h2>
-              </div>
-              <RoomList
-                rooms={dms}
-                activeId={activeId}
-                labelledBy="dms-heading"
-                online={online}
-                onPick={onClose}
-              />
-            </>
+            <RoomList
+              rooms={dms}
+              activeId={activeId}
+              labelledBy="dms-heading"
+              online={online}
+              onPick={onClose}
+            />
           )}
           {others.length > 0 && (
             <>
@@ -91,18 +102,34 @@ export function Sidebar({ open, onClose }: { open: boolean; onClose(): void }) {
         <OnlineList onPick={onClose} />
       </div>
       <div className="sidebar-footer">
-        <div className="me">
+        {/* Your name opens your settings; "Settings" is the contract's name for this control. */}
+        <button
+          type="button"
+          className="me me-button"
+          aria-label="Settings"
+          title={`Settings for ${me.displayName}`}
+          onClick={() => setSettingsOpen(true)}
+        >
           <Avatar user={me} size="sm" />
           <span className="me-name">
             <span className="truncate">{me.displayName}</span>
             <span className="me-sub truncate">{me.isGuest ? 'Guest' : `@${me.username}`}</span>
           </span>
-        </div>
+        </button>
         <button type="button" className="button small" onClick={() => void signOut()}>
           Sign out
         </button>
       </div>
       {creating && <NewRoomDialog onClose={() => setCreating(false)} />}
+      {settingsOpen && <SettingsDialog onClose={() => setSettingsOpen(false)} />}
+      {peopleOpen && (
+        <PeopleDialog
+          onClose={() => {
+            setPeopleOpen(false);
+            onClose();
+          }}
+        />
+      )}
     </aside>
   );
 }
@@ -125,6 +152,7 @@ function RoomList({
       {rooms.map((r) => {
         const active = r.id === activeId;
         const unread = r.isMember && !active ? r.unreadCount : 0;
+        const mentions = r.isMember && !active ? r.mentionCount : 0;
         const peerOnline = r.kind === 'direct' && r.peer && online ? Boolean(online[r.peer.id]) : false;
         return (
           <li key={r.id}>
@@ -149,6 +177,20 @@ function RoomList({
               <span className="room-name truncate">{roomTitle(r)}</span>
               {r.kind === 'private' && <span className="sr-only"> (private)</span>}
               {r.kind === 'direct' && <span className="sr-only">{peerOnline ? ' (online)' : ''}</span>}
+              {mentions > 0 && (
+                <span className="badge mention-badge" title="Mentions of you">
+                  @{mentions > 99 ? '99+' : mentions}
+                  <span className="sr-only"> {mentions === 1 ? 'mention' : 'mentions'}</span>
+                </span>
+              )}
+              {r.notifications !== 'all' && r.isMember && (
+                <span className="muted-mark" title={r.notifications === 'none' ? 'Muted' : 'Mentions only'}>
+                  <Icon name={r.notifications === 'none' ? 'bell-off' : 'at'} size={14} />
+                  <span className="sr-only">
+                    {r.notifications === 'none' ? ' (muted)' : ' (mentions only)'}
+                  </span>
+                </span>
+              )}
               {unread > 0 && (
                 <span className="badge">
                   {unread > 99 ? '99+' : unread}

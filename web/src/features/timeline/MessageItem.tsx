@@ -2,7 +2,9 @@ import type { Attachment, Message, Room, User } from '@parley/protocol';
 import { memo, useState, type KeyboardEvent } from 'react';
 import { describeError } from '../../api/errors';
 import { Avatar } from '../../components/Avatar';
+import { ConfirmDialog } from '../../components/ConfirmDialog';
 import { linkify } from '../../lib/linkify';
+import { highlightMentions } from '../../lib/mentions';
 import { formatFull, formatTime } from '../../lib/time';
 import { setNotice, type PendingMessage } from '../../store/chat';
 import { useMe } from '../auth/me';
@@ -48,6 +50,8 @@ interface MessageItemProps {
   message: Message;
   continued: boolean;
   room: Room | undefined;
+  /** The message a search result jumped to. */
+  highlighted?: boolean;
   onOpenImage(a: Attachment): void;
 }
 
@@ -56,16 +60,18 @@ export const MessageItem = memo(function MessageItem({
   message,
   continued,
   room,
+  highlighted = false,
   onOpenImage,
 }: MessageItemProps) {
   const me = useMe();
   const [editing, setEditing] = useState(false);
+  const [confirmDelete, setConfirmDelete] = useState(false);
   const author = message.author;
   const name = nameOf(author);
 
   if (message.kind === 'system') {
     return (
-      <article className={`system-message event-${message.event ?? 'other'}`}>
+      <article className={`system-message event-${message.event ?? 'other'}`} data-message-id={message.id}>
         <p>
           <span className="author-name">{name}</span> {message.text} <Stamp at={message.createdAt} />
         </p>
@@ -74,18 +80,21 @@ export const MessageItem = memo(function MessageItem({
   }
 
   const mine = Boolean(me && author?.id === me.id);
+  const mentionsMe = Boolean(me && message.mentions?.includes(me.id));
   const owner = Boolean(me && room && room.kind !== 'direct' && room.ownerId === me.id);
   const canEdit = mine && !message.deleted;
   const canDelete = !message.deleted && (mine || owner);
 
   const remove = () => {
-    if (!window.confirm('Delete this message for everyone?')) return;
+    setConfirmDelete(false);
     deleteMessage(message).catch((err: unknown) => setNotice(`Not deleted: ${describeError(err)}`));
   };
 
   return (
     <article
-      className={`message${continued ? ' continued' : ''}${mine ? ' mine' : ''}`}
+      className={`message${continued ? ' continued' : ''}${mine ? ' mine' : ''}${highlighted ? ' highlighted' : ''}${mentionsMe ? ' mentions-me' : ''}`}
+      data-message-id={message.id}
+      aria-current={highlighted ? 'true' : undefined}
       tabIndex={canEdit || canDelete ? -1 : undefined}
     >
       <div className="gutter">
@@ -107,8 +116,13 @@ export const MessageItem = memo(function MessageItem({
         ) : (
           <>
             {message.text && (
-              <p className="message-text">
-                {linkify(message.text)}
+              <p className="message-text" id={`msg-${message.id}-text`}>
+                {highlightMentions(linkify(message.text), {
+                  anyMention: (message.mentions?.length ?? 0) > 0,
+                  mentionsMe,
+                  myUsername: me?.username ?? null,
+                })}
+                {mentionsMe && <span className="sr-only"> (mentions you)</span>}
                 {message.editedAt && (
                   <span className="edited" title={`Edited ${formatFull(message.editedAt)}`}>
                     {' '}
@@ -126,16 +140,35 @@ export const MessageItem = memo(function MessageItem({
       {(canEdit || canDelete) && !editing && (
         <div className="message-actions">
           {canEdit && message.text && (
-            <button type="button" className="button tiny" onClick={() => setEditing(true)}>
+            <button
+              type="button"
+              className="button tiny"
+              aria-describedby={message.text ? `msg-${message.id}-text` : undefined}
+              onClick={() => setEditing(true)}
+            >
               Edit
             </button>
           )}
           {canDelete && (
-            <button type="button" className="button tiny" onClick={remove}>
+            <button
+              type="button"
+              className="button tiny"
+              aria-describedby={message.text ? `msg-${message.id}-text` : undefined}
+              onClick={() => setConfirmDelete(true)}
+            >
               Delete
             </button>
           )}
         </div>
+      )}
+      {confirmDelete && (
+        <ConfirmDialog
+          title="Delete this message?"
+          description="It is deleted for everyone in the room."
+          confirmLabel="Delete message"
+          onCancel={() => setConfirmDelete(false)}
+          onConfirm={remove}
+        />
       )}
     </article>
   );

@@ -8,7 +8,7 @@ import { useMe } from '../auth/me';
 import { buildItems } from './group';
 import { ImageViewer } from './ImageViewer';
 import { MessageItem, PendingItem } from './MessageItem';
-import { loadOlder, markRead } from './timelineActions';
+import { loadNewer, loadOlder, markRead, reloadLatest } from './timelineActions';
 import { setAtBottom } from './viewState';
 
 /** Closer than this to the end counts as "at the end" (new messages keep it pinned there). */
@@ -42,17 +42,21 @@ export function Timeline({ roomId, title }: { roomId: string; title: string }) {
     positioned: false,
     pendingCount: 0,
     dividerId: null as string | null,
+    highlightId: null as string | null,
   });
+  /** The timeline stops short of the latest (a jump to a search result): its end is not "the end". */
+  const moreAfter = useRef(timeline.hasMoreAfter);
+  moreAfter.current = timeline.hasMoreAfter;
 
   const isMember = room?.isMember ?? false;
   const onSeen = useCallback(() => {
-    if (isMember && document.visibilityState === 'visible') markRead(roomId);
+    if (isMember && document.visibilityState === 'visible' && !moreAfter.current) markRead(roomId);
   }, [roomId, isMember]);
 
   const measure = useCallback(() => {
     const el = scroller.current;
     if (!el) return;
-    const atEnd = el.scrollHeight - el.scrollTop - el.clientHeight <= BOTTOM_SLACK;
+    const atEnd = el.scrollHeight - el.scrollTop - el.clientHeight <= BOTTOM_SLACK && !moreAfter.current;
     geo.current.height = el.scrollHeight;
     geo.current.top = el.scrollTop;
     geo.current.pinned = atEnd;
@@ -67,6 +71,8 @@ export function Timeline({ roomId, title }: { roomId: string; title: string }) {
     if (measure()) onSeen();
     if (el.scrollTop < TOP_PRELOAD && timeline.hasMoreBefore && !timeline.loadingOlder)
       void loadOlder(roomId);
+    const below = el.scrollHeight - el.scrollTop - el.clientHeight;
+    if (below < TOP_PRELOAD && timeline.hasMoreAfter && !timeline.loadingNewer) void loadNewer(roomId);
   };
 
   // Position after every change: first view, prepended history, or new messages while pinned to the end.
@@ -76,7 +82,13 @@ export function Timeline({ roomId, title }: { roomId: string; title: string }) {
     const g = geo.current;
     const firstId = timeline.messages[0]?.id ?? '';
     const sentOne = timeline.pending.length > g.pendingCount;
-    if (!g.positioned) {
+    if (timeline.highlightId && timeline.highlightId !== g.highlightId) {
+      // A jump to a message: centre it (once; later changes keep the view as usual).
+      const target = el.querySelector<HTMLElement>(`[data-message-id="${timeline.highlightId}"]`);
+      if (target)
+        el.scrollTop = Math.max(0, target.offsetTop - el.clientHeight / 2 + target.offsetHeight / 2);
+      g.positioned = true;
+    } else if (!g.positioned) {
       const divider = el.querySelector<HTMLElement>('.new-divider');
       if (divider) el.scrollTop = Math.max(0, divider.offsetTop - el.clientHeight / 3);
       else el.scrollTop = el.scrollHeight;
@@ -93,13 +105,28 @@ export function Timeline({ roomId, title }: { roomId: string; title: string }) {
     }
     g.firstId = firstId;
     g.dividerId = timeline.dividerId;
+    g.highlightId = timeline.highlightId;
     g.pendingCount = timeline.pending.length;
     if (measure()) onSeen();
     // Not enough history to scroll yet: fetch more so the user can.
     if (el.scrollHeight <= el.clientHeight && timeline.hasMoreBefore && !timeline.loadingOlder) {
       void loadOlder(roomId);
     }
-  }, [items, timeline.loaded, timeline.hasMoreBefore, timeline.loadingOlder, measure, onSeen, roomId]);
+    if (el.scrollHeight <= el.clientHeight && timeline.hasMoreAfter && !timeline.loadingNewer) {
+      void loadNewer(roomId);
+    }
+  }, [
+    items,
+    timeline.loaded,
+    timeline.hasMoreBefore,
+    timeline.loadingOlder,
+    timeline.hasMoreAfter,
+    timeline.loadingNewer,
+    timeline.highlightId,
+    measure,
+    onSeen,
+    roomId,
+  ]);
 
   // Stay at the end when the viewport changes size (phone keyboard, window resize, composer growing).
   useEffect(() => {
@@ -129,6 +156,13 @@ export function Timeline({ roomId, title }: { roomId: string; title: string }) {
   const jumpToLatest = () => {
     const el = scroller.current;
     if (!el) return;
+    if (timeline.hasMoreAfter) {
+      // The latest is not loaded: start over from it (positioned at the end once it is there).
+      geo.current.positioned = false;
+      geo.current.firstId = '';
+      void reloadLatest(roomId);
+      return;
+    }
     el.scrollTo({ top: el.scrollHeight, behavior: 'smooth' });
     geo.current.pinned = true;
     onSeen();
@@ -180,6 +214,7 @@ export function Timeline({ roomId, title }: { roomId: string; title: string }) {
                   message={item.message}
                   continued={item.continued}
                   room={room}
+                  highlighted={item.message.id === timeline.highlightId}
                   onOpenImage={setViewing}
                 />
               );
@@ -188,6 +223,11 @@ export function Timeline({ roomId, title }: { roomId: string; title: string }) {
           }
         })}
       </div>
+      {timeline.loadingNewer && (
+        <p className="loading-older loading-newer" role="status">
+          Loading later messages…
+        </p>
+      )}
       {timeline.loadingOlder && (
         // Outside the scroller, so that showing it does not move the messages being read.
         <p className="loading-older" role="status">

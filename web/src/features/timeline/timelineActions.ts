@@ -75,6 +75,52 @@ export async function loadOlder(roomId: string): Promise<void> {
 }
 
 /**
+ * Opens a room's history at one message (a search result): the page around it, the message highlighted. Held
+ * already: just highlighted. Otherwise the timeline becomes that page, which may stop short of the latest
+ * (`hasMoreAfter`); scrolling loads both ways from there.
+ */
+export async function jumpToMessage(roomId: string, messageId: string): Promise<void> {
+  const t = chatStore.get().timelines[roomId];
+  if (t?.loaded && t.messages.some((m) => m.id === messageId)) {
+    updateTimeline(roomId, () => ({ highlightId: messageId }));
+    return;
+  }
+  const page = await api.history(roomId, { around: messageId, limit: PAGE });
+  updateTimeline(roomId, (x) => ({
+    ...emptyTimeline(),
+    pending: x.pending,
+    messages: page.messages,
+    loaded: true,
+    hasMoreBefore: page.hasMoreBefore ?? page.hasMore,
+    hasMoreAfter: page.hasMoreAfter ?? false,
+    highlightId: messageId,
+  }));
+}
+
+/** Scrolling down a timeline that stops short of the latest: the page after the newest message held. */
+export async function loadNewer(roomId: string): Promise<void> {
+  const t = chatStore.get().timelines[roomId];
+  const last = t?.messages[t.messages.length - 1];
+  if (!t || !last || t.loadingNewer || !t.hasMoreAfter) return;
+  updateTimeline(roomId, () => ({ loadingNewer: true }));
+  try {
+    const page = await api.history(roomId, { after: last.id, limit: PAGE });
+    addMessages(roomId, page.messages, { hasMoreAfter: page.hasMore, loadingNewer: false });
+    // Caught up: live messages count from now, so fetch any that were stored while this page was on its way.
+    const end = page.messages[page.messages.length - 1];
+    if (!page.hasMore && end && isConnected()) await catchUpRoom(roomId, end.id);
+  } catch (err) {
+    updateTimeline(roomId, () => ({ loadingNewer: false, error: describeError(err) }));
+  }
+}
+
+/** "Jump to latest" from a timeline that stops short of it: start again from the newest page. */
+export async function reloadLatest(roomId: string): Promise<void> {
+  updateTimeline(roomId, (x) => ({ ...emptyTimeline(), pending: x.pending }));
+  await loadLatest(roomId, 0);
+}
+
+/**
  * After a reconnect: everything after the last message we hold, page by page (`messages:fetch {after}`), so
  * there is no gap; merging by id means no duplicate either.
  */
@@ -108,7 +154,7 @@ export function markRead(roomId: string): void {
   const room = rooms[roomId];
   // Only the open room is read (the Timeline may render before openRoom has noted its unread count).
   if (!room?.isMember || activeRoomId !== roomId) return;
-  if (room.unreadCount) patchRoom(roomId, { unreadCount: 0 });
+  if (room.unreadCount || room.mentionCount) patchRoom(roomId, { unreadCount: 0, mentionCount: 0 });
   clearTimeout(readTimers.get(roomId));
   readTimers.set(
     roomId,
