@@ -182,7 +182,9 @@ function invalidPayloads(): Record<ClientEventName, Invalid[]> {
       [{ roomId, limit: 1.5 }, 'limit'],
       [{ roomId, before: 5 }, 'before'],
       [{ roomId, after: '-1' }, 'after'],
-      [{ roomId, around: messageId }, '(root)', UNKNOWN],
+      [{ roomId, since: messageId }, '(root)', UNKNOWN],
+      [{ roomId, before: messageId, around: messageId }, 'around'],
+      [{ roomId, around: 'x' }, 'around'],
     ],
     typing: [
       [{ roomId }, 'isTyping'],
