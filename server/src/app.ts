@@ -14,6 +14,7 @@ import type { AppContext } from './context.js';
 import { initModels } from './db/models.js';
 import { migrate } from './db/migrate.js';
 import { openDb } from './db/sequelize.js';
+import { UnitOfWork } from './db/unit-of-work.js';
 import { AppError } from './errors.js';
 import { clientAddress, type TrustFn } from './http/client-address.js';
 import { lazyRouter } from './http/lazy.js';
@@ -26,7 +27,10 @@ import { RateLimits } from './limits/rate-limits.js';
 import { createLogger, type Logger } from './logger.js';
 import { createArgon2Hasher } from './modules/auth/passwords.js';
 import { authRoutes } from './modules/auth/routes.js';
+import { MessageLog } from './modules/messages/log.js';
 import { messageRoutes } from './modules/messages/routes.js';
+import { RoomTurns } from './modules/messages/turns.js';
+import { MessageWriter } from './modules/messages/writer.js';
 import { searchRoutes } from './modules/search/routes.js';
 import { PresenceHub } from './modules/presence/hub.js';
 import { MemoryPresenceStore } from './modules/presence/store.js';
@@ -122,11 +126,16 @@ export async function createApp(
     hashes: config.passwordHashConcurrency,
   });
   logger.info({ ...threads, allocatorTuned: allocatorTuned() }, 'thread pool shared out');
+  const uow = new UnitOfWork(db, logger);
+  // The writer needs the finished context (limits, uploads, broadcasts): set right below.
+  const messages = { log: new MessageLog(db, uow, new RoomTurns(uow)) } as AppContext['messages'];
   const ctx: AppContext = {
     config,
     logger,
     db,
     models,
+    uow,
+    messages,
     presence: scale?.presence ?? new MemoryPresenceStore(),
     presenceHub: new PresenceHub(io, config.presenceBatchMs, logger),
     limits,
@@ -135,6 +144,7 @@ export async function createApp(
     passwords: createArgon2Hasher(config.passwordHashMemoryKib, threads.hashes),
     uploads: { store, urls: new UploadUrls(config.jwtSecret), images: new ImageQueue(threads.images) },
   };
+  messages.writer = new MessageWriter(ctx);
   await ensureGeneralRoom(ctx);
   const realtime = attachRealtime(io, ctx, addressOf);
   realtime.events.use(timeAckedEvent);

@@ -1,10 +1,13 @@
 import type { Config } from './config.js';
 import type { Db } from './db/sequelize.js';
 import type { Models } from './db/models.js';
+import type { UnitOfWork } from './db/unit-of-work.js';
 import type { RateLimits } from './limits/rate-limits.js';
 import type { Logger } from './logger.js';
 import type { PresenceHub } from './modules/presence/hub.js';
 import type { PresenceStore } from './modules/presence/store.js';
+import type { MessageLog } from './modules/messages/log.js';
+import type { MessageWriter } from './modules/messages/writer.js';
 import type { PasswordHasher } from './modules/auth/passwords.js';
 import type { Uploads } from './modules/uploads/service.js';
 import type { Broadcaster } from './realtime/channels.js';
@@ -16,6 +19,10 @@ export interface AppContext {
   logger: Logger;
   db: Db;
   models: Models;
+  /** Transactions with after-commit effects and room locks (db/unit-of-work.ts). */
+  uow: UnitOfWork;
+  /** The rooms' history (every append) and the send pipeline (group commit, idempotency, broadcast order). */
+  messages: { log: MessageLog; writer: MessageWriter };
   presence: PresenceStore;
   /** Who watches whose presence on this node; batches `presence:changed` (contract v2). */
   presenceHub: PresenceHub;

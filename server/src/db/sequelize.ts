@@ -47,41 +47,6 @@ interface SqliteConnectionManager {
   destroyConnection(connection: object): Promise<void>;
 }
 
-/**
- * Sequelize's SQLite dialect opens a new connection for every transaction and closes it at the end: a file
- * open, three PRAGMAs and a close per commit. Our transactions run one at a time (the write queue below), so
- * they can all use one long-lived writer connection instead; plain reads keep the default one.
- */
-function reuseWriterConnection(sequelize: Sequelize): void {
-  const cm = sequelize.connectionManager as unknown as SqliteConnectionManager;
-  const get = cm.getConnection.bind(cm);
-  const release = cm.releaseConnection.bind(cm);
-  const destroy = cm.destroyConnection.bind(cm);
-  let writer: Promise<object> | undefined;
-  let current: object | undefined;
-  cm.getConnection = (opts) => {
-    if (!opts?.uuid || opts.uuid === 'default') return get(opts);
-    writer ??= get({ uuid: 'writer' }).then((c) => (current = c));
-    return writer.catch((err: unknown) => {
-      writer = undefined;
-      throw err;
-    });
-  };
-  cm.releaseConnection = (connection, force) => {
-    if (connection !== current) release(connection, force);
-  };
-  // A connection whose COMMIT or ROLLBACK failed is in an unknown state: the next transaction opens a new one.
-  cm.destroyConnection = async (connection) => {
-    if (connection === current) {
-      writer = current = undefined;
-      (connection as { uuid?: string }).uuid = 'writer';
-      release(connection, true);
-      return;
-    }
-    await destroy(connection);
-  };
-}
-
 export interface Db {
   sequelize: Sequelize;
   dialect: Dialect;
@@ -161,7 +126,6 @@ export async function openDb(
     });
   }
   await sequelize.authenticate();
-  if (dialect === 'sqlite') reuseWriterConnection(sequelize);
 
   let queue: Promise<unknown> = Promise.resolve();
   const tx = <T>(fn: (t: Transaction) => Promise<T>): Promise<T> => {

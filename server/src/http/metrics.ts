@@ -33,7 +33,7 @@ const ioServers = new Set<IoServer>();
 
 /**
  * The counters and histograms others may update. Where they are fed from:
- * - `messagesStored`: every committed INSERT of a message (a model hook, see `attachMetrics`): `rate()` of it is
+ * - `messagesStored`: every committed INSERT of a message (the message log's listener, see `attachMetrics`): `rate()` of it is
  *   messages per second, by kind (text, image, system);
  * - `socketEventDuration`: every acknowledged client event, from arrival to its ack, by event and outcome;
  * - `dbErrors`: every failed query (by Sequelize error class); call `metrics.dbErrors.inc({ type })` for database
@@ -197,16 +197,11 @@ export const timeAckedEvent: EventMiddleware = (_socket, event, ack) => {
  * Instruments one Parley: counts its sockets, counts committed messages and failed queries (acknowledged events
  * are timed by the dispatcher, through {@link timeAckedEvent}). Called once by `createApp`, before the server listens.
  */
-export function attachMetrics(io: IoServer, ctx: Pick<AppContext, 'db' | 'models'>): void {
+export function attachMetrics(io: IoServer, ctx: Pick<AppContext, 'db' | 'messages'>): void {
   ioServers.add(io);
   io.httpServer?.once('close', () => ioServers.delete(io));
 
-  ctx.models.Message.addHook('afterCreate', (message, options) => {
-    const kind = String((message as unknown as { kind?: unknown }).kind ?? 'unknown');
-    const count = () => metrics.messagesStored.inc({ kind });
-    if (options.transaction) options.transaction.afterCommit(count);
-    else count();
-  });
+  ctx.messages.log.onStored((message) => metrics.messagesStored.inc({ kind: message.kind }));
 
   countQueryErrors(ctx.db.sequelize);
   countReadErrors(ctx.db);

@@ -18,7 +18,7 @@ import {
 } from '../rooms/queries.js';
 import { MESSAGE_ROW_COLUMNS, presentMessageRows, presentMessages, type MessageRow } from './presenter.js';
 import { encodeMentions, resolveMentions } from './mentions.js';
-import { sendMessage, type SendInput, type SendResult } from './send.js';
+import type { SendInput, SendResult } from './writer.js';
 
 export interface HistoryQuery {
   before?: string;
@@ -100,10 +100,10 @@ async function historyAround(
   };
 }
 
-export { type SendInput, type SendResult } from './send.js';
+export { type SendInput, type SendResult } from './writer.js';
 
 /**
- * Stores a message and, after commit, broadcasts it to the room (group commit: see send.ts). Idempotent by
+ * Stores a message and, after commit, broadcasts it to the room (group commit: see writer.ts). Idempotent by
  * (author, clientId): a resend returns the stored message and broadcasts nothing.
  */
 export function send(
@@ -113,7 +113,7 @@ export function send(
   input: SendInput,
   onQueued?: () => void,
 ): Promise<SendResult> {
-  return sendMessage(ctx, user, roomId, input, onQueued);
+  return ctx.messages.writer.send(user, roomId, input, onQueued);
 }
 
 /** A message the user may see, with its room and their membership there. */

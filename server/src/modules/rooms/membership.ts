@@ -5,7 +5,7 @@ import { lockRoom, type After } from '../../db/unit-of-work.js';
 import { AppError } from '../../errors.js';
 import { iso, sid } from '../../http/present.js';
 import { presentMessage } from '../messages/presenter.js';
-import { appendMessage } from '../messages/store.js';
+import { appendMessage } from '../messages/log.js';
 import { roomNameClaim } from '../names/claims.js';
 import { presentUser } from '../users/presenter.js';
 import { presentRoom } from './presenter.js';

@@ -4,7 +4,7 @@ import type { AppContext } from '../../context.js';
 import type { Room, User } from '../../db/models.js';
 import { inTx, lockRoom, type After } from '../../db/unit-of-work.js';
 import { AppError, forbidden, notFound } from '../../errors.js';
-import { appendMessage } from '../messages/store.js';
+import { appendMessage } from '../messages/log.js';
 import { roomNameClaim } from '../names/claims.js';
 import { presentMessage } from '../messages/presenter.js';
 import { discardAttachments } from '../uploads/service.js';

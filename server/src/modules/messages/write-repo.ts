@@ -1,0 +1,175 @@
+import { Op, QueryTypes, type Transaction } from 'sequelize';
+import type { Attachment, Membership, Message, Room } from '../../db/models.js';
+import type { Models } from '../../db/models.js';
+import type { Db } from '../../db/sequelize.js';
+import { NEVER_EXPIRES } from '../uploads/presenter.js';
+
+/*
+ * Every SQL statement of the message write path, as plain rows in and out. Sequelize's public `query` with bound
+ * values (or a model call where it costs nothing extra); no model instance is built per message: on the hot path
+ * that cost more than the statements themselves (docs/DECISIONS.md D15, D26).
+ */
+
+/** A message as the writer stores it; `mentions` already encoded (messages/mentions.ts). */
+export interface MessageInsert {
+  roomId: number;
+  authorId: number | null;
+  kind: Message['kind'];
+  text: string;
+  event: Message['event'];
+  clientId: string | null;
+  attachmentId: string | null;
+  mentions: string;
+}
+
+export type RoomRow = Pick<Room, 'id' | 'kind' | 'ownerId' | 'name' | 'nameKey'>;
+export type MembershipRow = Pick<Membership, 'roomId' | 'userId' | 'role'>;
+
+/** Columns given per row; the timestamps are the same for the whole statement. */
+const ROW_PARAMS = 8;
+
+/**
+ * One multi-row INSERT; the new ids in VALUES order. PostgreSQL hands them back with RETURNING. On SQLite,
+ * Sequelize runs an INSERT with the driver's `run`, which gives the last rowid only: one statement's rows take
+ * consecutive rowids (the writer holds the database's write lock), so they end at it — which is how Sequelize's
+ * own `bulkCreate` finds them there.
+ */
+export async function insertMessages(
+  db: Db,
+  t: Transaction,
+  rows: MessageInsert[],
+  now: Date,
+): Promise<number[]> {
+  const bind: unknown[] = [];
+  const values: string[] = [];
+  const at = db.sequelize.escape(now);
+  for (const m of rows) {
+    const n = bind.push(
+      m.roomId,
+      m.authorId,
+      m.kind,
+      m.text,
+      m.event,
+      m.clientId,
+      m.attachmentId,
+      m.mentions,
+    );
+    const b = n - ROW_PARAMS + 1;
+    values.push(
+      `($${b}, $${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}, NULL, NULL, ${at})`,
+    );
+  }
+  const insert = `INSERT INTO messages ("roomId", "authorId", "kind", "text", "event", "clientId", "attachmentId",
+    "mentions", "editedAt", "deletedAt", "createdAt") VALUES ${values.join(', ')}`;
+  if (db.dialect === 'postgres') {
+    const ids = await db.sequelize.query<{ id: string | number }>(`${insert} RETURNING id`, {
+      bind,
+      transaction: t,
+      type: QueryTypes.SELECT,
+    });
+    // One statement's rows get ascending ids in VALUES order, whatever order RETURNING hands them back in.
+    return ids.map((r) => Number(r.id)).sort((a, b) => a - b);
+  }
+  const [lastId] = (await db.sequelize.query(insert, { bind, transaction: t, type: QueryTypes.INSERT })) as [
+    number,
+    number,
+  ];
+  return Array.from({ length: rows.length }, (_, i) => Number(lastId) - rows.length + 1 + i);
+}
+
+/** Moves each room's "last message" to the given id, in one statement. */
+export async function moveLastMessages(
+  db: Db,
+  t: Transaction,
+  last: Map<number, number>,
+  now: Date,
+): Promise<void> {
+  // Ids are integers we just read back, so inlining them is safe.
+  const pairs = [...last].map(([roomId, id]) => `(${Number(roomId)}, ${Number(id)})`);
+  await db.sequelize.query(
+    `UPDATE rooms SET "lastMessageId" = v.column2, "lastMessageAt" = :now
+      FROM (VALUES ${pairs.join(', ')}) AS v WHERE rooms.id = v.column1`,
+    { replacements: { now }, transaction: t, type: QueryTypes.UPDATE },
+  );
+}
+
+/**
+ * Moves read markers: each (room, user) to the message id given, in one statement. A join on the pairs, not a
+ * CASE over them: that was evaluated per row, quadratic in the batch.
+ */
+export async function moveReadMarkers(
+  db: Db,
+  t: Transaction,
+  marks: { roomId: number; userId: number; id: number }[],
+): Promise<void> {
+  if (!marks.length) return;
+  // All integers we produced (user, room and inserted ids), so inlining them is safe.
+  const pairs = marks.map((k) => `(${Number(k.roomId)}, ${Number(k.userId)}, ${Number(k.id)})`);
+  await db.sequelize.query(
+    `UPDATE memberships SET "lastReadMessageId" = v.column3 FROM (VALUES ${pairs.join(', ')}) AS v
+      WHERE memberships."roomId" = v.column1 AND memberships."userId" = v.column2`,
+    { transaction: t, type: QueryTypes.UPDATE },
+  );
+}
+
+/** The rooms and the memberships of the given users in them, as the send checks need them. */
+export async function sendChecks(
+  db: Db,
+  t: Transaction,
+  roomIds: number[],
+  userIds: number[],
+): Promise<{ rooms: RoomRow[]; memberships: MembershipRow[] }> {
+  const select = <R extends object>(sql: string, replacements: Record<string, unknown>) =>
+    db.sequelize.query<R>(sql, { replacements, transaction: t, type: QueryTypes.SELECT });
+  const [rooms, memberships] = await Promise.all([
+    select<RoomRow>('SELECT id, kind, "ownerId", name, "nameKey" FROM rooms WHERE id IN (:roomIds)', {
+      roomIds,
+    }),
+    select<MembershipRow>(
+      'SELECT "roomId", "userId", role FROM memberships WHERE "roomId" IN (:roomIds) AND "userId" IN (:userIds)',
+      { roomIds, userIds },
+    ),
+  ]);
+  return { rooms, memberships };
+}
+
+/**
+ * Messages already stored under these (authorId, clientId) pairs. A row-value IN makes one index probe per pair on
+ * both databases; `authorId IN (…) AND clientId IN (…)` scanned the table on SQLite, and an OR of pairs costs
+ * Sequelize more to build than the query costs to run. Model instances: replays are presented like any history.
+ */
+export function messagesByClientId(
+  db: Db,
+  models: Models,
+  t: Transaction,
+  pairs: [authorId: number, clientId: string][],
+): Promise<Message[]> {
+  if (!pairs.length) return Promise.resolve([]);
+  return db.sequelize.query(
+    `SELECT * FROM messages WHERE ("authorId", "clientId") IN (VALUES ${pairs.map(() => '(?, ?)').join(', ')})`,
+    { replacements: pairs.flat(), model: models.Message, mapToModel: true, transaction: t },
+  );
+}
+
+/** The uploads with these ids. */
+export function attachmentsById(models: Models, t: Transaction, ids: string[]): Promise<Attachment[]> {
+  return models.Attachment.findAll({ where: { id: ids }, transaction: t });
+}
+
+/**
+ * Attaches an upload to a message, with a condition, so that two sends racing for one upload cannot both attach it
+ * (PostgreSQL runs them concurrently). False when it was taken meanwhile, or adopted as an avatar.
+ */
+export async function claimAttachment(
+  models: Models,
+  t: Transaction,
+  attachmentId: string,
+  message: { id: number; roomId: number },
+): Promise<boolean> {
+  const [claimed] = await models.Attachment.update(
+    { messageId: message.id, roomId: message.roomId },
+    // Not an avatar (adopted meanwhile): a file both would lose when either goes.
+    { where: { id: attachmentId, messageId: null, expiresAt: { [Op.lt]: NEVER_EXPIRES } }, transaction: t },
+  );
+  return claimed === 1;
+}
