@@ -74,6 +74,7 @@ const BENCH_ENV: Record<string, string> = {
   LIMIT_DM_OPEN: '100000000/1s',
   LIMIT_READ_MARKER: '100000000/1s',
   LIMIT_TYPING: '100000000/1s',
+  LIMIT_SEARCH: '100000000/1s',
   // One address opens every socket of the run, many of them per user.
   MAX_SOCKETS_PER_USER: '1000000',
   MAX_SOCKETS_PER_ADDRESS: '1000000',
