@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { decodeMentions, encodeMentions, MAX_NAMES_PER_MESSAGE, parseMentions } from './mentions.js';
+import { LIMITS } from '@parley/protocol';
+import {
+  decodeMentions,
+  encodeMentions,
+  MAX_LOOKUPS_PER_MESSAGE,
+  MAX_NAMES_PER_MESSAGE,
+  parseMentions,
+} from './mentions.js';
 
 describe('parseMentions', () => {
   it('finds @names, lower-cased, with the candidates a trailing dot or hyphen allows', () => {
@@ -22,6 +29,22 @@ describe('parseMentions', () => {
     expect(parseMentions('@a @A @a').tokens).toEqual([['a']]);
     const many = Array.from({ length: 200 }, (_, i) => `@n${i}`).join(' ');
     expect(parseMentions(many).tokens).toHaveLength(MAX_NAMES_PER_MESSAGE);
+  });
+
+  it('looks up only spellings a username can have, and at most MAX_LOOKUPS_PER_MESSAGE names per text', () => {
+    // 64 characters of a name and then dots and hyphens: the spellings of 32 characters or fewer, longest first.
+    const dotted = (name: string) => name + '.-'.repeat(40).slice(0, 64 - name.length);
+    const [first] = parseMentions(`@${dotted('bob')}`).tokens;
+    expect(first![0]).toHaveLength(LIMITS.usernameMax);
+    expect(first!.at(-1)).toBe('bob');
+    expect(first).toHaveLength(LIMITS.usernameMax - 2);
+    const flood = Array.from({ length: 60 }, (_, i) => `@${dotted(`n${i}`)}`).join(' ');
+    const { tokens } = parseMentions(flood);
+    expect(tokens.flat().length).toBeLessThanOrEqual(MAX_LOOKUPS_PER_MESSAGE);
+    expect(tokens.length).toBeGreaterThan(1);
+    // Plain names are one spelling each: the token limit is what stops them.
+    const plain = Array.from({ length: 200 }, (_, i) => `@name${i}.`).join(' ');
+    expect(parseMentions(plain).tokens).toHaveLength(MAX_NAMES_PER_MESSAGE);
   });
 
   it('a lone @ or @ followed by dots names nobody', () => {

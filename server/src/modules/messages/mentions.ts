@@ -1,3 +1,4 @@
+import { LIMITS } from '@parley/protocol';
 import { QueryTypes, type Transaction } from 'sequelize';
 import type { AppContext } from '../../context.js';
 
@@ -12,7 +13,13 @@ import type { AppContext } from '../../context.js';
 const MENTION = /(?<![A-Za-z0-9_.@-])@([A-Za-z0-9_.-]+)/g;
 /** Distinct names per message that are looked up; a text of thousands of `@x` costs no more than this. */
 export const MAX_NAMES_PER_MESSAGE = 50;
-/** Longer than any username (32 by default): not a name, never looked up. */
+/**
+ * Names looked up per message, all told. A token may stand for several (`@bob.` is `bob.` or `bob`), and one of 64
+ * characters ending in dots and hyphens for dozens: without this bound a 4,000-character message of such tokens
+ * looked up 3,130 names (116 KB of SQL), and 20 at once 60,000 (SECURITY.md M1).
+ */
+export const MAX_LOOKUPS_PER_MESSAGE = 2 * MAX_NAMES_PER_MESSAGE;
+/** A token longer than this is not read at all (trimming its punctuation would cost more than it could find). */
 const MAX_NAME = 64;
 
 /** What is parsed out of one text: the lower-cased names it may mean, and whether it says `@room`. */
@@ -25,11 +32,14 @@ export interface ParsedMentions {
 /**
  * The `@names` of a text. A name's trailing dots and hyphens may be punctuation (`@bob.` at the end of a
  * sentence) or part of it (`@bob.`, a valid username): both are candidates, and the longest that is a member wins.
+ * Only candidates a username can be (at most LIMITS.usernameMax characters) count, and reading stops before the
+ * token that would take the message past MAX_LOOKUPS_PER_MESSAGE names.
  */
 export function parseMentions(text: string): ParsedMentions {
   const tokens: string[][] = [];
   const seen = new Set<string>();
   let room = false;
+  let budget = MAX_LOOKUPS_PER_MESSAGE;
   for (const match of text.matchAll(MENTION)) {
     const token = match[1]!.toLowerCase();
     if (token.length > MAX_NAME || seen.has(token)) continue;
@@ -41,9 +51,12 @@ export function parseMentions(text: string): ParsedMentions {
       room = true;
       continue;
     }
-    // A name has a letter, digit or underscore: `@.` or `@--` is punctuation.
-    const names = candidates.filter((c) => /[a-z0-9_]/.test(c));
-    if (names.length) tokens.push(names);
+    // A name has a letter, digit or underscore (`@.` or `@--` is punctuation) and a username's length at most.
+    const names = candidates.filter((c) => c.length <= LIMITS.usernameMax && /[a-z0-9_]/.test(c));
+    if (!names.length) continue;
+    if (names.length > budget) break;
+    budget -= names.length;
+    tokens.push(names);
     if (tokens.length >= MAX_NAMES_PER_MESSAGE) break;
   }
   return { tokens, room };

@@ -153,10 +153,13 @@ export async function edit(
     const [mentions] = await resolveMentions(ctx, t, [
       { roomId: room.id, authorId: message.authorId, ownerId: room.ownerId, text },
     ]);
-    await message.update(
-      { text, editedAt: new Date(), mentions: encodeMentions(mentions!) },
-      { transaction: t },
-    );
+    message.set({ text, editedAt: new Date(), mentions: encodeMentions(mentions!) });
+    // Text and mentions are written together even when this instance saw no change in one of them: an edit that
+    // raced this one may have changed it since this instance was read, and a save of changed fields alone left
+    // one edit's text with the other's mentions (SECURITY.md M4).
+    message.changed('text', true);
+    message.changed('mentions', true);
+    await message.save({ transaction: t });
     const [dto] = await presentMessages(ctx, [message], t);
     after(() => ctx.rt.toRoom(room.id, 'message:updated', dto!));
     return dto!;

@@ -1,0 +1,566 @@
+import type { Message, Room, Session } from '@parley/protocol';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_NAMES_PER_MESSAGE } from '../../src/modules/messages/mentions.js';
+import {
+  client,
+  register,
+  startTestServer,
+  uniqueName,
+  type Call,
+  type Res,
+  type TestServer,
+} from '../../src/test-support/server.js';
+import { expectError, expectStatus, MISSING_ID } from '../helpers/http.js';
+import {
+  addMember,
+  connectReady,
+  createRoom,
+  expectNoneBy,
+  expectOk,
+  fullHistory,
+  generalRoomId,
+  joinRoom,
+  messageMarker,
+  postMessage,
+  roomAs,
+} from '../helpers/realtime.js';
+import { closeAllSockets, emitAck, nextEvent, received, type ClientSocket } from '../helpers/sockets.js';
+
+/*
+ * Hardening, issue 14 (mentions and notification levels; docs/SECURITY.md M1–M5): a message made of thousands of
+ * `@names` costs one bounded look-up (M1); mentions never name, count or notify anyone outside the room (M2);
+ * `@room` is the owner's alone, and what it costs in a large room (M3); racing edits keep `mentions` and
+ * `mentionCount` true to the stored text (M4); PUT …/notifications raced, fed hostile values, or aimed at
+ * someone else's room changes nothing it should not (M5). Traffic to 127.0.0.1 only; every loop is bounded.
+ */
+
+let server: TestServer;
+let call: Call;
+/** owner owns the rooms; alice and bob are members where a test adds them; carol is an outsider; eve attacks. */
+let owner: Session, alice: Session, bob: Session, carol: Session, eve: Session;
+let bobSocket: ClientSocket, carolSocket: ClientSocket, aliceSocket: ClientSocket;
+let generalId: string;
+
+beforeAll(async () => {
+  server = await startTestServer();
+  call = client(server.url);
+  [owner, alice, bob, carol, eve] = [
+    await register(call, uniqueName('own')),
+    await register(call, uniqueName('ali')),
+    await register(call, uniqueName('bob')),
+    await register(call, uniqueName('car')),
+    await register(call, uniqueName('eve')),
+  ];
+  [aliceSocket, bobSocket, carolSocket] = [
+    await connectReady(server, alice),
+    await connectReady(server, bob),
+    await connectReady(server, carol),
+  ];
+  generalId = await generalRoomId(call, owner);
+});
+afterAll(async () => {
+  closeAllSockets();
+  await server?.close();
+});
+
+const byNum = (a: string, b: string) => Number(a) - Number(b);
+const ids = (...s: Session[]) => s.map((x) => x.user.id).sort(byNum);
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(p * s.length))]!;
+};
+const ms = (n: number) => `${n.toFixed(1)} ms`;
+
+/** A room of the owner's with `members` in it. */
+async function roomWith(kind: 'public' | 'private', ...members: Session[]): Promise<Room> {
+  const r = await createRoom(call, owner, kind);
+  for (const m of members)
+    if (kind === 'public') await joinRoom(call, m, r.id);
+    else await addMember(call, owner, r.id, m);
+  return r;
+}
+
+/** Every room `s` lists (rooms and DMs), as they see them. */
+async function listedRooms(s: Session): Promise<Room[]> {
+  const out: Room[] = [];
+  for (const path of ['/api/chatrooms', '/api/dms']) {
+    const res = await call('GET', `${path}?limit=200`, { token: s.accessToken });
+    expectStatus(res, 200);
+    out.push(...(res.body.rooms as Room[]));
+  }
+  return out;
+}
+
+/** Short distinct names: a, b, …, z, aa, ab, … */
+function shortName(i: number): string {
+  let s = '';
+  for (let n = i + 1; n > 0; n = Math.floor((n - 1) / 26)) s = String.fromCharCode(97 + ((n - 1) % 26)) + s;
+  return s;
+}
+
+/** `@a @b @c …` up to `max` characters. */
+function mentionFlood(max = 4000): { text: string; tokens: number } {
+  let text = '';
+  let tokens = 0;
+  for (let i = 0; ; i++) {
+    const next = `${text ? ' ' : ''}@${shortName(i)}`;
+    if (text.length + next.length > max) return { text, tokens };
+    text += next;
+    tokens++;
+  }
+}
+
+/**
+ * The costliest `@names` for the parser: each token 64 characters (the longest still looked up) ending in 60 dots
+ * and hyphens, each of which may be punctuation, so every token stands for dozens of candidate names. The first
+ * token is `prefix`'s (a real member) with that tail.
+ */
+function punctuationFlood(prefix: string, salt = '', max = 4000): { text: string; tokens: number } {
+  const tail = (name: string) => name + '.-'.repeat(40).slice(0, 64 - name.length);
+  let text = `@${tail(prefix)}`;
+  let tokens = 1;
+  for (let i = 0; ; i++) {
+    const next = ` @${tail(`z${salt}${i.toString(36)}`)}`;
+    if (text.length + next.length > max) return { text, tokens };
+    text += next;
+    tokens++;
+  }
+}
+
+interface Lookups {
+  /** Queries that look names up (`"usernameKey" IN (…)`). */
+  lookups: number;
+  /** Names they look up, all told. */
+  names: number;
+  /** Characters of SQL they send. */
+  sqlChars: number;
+}
+
+/** Counts the mention look-ups while `fn` runs (Sequelize's afterQuery hook sees every query). */
+async function countLookups<T>(fn: () => Promise<T>): Promise<Lookups & { result: T }> {
+  const seq = server.parley.ctx.db.sequelize;
+  const c: Lookups = { lookups: 0, names: 0, sqlChars: 0 };
+  seq.addHook('afterQuery', 'mentions-hardening', (_options, query) => {
+    const sql = (query as { sql?: string }).sql ?? '';
+    const list = /"usernameKey" IN \(([^)]*)\)/.exec(sql);
+    if (!list) return;
+    c.lookups++;
+    // Names are [a-z0-9_.-]: the list is quoted names separated by commas.
+    c.names += list[1]!.split(',').length;
+    c.sqlChars += sql.length;
+  });
+  try {
+    const result = await fn();
+    return { ...c, result };
+  } finally {
+    seq.removeHook('afterQuery', 'mentions-hardening');
+  }
+}
+
+async function timedPost(
+  s: Session,
+  roomId: string,
+  text: string,
+): Promise<{ ms: number; message: Message }> {
+  const t0 = performance.now();
+  const message = await postMessage(call, s, roomId, text);
+  return { ms: performance.now() - t0, message };
+}
+
+describe('M1 a message of thousands of @names', () => {
+  /** Names one message may have looked up: a name, or its punctuation-trimmed spellings, per token. */
+  const NAME_BOUND = 2 * MAX_NAMES_PER_MESSAGE;
+
+  it(`M1 4,000 characters of "@a @b @c …" or of 64-character "@name.-.-…" tokens: one look-up per send (none without @), at most ${2 * MAX_NAMES_PER_MESSAGE} names; 200 such sends (20 at once) leave another user's fetch fast`, async () => {
+    const r = await roomWith('public', eve, bob);
+    const plain = 'x'.repeat(4000);
+    const flood = mentionFlood();
+    const dotted = punctuationFlood(bob.user.username);
+    expect(flood.text.length).toBeLessThanOrEqual(4000);
+    expect(dotted.text.length).toBeLessThanOrEqual(4000);
+    expect(flood.tokens).toBeGreaterThan(900);
+
+    // Each kind of text alone, 10 times (after a warm-up): time, look-ups, names looked up.
+    await postMessage(call, eve, r.id, plain);
+    const kinds = { plain, flood: flood.text, dotted: dotted.text };
+    const timings: Record<string, number[]> = { plain: [], flood: [], dotted: [] };
+    const costs: Record<string, Lookups> = {};
+    for (let i = 0; i < 10; i++) {
+      for (const [kind, text] of Object.entries(kinds)) {
+        const c = await countLookups(() => timedPost(eve, r.id, text));
+        timings[kind]!.push(c.result.ms);
+        costs[kind] = c;
+        if (kind === 'flood') expect(c.result.message.mentions).toEqual([]);
+        // The longest candidate that is a member wins: bob, 60 characters of punctuation after his name.
+        if (kind === 'dotted') expect(c.result.message.mentions).toEqual([bob.user.id]);
+      }
+    }
+
+    // 200 sends of the worst text, each with its own names (so a batch shares none), 20 at once (the default
+    // MESSAGE_BURST), while bob keeps fetching general's history; against 200 sends of 4,000 characters without @.
+    const fetchOnce = async (into: number[]) => {
+      const t0 = performance.now();
+      expectOk(
+        'messages:fetch',
+        await emitAck(bobSocket, 'messages:fetch', { roomId: generalId, limit: 50 }),
+      );
+      into.push(performance.now() - t0);
+    };
+    const burstOf = async (texts: string[]) => {
+      const during: number[] = [];
+      let sending = true;
+      const fetcher = (async () => {
+        for (let i = 0; i < 5000 && sending; i++) await fetchOnce(during);
+      })();
+      const t0 = performance.now();
+      const c = await countLookups(async () => {
+        for (let round = 0; round < texts.length / 20; round++)
+          await Promise.all(
+            texts.slice(round * 20, round * 20 + 20).map((text) => postMessage(call, eve, r.id, text)),
+          );
+      });
+      const took = performance.now() - t0;
+      sending = false;
+      await fetcher;
+      return { ...c, took, p99: pct(during, 0.99), fetches: during.length };
+    };
+    const plainBurst = await burstOf(Array.from({ length: 200 }, (_, i) => `${i} `.padEnd(4000, 'x')));
+    const dottedBurst = await burstOf(
+      Array.from({ length: 200 }, (_, i) => punctuationFlood(bob.user.username, `${i.toString(36)}_`).text),
+    );
+    console.warn(
+      `M1 figures: ${flood.tokens} tokens "@a @b …": median send ${ms(pct(timings.flood!, 0.5))}, ` +
+        `${costs.flood!.lookups} look-up of ${costs.flood!.names} names (${costs.flood!.sqlChars} chars of SQL); ` +
+        `${dotted.tokens} dotted 64-character tokens: median ${ms(pct(timings.dotted!, 0.5))}, ` +
+        `${costs.dotted!.lookups} look-up of ${costs.dotted!.names} names (${costs.dotted!.sqlChars} chars); ` +
+        `4,000 characters without @: median ${ms(pct(timings.plain!, 0.5))}. 200 sends 20 at once: dotted ` +
+        `${Math.round(dottedBurst.took)} ms, ${dottedBurst.lookups} look-ups of ${dottedBurst.names} names ` +
+        `(${Math.round(dottedBurst.sqlChars / 1024)} KiB of SQL), bob's fetch p99 ${ms(dottedBurst.p99)} ` +
+        `(${dottedBurst.fetches} fetches); without @ ${Math.round(plainBurst.took)} ms, p99 ${ms(plainBurst.p99)}`,
+    );
+    // One look-up per send, never one per token; none for a text without `@`; a bounded number of names.
+    expect(costs.plain!.lookups).toBe(0);
+    for (const kind of ['flood', 'dotted']) {
+      expect(costs[kind]!.lookups, kind).toBe(1);
+      expect(costs[kind]!.names, kind).toBeLessThanOrEqual(NAME_BOUND);
+    }
+    // Group commit shares look-ups; none is per token, and none looks up more names than its messages allow.
+    expect(dottedBurst.lookups).toBeLessThanOrEqual(200);
+    expect(dottedBurst.names).toBeLessThanOrEqual(200 * NAME_BOUND);
+    // The mentions cost little next to the messages themselves: the burst takes at most twice as long as the
+    // same burst without @, and bob's fetch (which waits for the writes on SQLite) does not suffer more than that.
+    expect(dottedBurst.took).toBeLessThan(2 * plainBurst.took);
+    expect(dottedBurst.p99).toBeLessThan(2 * plainBurst.p99 + 50);
+  });
+});
+
+describe('M2 mentions never reach outside the room', () => {
+  it('M2 non-members named in a private room, a public room, a DM, by an edit, or by @room are not in mentions, get no mentionCount and no event', async () => {
+    // carol and bob are outsiders of the private room; bob left it after being in it.
+    const priv = await roomWith('private', alice, bob);
+    expectStatus(
+      await call('DELETE', `/api/chatrooms/${priv.id}/members/${bob.user.id}`, { token: bob.accessToken }),
+      204,
+    );
+    const pub = await roomWith('public', alice);
+    const dm = await call('POST', '/api/dms', { token: alice.accessToken, body: { userId: owner.user.id } });
+    expectStatus(dm, 200);
+    const names = `@${carol.user.username} @${bob.user.username} @${eve.user.username}`;
+    const countsBefore = new Map<string, number>();
+    for (const s of [carol, bob])
+      for (const x of await listedRooms(s)) countsBefore.set(`${s.user.id}:${x.id}`, x.mentionCount);
+    const sent: Message[] = [
+      await postMessage(call, alice, priv.id, `secret for ${names} and @${owner.user.username}`),
+      await postMessage(call, owner, priv.id, `@room only, not ${names}`),
+      await postMessage(call, alice, pub.id, `public ${names}`),
+      await postMessage(call, alice, dm.body.id, `dm ${names}`),
+    ];
+    const edited = await postMessage(call, alice, priv.id, 'plain at first');
+    const res = await call('PATCH', `/api/messages/${edited.id}`, {
+      token: alice.accessToken,
+      body: { text: `now ${names}` },
+    });
+    expectStatus(res, 200);
+    sent.push(res.body as Message);
+    const outsiders = ids(carol, bob, eve);
+    expect(sent.map((m) => m.mentions)).toEqual([[owner.user.id], ids(owner, alice), [], [], []]);
+    // Stored so: history agrees, for a member who reads it.
+    const stored = [
+      ...(await fullHistory(call, alice, priv.id)),
+      ...(await fullHistory(call, alice, pub.id)),
+    ];
+    for (const m of stored) for (const id of outsiders) expect(m.mentions).not.toContain(id);
+    // No event reached an outsider (a marker in general proves delivery), and no room of theirs counts a mention.
+    for (const [s, socket] of [
+      [carol, carolSocket],
+      [bob, bobSocket],
+    ] as const) {
+      await expectNoneBy(socket, await messageMarker(call, owner, generalId), [
+        ['message:new', (m: Message) => sent.some((x) => x.id === m.id)],
+        ['message:updated', (m: Message) => m.id === edited.id],
+      ]);
+      const rooms = await listedRooms(s);
+      const grew = rooms.filter((x) => x.mentionCount > (countsBefore.get(`${s.user.id}:${x.id}`) ?? 0));
+      expect(grew.map((x) => x.name)).toEqual([]);
+      expect(rooms.map((x) => x.id)).not.toContain(priv.id);
+      // The public room is readable by anyone: it counts no mention for a non-member either.
+      expect((await roomAs(call, s, pub.id)).mentionCount).toBe(0);
+    }
+    console.warn(
+      `M2 figures: 5 messages naming 3 outsiders (private room, @room, public room, DM, edit): 0 outsider ids in ` +
+        `mentions, 0 events, 0 mentionCount`,
+    );
+  });
+});
+
+describe('M3 @room', () => {
+  it('M3 @room names nobody from a non-owner (new, edited, in general, in a DM); from the owner it names the members, and what that costs in a room of 5,000', async () => {
+    const r = await roomWith('public', alice, bob);
+    const byMember = await postMessage(call, alice, r.id, '@room look');
+    expect(byMember.mentions).toEqual([]);
+    const editedIn = await call('PATCH', `/api/messages/${byMember.id}`, {
+      token: alice.accessToken,
+      body: { text: 'edited: @room @ROOM @room.' },
+    });
+    expectStatus(editedIn, 200);
+    expect(editedIn.body.mentions).toEqual([]);
+    // general has no owner: nobody may call everyone there.
+    const inGeneral = await postMessage(call, alice, generalId, '@room everyone!');
+    expect(inGeneral.mentions).toEqual([]);
+    expect((await postMessage(call, owner, generalId, '@room everyone!')).mentions).toEqual([]);
+    const dm = await call('POST', '/api/dms', { token: alice.accessToken, body: { userId: bob.user.id } });
+    expect((await postMessage(call, alice, dm.body.id, '@room')).mentions).toEqual([]);
+    for (const s of [bob, owner]) {
+      expect((await roomAs(call, s, r.id)).mentionCount).toBe(0);
+      expect((await roomAs(call, s, generalId)).mentionCount).toBe(0);
+    }
+    // The owner's @room names every member (the author's own count stays 0).
+    const all = await postMessage(call, owner, r.id, '@room now');
+    expect(all.mentions).toEqual(ids(owner, alice, bob));
+    expect((await roomAs(call, bob, r.id)).mentionCount).toBe(1);
+
+    // A room of 5,000 members (the contract's large room; 4,998 of them written straight into the database, as
+    // joining through the API is not what is measured): what the owner's @room costs against the same text without.
+    const SIZE = 5000;
+    const big = await createRoom(call, owner, 'public');
+    const member = (await call<Session>('POST', '/api/auth/guest', { body: { username: uniqueName('g') } }))
+      .body;
+    await joinRoom(call, member, big.id);
+    const { models } = server.parley.ctx;
+    const salt = uniqueName('s');
+    const seeded = await models.User.bulkCreate(
+      Array.from({ length: SIZE - 2 }, (_, i) => ({
+        username: `${salt}m${i}`,
+        usernameKey: `${salt}m${i}`,
+        usernameSkeleton: `~${salt}m${i}`,
+        displayName: `${salt} ${i}`,
+        isGuest: true,
+        email: null,
+        passwordHash: null,
+        avatarAttachmentId: null,
+        lastSeenAt: null,
+        releasedAt: null,
+      })),
+    );
+    await models.Membership.bulkCreate(
+      seeded.map((u) => ({
+        roomId: Number(big.id),
+        userId: u.id,
+        role: 'member' as const,
+        joinedAt: new Date(),
+        lastReadMessageId: 0,
+      })),
+    );
+    await models.Room.update({ memberCount: SIZE }, { where: { id: Number(big.id) } });
+    expect((await roomAs(call, owner, big.id)).memberCount).toBe(SIZE);
+    // A member's @room in the big room names nobody (sent first: one's own message marks the room read).
+    expect((await postMessage(call, member, big.id, '@room')).mentions).toEqual([]);
+    const plainTimes: number[] = [];
+    const roomTimes: number[] = [];
+    let bytes = 0;
+    let plainBytes = 0;
+    for (let i = 0; i < 10; i++) {
+      const plain = await timedPost(owner, big.id, 'meeting now');
+      plainTimes.push(plain.ms);
+      plainBytes = JSON.stringify(plain.message).length;
+      const sentAll = await timedPost(owner, big.id, '@room meeting now');
+      roomTimes.push(sentAll.ms);
+      expect(sentAll.message.mentions).toHaveLength(SIZE);
+      bytes = JSON.stringify(sentAll.message).length;
+    }
+    const t0 = performance.now();
+    const counted = await roomAs(call, member, big.id);
+    const countMs = performance.now() - t0;
+    expect(counted).toMatchObject({ unreadCount: 20, mentionCount: 10 });
+    console.warn(
+      `M3 figures: non-owner @room (new, edited, general, DM): 0 mentioned. Owner's @room in a room of ${SIZE}: ` +
+        `median send ${ms(pct(roomTimes, 0.5))} against ${ms(pct(plainTimes, 0.5))} without; the message is ${bytes} ` +
+        `bytes of JSON against ${plainBytes}, sent to each member; a member's room with 20 unread (10 @room) read in ` +
+        `${ms(countMs)}`,
+    );
+    expect(pct(roomTimes, 0.5)).toBeLessThan(pct(plainTimes, 0.5) + 250);
+  }, 120_000);
+});
+
+describe('M4 edits keep mentions and mentionCount true', () => {
+  it('M4 two edits raced 30 times (REST and socket, adding and removing a mention): stored mentions match the stored text, mentionCount is 0 or 1, the last message:updated is the stored message', async () => {
+    const r = await roomWith('public', alice, bob);
+    const me = `@${bob.user.username}`;
+    const m = await postMessage(call, alice, r.id, 'start');
+    const pairs: [string, string][] = [
+      [`${me} added`, 'removed'],
+      [`${me} one`, `${me} two`],
+      ['none', 'nothing'],
+      [`first ${me}`, `@${owner.user.username} instead`],
+    ];
+    const viaSocket = async (text: string) => {
+      const ack = await emitAck(aliceSocket, 'message:edit', { messageId: m.id, text });
+      return expectOk('message:edit', ack).message;
+    };
+    const viaRest = async (text: string) => {
+      const res = await call('PATCH', `/api/messages/${m.id}`, { token: alice.accessToken, body: { text } });
+      expectStatus(res, 200);
+      return res.body as Message;
+    };
+    const wrong: string[] = [];
+    for (let round = 0; round < 30; round++) {
+      const [a, b] = pairs[round % pairs.length]!;
+      const mark = ` r${round}`;
+      await Promise.all([
+        round % 2 ? viaSocket(a + mark) : viaRest(a + mark),
+        round % 2 ? viaRest(b + mark) : viaSocket(b + mark),
+      ]);
+      const stored = (await fullHistory(call, bob, r.id)).find((x) => x.id === m.id)!;
+      const mentionsBob = stored.text.includes(me);
+      const want = [
+        ...(mentionsBob ? [bob.user.id] : []),
+        ...(stored.text.includes(`@${owner.user.username}`) ? [owner.user.id] : []),
+      ].sort(byNum);
+      if (JSON.stringify(stored.mentions) !== JSON.stringify(want))
+        wrong.push(
+          `round ${round}: "${stored.text}" stored with mentions ${JSON.stringify(stored.mentions)}`,
+        );
+      const count = (await roomAs(call, bob, r.id)).mentionCount;
+      if (count !== (mentionsBob ? 1 : 0))
+        wrong.push(`round ${round}: "${stored.text}" but mentionCount ${count}`);
+      // What bob's client shows: the last update it got for the message is what was stored.
+      const marker = await postMessage(call, owner, r.id, `marker${mark}`);
+      await nextEvent(bobSocket, 'message:new', (x) => x.id === marker.id);
+      const updates = received(bobSocket, 'message:updated', (x) => x.id === m.id && x.text.endsWith(mark));
+      const last = updates[updates.length - 1];
+      if (
+        updates.length !== 2 ||
+        last?.text !== stored.text ||
+        JSON.stringify(last.mentions) !== JSON.stringify(stored.mentions)
+      )
+        wrong.push(
+          `round ${round}: bob got ${updates.length} updates, last "${last?.text}", stored "${stored.text}"`,
+        );
+      await call('DELETE', `/api/messages/${marker.id}`, { token: owner.accessToken });
+    }
+    console.warn(`M4 figures: 30 raced pairs of edits, ${wrong.length} inconsistent`);
+    expect(wrong).toEqual([]);
+  });
+});
+
+describe('M5 PUT /api/chatrooms/:id/notifications', () => {
+  const put = (s: Session, roomId: string, body: unknown) =>
+    call('PUT', `/api/chatrooms/${roomId}/notifications`, { token: s.accessToken, body });
+
+  it('M5 raced with itself, with a leave and with a kick it never makes a member; hostile values are 400; others’ rooms 404/403 and unchanged', async () => {
+    const levels = ['all', 'mentions', 'none'] as const;
+    // Raced with itself: every answer a 200, one stored level that the lists agree on, one membership.
+    const r = await roomWith('public', alice, bob);
+    const answers = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => put(bob, r.id, { level: levels[i % 3] })),
+    );
+    for (const a of answers) expectStatus(a, 200);
+    const final = (await roomAs(call, bob, r.id)).notifications;
+    expect(levels).toContain(final);
+    expect((await listedRooms(bob)).find((x) => x.id === r.id)!.notifications).toBe(final);
+    expect((await roomAs(call, bob, r.id)).memberCount).toBe(3);
+
+    // Raced with leaving (public) and with a kick (private), 10 rounds each: after the race, no membership.
+    const statuses = new Map<number, number>();
+    const tally = (rs: Res[]) => rs.forEach((x) => statuses.set(x.status, (statuses.get(x.status) ?? 0) + 1));
+    for (let round = 0; round < 10; round++) {
+      const pub = await roomWith('public', bob);
+      const leave = call('DELETE', `/api/chatrooms/${pub.id}/members/${bob.user.id}`, {
+        token: bob.accessToken,
+      });
+      const puts = Array.from({ length: 5 }, (_, i) => put(bob, pub.id, { level: levels[(i + 1) % 3] }));
+      expectStatus(await leave, 204);
+      tally(await Promise.all(puts));
+      const seen = await roomAs(call, bob, pub.id);
+      expect(seen).toMatchObject({ isMember: false, memberCount: 1, notifications: 'all' });
+
+      const priv = await roomWith('private', bob);
+      const kick = call('DELETE', `/api/chatrooms/${priv.id}/members/${bob.user.id}`, {
+        token: owner.accessToken,
+      });
+      const kputs = Array.from({ length: 5 }, () => put(bob, priv.id, { level: 'none' }));
+      expectStatus(await kick, 204);
+      tally(await Promise.all(kputs));
+      expectError(
+        await call('GET', `/api/chatrooms/${priv.id}`, { token: bob.accessToken }),
+        404,
+        'NOT_FOUND',
+      );
+      expect((await roomAs(call, owner, priv.id)).memberCount).toBe(1);
+    }
+    for (const status of statuses.keys()) expect([200, 403, 404]).toContain(status);
+
+    // Hostile values: 400, and the level is unchanged.
+    const before = (await roomAs(call, alice, r.id)).notifications;
+    const hostile: unknown[] = [
+      { level: 'All' },
+      { level: ' all' },
+      { level: 'all ' },
+      { level: 'all\u0000' },
+      { level: 'mentions\u200b' },
+      { level: 'ｍｅｎｔｉｏｎｓ' },
+      { level: 1 },
+      { level: true },
+      { level: ['none'] },
+      { level: { toString: 'none' } },
+      JSON.parse('{"level":"none","__proto__":{"isMember":true}}'),
+      { level: 'none', userId: bob.user.id },
+      { level: 'none', roomId: generalId },
+      { level: 'x'.repeat(60_000) },
+    ];
+    const refused: number[] = [];
+    for (const body of hostile) {
+      const res = await put(alice, r.id, body);
+      refused.push(res.status);
+      expectError(res, 400, 'VALIDATION_ERROR');
+    }
+    expect((await roomAs(call, alice, r.id)).notifications).toBe(before);
+
+    // Someone else's rooms: a private room and a DM answer as a missing room does, byte for byte; a public room
+    // the caller is not in, 403. Nobody's level moves, and the caller is in none of them after.
+    const priv = await roomWith('private', alice);
+    const dm = await call('POST', '/api/dms', { token: alice.accessToken, body: { userId: bob.user.id } });
+    const missing = await put(carol, MISSING_ID, { level: 'none' });
+    expectError(missing, 404, 'NOT_FOUND');
+    for (const id of [priv.id, dm.body.id]) {
+      const res = await put(carol, id, { level: 'none' });
+      expectError(res, 404, 'NOT_FOUND');
+      expect(res.body).toEqual(missing.body);
+    }
+    expectError(await put(carol, r.id, { level: 'none' }), 403, 'FORBIDDEN');
+    for (const [s, id] of [
+      [alice, priv.id],
+      [alice, dm.body.id],
+      [bob, dm.body.id],
+      [alice, r.id],
+    ] as const)
+      expect((await roomAs(call, s, id)).notifications).toBe(s === alice && id === r.id ? before : 'all');
+    expect((await roomAs(call, carol, r.id)).isMember).toBe(false);
+    expect((await listedRooms(carol)).map((x) => x.id)).not.toContain(priv.id);
+    console.warn(
+      `M5 figures: 30 raced PUTs: 30 × 200, one level; 100 PUTs raced with 10 leaves and 10 kicks: ` +
+        `${[...statuses].map(([s, n]) => `${n} × ${s}`).join(', ')}, 0 memberships left; ${hostile.length} ` +
+        `hostile bodies: ${refused.filter((s) => s === 400).length} × 400; others' rooms 404 (as missing) / 403, unchanged`,
+    );
+  });
+});
