@@ -12,8 +12,8 @@ interface Section {
   items: EmojiEntry[];
 }
 
-/** The picker's sections: search results, or the recently used emoji and then Unicode's groups. */
-function sectionsFor(data: EmojiData, query: string, recent: string[]): Section[] {
+/** The picker's sections: search results, or the recently used emoji and then the chosen group. */
+function sectionsFor(data: EmojiData, query: string, recent: string[], group: number): Section[] {
   const out: Section[] = [];
   let from = 0;
   const add = (title: string, items: EmojiEntry[]) => {
@@ -32,16 +32,30 @@ function sectionsFor(data: EmojiData, query: string, recent: string[]): Section[
       (emoji) => byEmoji.get(emoji) ?? { emoji, label: emoji, group: -1, shortcodes: [], terms: [] },
     ),
   );
-  for (const g of GROUPS)
-    add(
-      g.label,
-      data.list.filter((e) => e.group === g.id),
-    );
+  const g = GROUPS.find((x) => x.id === group) ?? GROUPS[0]!;
+  add(
+    g.label,
+    data.list.filter((e) => e.group === g.id),
+  );
   return out;
 }
 
+/** The group buttons' faces. */
+const GROUP_ICONS: Record<number, string> = {
+  0: '😀',
+  1: '🧑',
+  3: '🐻',
+  4: '🍔',
+  5: '✈️',
+  6: '⚽',
+  7: '💡',
+  8: '❤️',
+  9: '🏁',
+};
+
 /**
- * The emoji picker: a search field, the recently used emoji first, then every emoji by group. Picking calls
+ * The emoji picker: a search field, the recently used emoji first, then one group at a time (a row of group
+ * buttons chooses it: a few hundred buttons at most in the page, not all 1,900). Picking calls
  * `onPick(emoji)` (and remembers it as recent); Escape or a click outside calls `onClose`. Self-contained so that
  * anything needing an emoji (the composer now, reactions later) can open it. The grid is one tab stop: arrow keys
  * move within it, Enter or Space picks.
@@ -58,11 +72,15 @@ export default function EmojiPicker({
   const data = useEmojiData(true);
   const [query, setQuery] = useState('');
   const [active, setActive] = useState(0);
+  const [group, setGroup] = useState(GROUPS[0]!.id);
   const [recent] = useState(recentEmoji);
   const root = useRef<HTMLDivElement>(null);
   const grid = useRef<HTMLDivElement>(null);
   const id = useId();
-  const sections = useMemo(() => (data ? sectionsFor(data, query, recent) : []), [data, query, recent]);
+  const sections = useMemo(
+    () => (data ? sectionsFor(data, query, recent, group) : []),
+    [data, query, recent, group],
+  );
   const count = sections.reduce((n, s) => n + s.items.length, 0);
   const entryAt = (i: number) => {
     const s = sections.find((x) => i >= x.from && i < x.from + x.items.length);
@@ -150,6 +168,27 @@ export default function EmojiPicker({
         }}
         onKeyDown={onSearchKey}
       />
+      {!query.trim() && (
+        <div className="emoji-groups" role="group" aria-label="Emoji groups">
+          {GROUPS.map((g) => (
+            <button
+              key={g.id}
+              type="button"
+              className="emoji-group-button"
+              aria-label={g.label}
+              title={g.label}
+              aria-pressed={g.id === group}
+              onClick={() => {
+                setGroup(g.id);
+                setActive(0);
+                grid.current?.scrollTo({ top: 0 });
+              }}
+            >
+              {GROUP_ICONS[g.id]}
+            </button>
+          ))}
+        </div>
+      )}
       {!data ? (
         <p className="emoji-status" role="status">
           Loading emoji…
