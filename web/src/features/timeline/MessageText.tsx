@@ -2,6 +2,7 @@ import { useSyncExternalStore, type ReactNode } from 'react';
 import { isEmojiOnly, mayHaveShortcodes, replaceShortcodes } from '../../lib/emojiText';
 import { linkify } from '../../lib/linkify';
 import { highlightMentions } from '../../lib/mentions';
+import type * as RichText from '../../lib/richText';
 import type { RichTextOptions } from '../../lib/richText';
 import { useEmojiData } from '../emoji/emojiData';
 
@@ -10,7 +11,7 @@ import { useEmojiData } from '../emoji/emojiData';
  * it arrives while the session and the first messages load, and the entry bundle stays as small as before.
  * Until it is there (or if it cannot be fetched) a message shows as plain text with its links and mentions.
  */
-let richText: typeof import('../../lib/richText') | null = null;
+let richText: typeof RichText | null = null;
 const listeners = new Set<() => void>();
 import('../../lib/richText').then(
   (m) => {
