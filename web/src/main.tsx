@@ -10,6 +10,7 @@ import './styles/layout.css';
 import './styles/panels.css';
 import './styles/timeline.css';
 import './styles/composer.css';
+import './styles/richtext.css';
 import './styles/settings.css';
 
 applyStoredTheme();

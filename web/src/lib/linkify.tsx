@@ -4,16 +4,22 @@ import { findLinks } from './links';
 export { safeHref } from './links';
 
 /**
- * Message text as React nodes: plain strings (React escapes them) and links for http/https URLs only, opened
- * in a new tab without giving it a handle on this one. Nothing is ever parsed as HTML.
+ * Message text as React nodes: plain strings (React escapes them) and links for http(s), `www.` and mailto: only;
+ * web links open in a new tab without giving it a handle on this one. Nothing is ever parsed as HTML.
  */
 export function linkify(text: string): ReactNode[] {
   const out: ReactNode[] = [];
   let last = 0;
   for (const link of findLinks(text)) {
     if (link.start > last) out.push(text.slice(last, link.start));
+    const web = !link.href.startsWith('mailto:');
     out.push(
-      <a key={link.start} href={link.href} target="_blank" rel="noopener noreferrer">
+      <a
+        key={link.start}
+        href={link.href}
+        target={web ? '_blank' : undefined}
+        rel={web ? 'noopener noreferrer' : undefined}
+      >
         {link.text}
       </a>,
     );

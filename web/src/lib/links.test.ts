@@ -47,3 +47,18 @@ describe('findLinks', () => {
     expect(texts(trailing)).toEqual(['https://example.com/p']);
   });
 });
+
+describe('findLinks: www. and mailto:', () => {
+  it('links a bare www. host as https', () => {
+    const [link] = findLinks('go to www.example.com/page, now');
+    expect(link?.text).toBe('www.example.com/page');
+    expect(link?.href).toBe('https://www.example.com/page');
+    expect(texts('www. and awww.example.com')).toEqual([]);
+  });
+
+  it('links mailto: with an address, nothing else', () => {
+    const [link] = findLinks('write to mailto:ana@example.com.');
+    expect(link?.href).toBe('mailto:ana@example.com');
+    expect(texts('mailto: mailto:nobody mailto:javascript:alert(1)')).toEqual([]);
+  });
+});

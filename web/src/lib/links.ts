@@ -1,5 +1,8 @@
-/** A URL-looking run: scheme, then anything up to whitespace or a character that cannot be part of a bare URL. */
-const URL_RE = /\bhttps?:\/\/[^\s<>"'`]+/gi;
+/**
+ * A URL-looking run: `http://`, `https://`, `mailto:` or a bare `www.`, then anything up to whitespace or a
+ * character that cannot be part of a bare URL.
+ */
+const URL_RE = /\b(?:https?:\/\/|mailto:|www\.)[^\s<>"'`]+/gi;
 /** Punctuation that usually ends a sentence rather than a URL. */
 const TRAILING = new Set('.,;:!?\'")]}>');
 
@@ -11,14 +14,27 @@ export interface FoundLink {
   href: string;
 }
 
-/** An http(s) URL we are willing to link to, or null. */
+/** The only schemes a message may link to: everything else (javascript:, data:, vbscript:, file:, …) stays text. */
+const SCHEMES = new Set(['http:', 'https:', 'mailto:']);
+
+/** An http(s) or mailto: URL we are willing to link to, or null. */
 export function safeHref(raw: string): string | null {
   try {
     const url = new URL(raw);
-    return url.protocol === 'http:' || url.protocol === 'https:' ? url.href : null;
+    if (!SCHEMES.has(url.protocol)) return null;
+    // A mailto: link names an address (`mailto:` alone, or `mailto:javascript`, is not one).
+    if (url.protocol === 'mailto:' && !/^[^@\s]+@[^@\s]+$/.test(decodeURIComponent(url.pathname)))
+      return null;
+    return url.href;
   } catch {
     return null;
   }
+}
+
+/** The href for a link found in text: a bare `www.` host is taken as https. */
+function hrefOf(raw: string): string | null {
+  if (/^www\./i.test(raw)) return raw.length > 4 ? safeHref(`https://${raw}`) : null;
+  return safeHref(raw);
 }
 
 /**
@@ -39,7 +55,7 @@ function count(s: string, ch: string): number {
   return n;
 }
 
-/** The http/https links in message text, in order; linear in the length of the text. */
+/** The http(s), `www.` and mailto: links in message text, in order; linear in the length of the text. */
 export function findLinks(text: string): FoundLink[] {
   const out: FoundLink[] = [];
   for (const match of text.matchAll(URL_RE)) {
@@ -51,7 +67,7 @@ export function findLinks(text: string): FoundLink[] {
       // Keep a ")" that closes one opened inside the URL (Wikipedia-style links).
       if (cut.startsWith(')') && count(raw, '(') > count(raw, ')')) raw += ')';
     }
-    const href = safeHref(raw);
+    const href = hrefOf(raw);
     if (href) out.push({ start: match.index, end: match.index + raw.length, text: raw, href });
   }
   return out;

@@ -1,5 +1,8 @@
 import { LIMITS } from '../../lib/limits';
 import {
+  lazy,
+  Suspense,
+  useCallback,
   useEffect,
   useImperativeHandle,
   useLayoutEffect,
@@ -12,11 +15,15 @@ import {
 } from 'react';
 import { IMAGE_TYPES } from '../../api/upload';
 import { Icon } from '../../components/Icon';
+import { shortcodeQuery } from '../../lib/emojiText';
 import { mentionQuery } from '../../lib/mentions';
 import { chatStore } from '../../store/chat';
 import { useStore } from '../../store/store';
 import { useMe } from '../auth/me';
+import { shortcodeSuggestions, useEmojiData } from '../emoji/emojiData';
+import { recentEmoji, rememberEmoji } from '../emoji/recent';
 import { stopTyping, typingActivity } from '../presence/presenceActions';
+import { EmojiSuggestions, type EmojiSuggestion } from './EmojiSuggestions';
 import { MentionSuggestions, suggestionsFor, type Suggestion } from './MentionSuggestions';
 import { sendMessage } from './sendActions';
 import { useImageUpload } from './useImageUpload';
@@ -24,6 +31,9 @@ import { useImageUpload } from './useImageUpload';
 export interface ComposerHandle {
   attach(files: File[]): void;
 }
+
+/** The picker and its data are loaded when first opened: the first page load does not carry them. */
+const EmojiPicker = lazy(() => import('../emoji/EmojiPicker'));
 
 /** Drafts survive switching rooms (not signing out). */
 const drafts = new Map<string, string>();
@@ -70,16 +80,27 @@ export function Composer({
           offerRoom: Boolean(room && room.kind !== 'direct' && me && room.ownerId === me.id),
         })
       : [];
-  const listId = `mentions-${roomId}`;
   const showList = suggestions.length > 0;
-  const activeIndex = Math.min(active, Math.max(0, suggestions.length - 1));
 
-  const pick = (s: Suggestion) => {
-    if (!query || caret === null) return;
-    const insert = `@${s.username} `;
-    const next = text.slice(0, query.start) + insert + text.slice(caret);
-    const at = query.start + insert.length;
-    setText(next);
+  // The `:sho` autocomplete: emoji whose shortcode starts with what follows the colon (the data loads on the way).
+  const colon = caret === null || showList ? null : shortcodeQuery(text, caret);
+  const emojiData = useEmojiData(colon !== null);
+  const emojiItems: EmojiSuggestion[] =
+    colon && colon.start !== dismissed && emojiData
+      ? shortcodeSuggestions(emojiData, colon.query, recentEmoji())
+      : [];
+  const [pickerOpen, setPickerOpen] = useState(false);
+  const emojiButton = useRef<HTMLButtonElement>(null);
+
+  const listKind = showList ? 'mention' : emojiItems.length > 0 ? 'emoji' : null;
+  const listLength = showList ? suggestions.length : emojiItems.length;
+  const listId = `${listKind ?? 'mention'}s-${roomId}`;
+  const activeIndex = Math.min(active, Math.max(0, listLength - 1));
+
+  /** Replaces text[start, end) by `insert` and puts the caret after it. */
+  const replace = (start: number, end: number, insert: string) => {
+    const at = start + insert.length;
+    setText(text.slice(0, start) + insert + text.slice(end));
     setCaret(at);
     setActive(0);
     requestAnimationFrame(() => {
@@ -87,6 +108,23 @@ export function Composer({
       input.current?.setSelectionRange(at, at);
     });
   };
+  const pick = (s: Suggestion) => {
+    if (query && caret !== null) replace(query.start, caret, `@${s.username} `);
+  };
+  const pickEmoji = (s: EmojiSuggestion) => {
+    if (!colon || caret === null) return;
+    rememberEmoji(s.entry.emoji);
+    replace(colon.start, caret, `${s.entry.emoji} `);
+  };
+  const insertEmoji = (emoji: string) => {
+    setPickerOpen(false);
+    const ta = input.current;
+    replace(ta?.selectionStart ?? text.length, ta?.selectionEnd ?? text.length, emoji);
+  };
+  const closePicker = useCallback(() => {
+    setPickerOpen(false);
+    emojiButton.current?.focus();
+  }, []);
   const trackCaret = () => setCaret(input.current?.selectionStart ?? null);
 
   useEffect(() => {
@@ -127,8 +165,8 @@ export function Composer({
   };
 
   const onKeyDown = (e: KeyboardEvent<HTMLTextAreaElement>) => {
-    if (showList && !e.nativeEvent.isComposing) {
-      const n = suggestions.length;
+    if (listKind && !e.nativeEvent.isComposing) {
+      const n = listLength;
       if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
         e.preventDefault();
         setActive((activeIndex + (e.key === 'ArrowDown' ? 1 : n - 1)) % n);
@@ -136,12 +174,13 @@ export function Composer({
       }
       if (e.key === 'Enter' || e.key === 'Tab') {
         e.preventDefault();
-        pick(suggestions[activeIndex]!);
+        if (listKind === 'mention') pick(suggestions[activeIndex]!);
+        else pickEmoji(emojiItems[activeIndex]!);
         return;
       }
       if (e.key === 'Escape') {
         e.preventDefault();
-        setDismissed(query!.start);
+        setDismissed(listKind === 'mention' ? query!.start : colon!.start);
         return;
       }
     }
@@ -190,9 +229,29 @@ export function Composer({
       <div className="composer-error" role="alert">
         {shownError}
       </div>
-      {showList && <MentionSuggestions id={listId} items={suggestions} active={activeIndex} onPick={pick} />}
+      {listKind === 'mention' && (
+        <MentionSuggestions id={listId} items={suggestions} active={activeIndex} onPick={pick} />
+      )}
+      {listKind === 'emoji' && (
+        <EmojiSuggestions id={listId} items={emojiItems} active={activeIndex} onPick={pickEmoji} />
+      )}
+      {pickerOpen && (
+        <Suspense
+          fallback={
+            <p className="emoji-picker emoji-status" role="status">
+              Loading emoji…
+            </p>
+          }
+        >
+          <EmojiPicker onPick={insertEmoji} onClose={closePicker} />
+        </Suspense>
+      )}
       <p className="sr-only" aria-live="polite">
-        {showList ? `${suggestions.length} ${suggestions.length === 1 ? 'person' : 'people'} to mention` : ''}
+        {listKind === 'mention'
+          ? `${listLength} ${listLength === 1 ? 'person' : 'people'} to mention`
+          : listKind === 'emoji'
+            ? `${listLength} emoji`
+            : ''}
       </p>
       <div className="composer-row">
         <button
@@ -203,6 +262,19 @@ export function Composer({
           onClick={() => fileInput.current?.click()}
         >
           <Icon name="paperclip" />
+        </button>
+        <button
+          ref={emojiButton}
+          type="button"
+          className="icon-button"
+          aria-label="Emoji"
+          title="Emoji (or type : and a name)"
+          aria-haspopup="dialog"
+          aria-expanded={pickerOpen}
+          data-emoji-toggle=""
+          onClick={() => setPickerOpen((open) => !open)}
+        >
+          <Icon name="smile" />
         </button>
         <input
           ref={fileInput}
@@ -221,8 +293,8 @@ export function Composer({
           aria-label="Message"
           aria-invalid={tooLong || undefined}
           aria-autocomplete="list"
-          aria-controls={showList ? listId : undefined}
-          aria-activedescendant={showList ? `${listId}-${activeIndex}` : undefined}
+          aria-controls={listKind ? listId : undefined}
+          aria-activedescendant={listKind ? `${listId}-${activeIndex}` : undefined}
           placeholder={placeholder}
           rows={1}
           value={text}

@@ -3,13 +3,12 @@ import { memo, useState, type KeyboardEvent } from 'react';
 import { describeError } from '../../api/errors';
 import { Avatar } from '../../components/Avatar';
 import { ConfirmDialog } from '../../components/ConfirmDialog';
-import { linkify } from '../../lib/linkify';
-import { highlightMentions } from '../../lib/mentions';
 import { formatFull, formatTime } from '../../lib/time';
 import { setNotice, type PendingMessage } from '../../store/chat';
 import { useMe } from '../auth/me';
 import { discardPending, retryPending } from '../composer/sendActions';
 import { openDm } from '../rooms/roomActions';
+import { MessageText } from './MessageText';
 import { deleteMessage, editMessage } from './timelineActions';
 
 /** The box a thumbnail is fitted into, keeping its aspect ratio (so layout never jumps when it loads). */
@@ -116,20 +115,28 @@ export const MessageItem = memo(function MessageItem({
         ) : (
           <>
             {message.text && (
-              <p className="message-text" id={`msg-${message.id}-text`}>
-                {highlightMentions(linkify(message.text), {
+              <MessageText
+                text={message.text}
+                id={`msg-${message.id}-text`}
+                mentions={{
                   anyMention: (message.mentions?.length ?? 0) > 0,
                   mentionsMe,
                   myUsername: me?.username ?? null,
-                })}
-                {mentionsMe && <span className="sr-only"> (mentions you)</span>}
-                {message.editedAt && (
-                  <span className="edited" title={`Edited ${formatFull(message.editedAt)}`}>
-                    {' '}
-                    (edited)
-                  </span>
-                )}
-              </p>
+                }}
+                trailer={
+                  mentionsMe || message.editedAt ? (
+                    <>
+                      {mentionsMe && <span className="sr-only"> (mentions you)</span>}
+                      {message.editedAt && (
+                        <span className="edited" title={`Edited ${formatFull(message.editedAt)}`}>
+                          {' '}
+                          (edited)
+                        </span>
+                      )}
+                    </>
+                  ) : undefined
+                }
+              />
             )}
             {message.attachment && (
               <Thumbnail attachment={message.attachment} author={name} onOpen={onOpenImage} />
@@ -271,7 +278,7 @@ export function PendingItem({ pending, continued }: { pending: PendingMessage; c
             <span className="author-name">{me.displayName}</span>
           </header>
         )}
-        {pending.text && <p className="message-text">{linkify(pending.text)}</p>}
+        {pending.text && <MessageText text={pending.text} />}
         {preview && (
           <img
             className="pending-image"
