@@ -59,6 +59,7 @@ for (const vp of VIEWPORTS) {
     await expect(timeline(page, 'Notes to self').getByRole('article').last()).toContainText(
       'remember the milk',
     );
+    await expectNoSeriousViolations(page, `notes to self ${vp.name}`);
     await showSidebar(page);
     await expect(
       page.getByRole('navigation', { name: 'Rooms' }).getByRole('link', { name: /Notes to self/ }),

@@ -1,6 +1,6 @@
-import AxeBuilder from '@axe-core/playwright';
 import { expect, test, type Page } from '@playwright/test';
 import { messages, timeline } from './support/app';
+import { expectNoSeriousViolations, VIEWPORTS } from './support/axe';
 import { apiUser, createRoomApi, joinRoomApi, say, type ApiUser } from './support/seed';
 
 /*
@@ -9,12 +9,6 @@ import { apiUser, createRoomApi, joinRoomApi, say, type ApiUser } from './suppor
  * from there. At the three sizes of responsive.spec.ts. The target sits far enough back that it is not in the
  * room's latest page, so the jump goes through `?around=`.
  */
-
-const VIEWPORTS = [
-  { name: 'desktop', width: 1280, height: 800 },
-  { name: 'tablet', width: 820, height: 1180 },
-  { name: 'phone', width: 390, height: 844 },
-] as const;
 
 const FILLERS = 130;
 const TARGET_AT = 40;
@@ -73,16 +67,8 @@ test.describe('message search', () => {
       // The text is text: the markup in the message is shown as typed.
       await expect(hit).toContainText('<b>noon</b>');
 
-      if (vp.name === 'desktop') {
-        const results = await new AxeBuilder({ page })
-          .include('.search-dialog')
-          .withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice'])
-          .analyze();
-        const serious = results.violations
-          .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-          .map((v) => `${v.id}: ${v.help} → ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-        expect(serious, serious.join('\n')).toEqual([]);
-      }
+      // The dialog with its results, at every size.
+      await expectNoSeriousViolations(page, `search results ${vp.name}`);
 
       await hit.click();
       await expect(dialog).toBeHidden();

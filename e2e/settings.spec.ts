@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { PASSWORD, sendText, timeline } from './support/app';
+import { PASSWORD, sendText, shortTag, timeline } from './support/app';
 import { expectNoSeriousViolations, showSidebar, VIEWPORTS } from './support/axe';
 import { makePng } from './support/png';
 import { apiUser } from './support/seed';
@@ -15,8 +15,9 @@ for (const vp of VIEWPORTS) {
   }) => {
     test.slow();
     const viewport = { width: vp.width, height: vp.height };
-    const ana = await apiUser(browser, 'ana', `Ana Settings ${vp.name}`, { viewport });
-    const bo = await apiUser(browser, 'bo', `Bo ${vp.name}`, { viewport });
+    const tag = shortTag();
+    const ana = await apiUser(browser, 'ana', `Ana Settings ${vp.name} ${tag}`, { viewport });
+    const bo = await apiUser(browser, 'bo', `Bo ${vp.name} ${tag}`, { viewport });
     // Bo watches general in his own browser.
     await bo.page.goto('/');
     await expect(timeline(bo.page, 'general')).toBeVisible();
@@ -42,7 +43,7 @@ for (const vp of VIEWPORTS) {
     await expect(name).toHaveAttribute('aria-invalid', 'true');
     await expectNoSeriousViolations(page, `settings with an error ${vp.name}`);
 
-    const newName = `Ana ${vp.name} Renamed`;
+    const newName = `Ana ${vp.name} Renamed ${tag}`;
     await name.fill(newName);
     await dialog.getByRole('button', { name: 'Save name' }).click();
     await expect(dialog.getByText('Display name saved.')).toBeVisible();
@@ -108,8 +109,8 @@ test('a guest has no email setting; a taken email is refused next to the field',
   await expect(dialog.getByLabel('Current password')).toHaveCount(0);
   await ctx.close();
 
-  const ana = await apiUser(browser, 'ana', 'Ana Email');
-  const bo = await apiUser(browser, 'bo', 'Bo Email');
+  const ana = await apiUser(browser, 'ana', `Ana Email ${shortTag()}`);
+  const bo = await apiUser(browser, 'bo', `Bo Email ${shortTag()}`);
   await ana.page.goto('/');
   await ana.page.getByRole('button', { name: 'Settings', exact: true }).click();
   const d2 = ana.page.getByRole('dialog', { name: 'Settings', exact: true });
@@ -124,7 +125,7 @@ test('changing the password signs out the other devices; sign out everywhere end
   browser,
 }) => {
   test.slow();
-  const ana = await apiUser(browser, 'ana', 'Ana Password');
+  const ana = await apiUser(browser, 'ana', `Ana Password ${shortTag()}`);
   // A second device of Ana's.
   const other = await browser.newContext();
   const otherPage = await other.newPage();

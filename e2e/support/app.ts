@@ -8,6 +8,12 @@ export function uniq(prefix: string): string {
   );
 }
 
+/**
+ * A few random characters for display names: those are unique per server too (look-alikes are refused), and a spec
+ * run with `--repeat-each` registers its users again on the same server.
+ */
+export const shortTag = (): string => Math.random().toString(36).slice(2, 6);
+
 export const PASSWORD = 'correct-horse-9';
 
 export interface TestUser {

@@ -21,9 +21,20 @@ export const VIEWPORTS = [
   { name: 'phone', width: 390, height: 844 },
 ] as const;
 
-/** On a phone the sidebar is a drawer: open it (a no-op where the sidebar is always shown). */
+/** Below this width the sidebar is a drawer (web/src/styles/layout.css, `max-width: 699px`). */
+const DRAWER_BELOW = 700;
+
+/**
+ * On a phone the sidebar is a drawer: open it (a no-op where the sidebar is always shown). The size decides, not a
+ * look at the menu button: that button is in the room's header, which appears only once the rooms are loaded, so
+ * right after a load or reload `isVisible()` answered "no" and the drawer stayed shut (the settings spec's 10 s
+ * misses at 390×844). `click()` waits for the button instead.
+ */
 export async function showSidebar(page: Page): Promise<void> {
-  const opener = page.getByRole('button', { name: 'Open rooms' });
-  if (await opener.isVisible()) await opener.click();
-  await expect(page.getByRole('button', { name: 'Settings', exact: true })).toBeVisible();
+  const settings = page.getByRole('button', { name: 'Settings', exact: true });
+  const narrow = (page.viewportSize()?.width ?? 1280) < DRAWER_BELOW;
+  if (narrow && !(await settings.isVisible())) {
+    await page.getByRole('button', { name: /^Open rooms/ }).click();
+  }
+  await expect(settings).toBeVisible();
 }

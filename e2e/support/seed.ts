@@ -22,14 +22,15 @@ export async function apiUser(
   browser: Browser,
   prefix: string,
   displayName: string,
-  opts: { viewport?: { width: number; height: number }; baseURL?: string } = {},
+  opts: { viewport?: { width: number; height: number }; baseURL?: string; username?: string } = {},
 ): Promise<ApiUser> {
   const context = await browser.newContext({
     viewport: opts.viewport ?? { width: 1280, height: 800 },
     ...(opts.baseURL ? { baseURL: opts.baseURL } : {}),
   });
   const page = await context.newPage();
-  const username = uniq(prefix);
+  // An exact username only on a server of the test's own (the shared one keeps every run's users).
+  const username = opts.username ?? uniq(prefix);
   const res = await context.request.post('/api/auth/register', {
     data: { username, email: `${username}@example.com`, password: PASSWORD, displayName },
   });
@@ -74,4 +75,30 @@ export async function uploadPng(u: ApiUser, width = 480, height = 300): Promise<
   });
   expect(res.status(), await res.text()).toBe(201);
   return ((await res.json()) as { id: string }).id;
+}
+
+/**
+ * `count` guests named `${prefix}000`, `${prefix}001`, … joined to a public room, through the API only (no browser,
+ * no socket: they stay offline). Guests, because registering hashes a password each; a few requests at a time, so
+ * that the seeding does not starve the server the other specs share the cores with.
+ */
+export async function guestMembers(
+  request: APIRequestContext,
+  roomId: string,
+  prefix: string,
+  count: number,
+): Promise<string[]> {
+  const names = Array.from({ length: count }, (_, i) => `${prefix}${String(i).padStart(3, '0')}`);
+  const one = async (username: string) => {
+    const res = await request.post('/api/auth/guest', { data: { username } });
+    expect(res.status(), await res.text()).toBe(201);
+    const { accessToken } = (await res.json()) as { accessToken: string };
+    const join = await request.post(`/api/chatrooms/${roomId}/members`, {
+      headers: { Authorization: `Bearer ${accessToken}` },
+      data: {},
+    });
+    expect(join.ok(), await join.text()).toBe(true);
+  };
+  for (let i = 0; i < names.length; i += 8) await Promise.all(names.slice(i, i + 8).map(one));
+  return names;
 }
