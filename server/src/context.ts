@@ -7,6 +7,7 @@ import type { PresenceHub } from './modules/presence/hub.js';
 import type { PresenceStore } from './modules/presence/store.js';
 import type { PasswordHasher } from './modules/auth/passwords.js';
 import type { Uploads } from './modules/uploads/service.js';
+import type { SocketBookkeeping } from './realtime/bookkeeping.js';
 import type { Broadcaster } from './realtime/channels.js';
 import type { Revocations } from './realtime/revocations.js';
 
@@ -24,6 +25,8 @@ export interface AppContext {
   rt: Broadcaster;
   /** Ended sessions, released accounts, removals from rooms: applied to every socket, mid-handshake too. */
   revocations: Revocations;
+  /** Each socket's arrival and departure work (rooms subscribed, presence): handlers wait on its arrival. */
+  bookkeeping: SocketBookkeeping;
   passwords: PasswordHasher;
   uploads: Uploads;
 }
