@@ -45,6 +45,7 @@ import { userRoutes } from './modules/users/routes.js';
 import { Broadcaster, type IoServer } from './realtime/channels.js';
 import { attachRealtime } from './realtime/connection.js';
 import { Revocations } from './realtime/revocations.js';
+import { SocketBookkeeping } from './realtime/bookkeeping.js';
 import { EngineGuard } from './realtime/handshake.js';
 import type { SocketEvents } from './realtime/with-ack.js';
 import { allocatorTuned, planThreads, threadPoolSize } from './thread-pool.js';
@@ -141,6 +142,7 @@ export async function createApp(
     limits,
     rt: new Broadcaster(io, scale?.deliveries),
     revocations,
+    bookkeeping: new SocketBookkeeping(),
     passwords: createArgon2Hasher(config.passwordHashMemoryKib, threads.hashes),
     uploads: { store, urls: new UploadUrls(config.jwtSecret), images: new ImageQueue(threads.images) },
   };

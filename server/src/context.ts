@@ -10,6 +10,7 @@ import type { MessageLog } from './modules/messages/log.js';
 import type { MessageWriter } from './modules/messages/writer.js';
 import type { PasswordHasher } from './modules/auth/passwords.js';
 import type { Uploads } from './modules/uploads/service.js';
+import type { SocketBookkeeping } from './realtime/bookkeeping.js';
 import type { Broadcaster } from './realtime/channels.js';
 import type { Revocations } from './realtime/revocations.js';
 
@@ -31,6 +32,8 @@ export interface AppContext {
   rt: Broadcaster;
   /** Ended sessions, released accounts, removals from rooms: applied to every socket, mid-handshake too. */
   revocations: Revocations;
+  /** Each socket's arrival and departure work (rooms subscribed, presence): handlers wait on its arrival. */
+  bookkeeping: SocketBookkeeping;
   passwords: PasswordHasher;
   uploads: Uploads;
 }

@@ -5,7 +5,6 @@ import type { Duplex } from 'node:stream';
 import type { ParleyApp } from './app.js';
 import { ConfigError } from './config.js';
 import type { Logger } from './logger.js';
-import { socketSettled } from './realtime/bookkeeping.js';
 
 /*
  * Graceful shutdown of one Parley process (a single node, or one worker of a cluster), in this order:
@@ -196,7 +195,7 @@ export function drainable(parley: ParleyApp, logger: Logger): Drainable {
     }
 
     // 5. Departures (presence) finish before the database closes.
-    await before(Promise.all(sockets.map((s) => socketSettled(s))), deadline);
+    await before(Promise.all(sockets.map((s) => parley.ctx.bookkeeping.settled(s))), deadline);
     await parley.close();
     logger.info({ ms: Date.now() - started }, 'shutdown complete');
   }

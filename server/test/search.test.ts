@@ -192,15 +192,14 @@ describe.skipIf(PG_URL)('search on SQLite', () => {
     for (let i = 0; i < 3; i++) await postMessage(call, ana, room.id, `${w} ${i}`);
     const sequelize = server.parley.ctx.db.sequelize;
     const captured: { sql: string; bind: unknown }[] = [];
-    sequelize.addHook('afterQuery', 'search-capture', (options, query) => {
-      const sql = String((query as { sql?: string }).sql ?? '');
-      if (sql.includes('messages_fts MATCH')) captured.push({ sql, bind: options.bind });
+    const stop = server.parley.ctx.db.watchQueries((sql, bind) => {
+      if (sql.includes('messages_fts MATCH')) captured.push({ sql, bind });
     });
     try {
       expect(ids(await found(ana, { q: w, limit: '2' }))).toHaveLength(2);
       expect(ids(await found(ana, { q: w, limit: '2', roomId: room.id }))).toHaveLength(2);
     } finally {
-      sequelize.removeHook('afterQuery', 'search-capture');
+      stop();
     }
     expect(captured).toHaveLength(2);
     for (const q of captured) {

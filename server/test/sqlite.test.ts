@@ -80,6 +80,40 @@ describe.skipIf(DIALECT !== 'sqlite')(ONLY_SQLITE, () => {
     ).toBe(true);
   });
 
+  it('hot reads run on a read-only WAL connection of their own that sees every commit at once', async () => {
+    const { db } = srv.parley.ctx;
+    const [journal] = await db.read<{ journal_mode: string }>('PRAGMA journal_mode', {});
+    expect(journal!.journal_mode.toLowerCase()).toBe('wal');
+    const [busy] = await db.read<{ timeout: number }>('PRAGMA busy_timeout', {});
+    expect(busy!.timeout).toBeGreaterThan(0);
+    // Read-only: a write through it is refused by SQLite itself.
+    await expect(db.read('DELETE FROM sessions WHERE id = $id', { id: 'none' })).rejects.toThrow(/readonly/i);
+    // A commit on the writer is seen by the next read: no snapshot is held between statements.
+    const name = `reader-${Date.now()}`;
+    const before = await db.read<{ n: number }>('SELECT COUNT(*) AS n FROM rooms WHERE name = $name', {
+      name,
+    });
+    expect(before[0]!.n).toBe(0);
+    const call = client(srv.url);
+    const me = await register(call);
+    const room = await call('POST', '/api/chatrooms', { token: me.accessToken, body: { name } });
+    expect(room.status).toBe(201);
+    const after = await db.read<{ n: number }>('SELECT COUNT(*) AS n FROM rooms WHERE name = $name', {
+      name,
+    });
+    expect(after[0]!.n).toBe(1);
+    // The server's reads and Sequelize's queries are both seen by watchQueries.
+    const seen: string[] = [];
+    const stop = db.watchQueries((sql) => void seen.push(sql));
+    try {
+      await db.read('SELECT 1 AS one', {});
+      await db.sequelize.query('SELECT 2 AS two', { type: QueryTypes.SELECT });
+    } finally {
+      stop();
+    }
+    expect(seen).toEqual(['SELECT 1 AS one', 'SELECT 2 AS two']);
+  });
+
   it('the history index (roomId, id) exists and serves every kind of history page without a sort', async () => {
     const indexes = await select<{ name: string; unique: number }>(`PRAGMA index_list('messages')`);
     expect(indexes.map((i) => i.name)).toContain('messages_room_id');
@@ -104,14 +138,12 @@ describe.skipIf(DIALECT !== 'sqlite')(ONLY_SQLITE, () => {
       ids.push(m.body.id);
     }
 
-    const sequelize = srv.parley.ctx.db.sequelize;
     const pages = ['', `&before=${ids[3]}`, `&after=${ids[1]}`];
     for (const page of pages) {
       const captured: { sql: string; bind: unknown }[] = [];
-      sequelize.addHook('afterQuery', 'history-capture', (options, query) => {
-        const sql = sqlOf(query);
+      const stop = srv.parley.ctx.db.watchQueries((sql, bind) => {
         if (/FROM [`"]?messages[`"]?/i.test(sql) && /ORDER BY/i.test(sql) && /LIMIT/i.test(sql))
-          captured.push({ sql, bind: options.bind });
+          captured.push({ sql, bind });
       });
       let res;
       try {
@@ -119,7 +151,7 @@ describe.skipIf(DIALECT !== 'sqlite')(ONLY_SQLITE, () => {
           token: me.accessToken,
         });
       } finally {
-        sequelize.removeHook('afterQuery', 'history-capture');
+        stop();
       }
       expect(res.status).toBe(200);
       expect(res.body.messages.length).toBe(2);

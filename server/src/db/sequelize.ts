@@ -1,7 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { DatabaseError, QueryTypes, Sequelize, Transaction, type Options } from 'sequelize';
+import { QueryTypes, Sequelize, Transaction, type Options } from 'sequelize';
 import type { Logger } from '../logger.js';
+import { openSqliteReader, type DriverDatabase, type QueryListener, type SqliteReader } from './reader.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -12,23 +13,28 @@ interface Sqlite3Module {
   Database: new (file: string, mode: number, cb: (err: Error | null) => void) => Sqlite3Database;
   OPEN_READWRITE: number;
   OPEN_CREATE: number;
+  OPEN_READONLY: number;
 }
-interface Sqlite3Database {
+interface Sqlite3Database extends DriverDatabase {
   exec(sql: string, cb: (err: Error | null) => void): void;
   configure(option: 'busyTimeout', value: number): void;
+}
+
+/** The sqlite3 driver Sequelize uses (and the reader too: one copy of SQLite in the process). */
+async function loadSqliteDriver(driver: 'appthreat' | 'sqlite3'): Promise<Sqlite3Module> {
+  const mod = (
+    driver === 'sqlite3'
+      ? await import(/* optional dependency */ 'sqlite3' as string)
+      : await import('@appthreat/sqlite3')
+  ) as { default: Sqlite3Module };
+  return mod.default;
 }
 
 /**
  * Wraps the sqlite3 driver so that every connection Sequelize opens (it opens one per transaction) is durable
  * before first use: WAL journal, fsync on every commit, and a busy timeout instead of instant SQLITE_BUSY.
  */
-async function durableSqliteModule(driver: 'appthreat' | 'sqlite3'): Promise<Sqlite3Module> {
-  const mod = (
-    driver === 'sqlite3'
-      ? await import(/* optional dependency */ 'sqlite3' as string)
-      : await import('@appthreat/sqlite3')
-  ) as { default: Sqlite3Module };
-  const base = mod.default;
+function durableSqliteModule(base: Sqlite3Module): Sqlite3Module {
   class DurableDatabase extends base.Database {
     constructor(file: string, mode: number, cb: (err: Error | null) => void) {
       super(file, mode, (err) => {
@@ -56,40 +62,18 @@ export interface Db {
    */
   tx<T>(fn: (t: Transaction) => Promise<T>): Promise<T>;
   /**
-   * A hot read outside any transaction, with `$name` parameters. On SQLite it goes straight to the driver on the
-   * reading connection: Sequelize's pipeline (tokenising the SQL for parameters, a stack trace, a PRAGMA before
-   * model reads) costs more than the query itself for a small indexed read. Rows come back as the driver gives them.
+   * A hot read outside any transaction, with `$name` parameters. On SQLite it runs on a read-only connection of
+   * our own (db/reader.ts), with its statement prepared once: Sequelize's pipeline (tokenising the SQL for
+   * parameters, a stack trace, a PRAGMA before model reads) costs more than the query itself for a small indexed
+   * read. Rows come back as the driver gives them.
    */
   read<T extends object>(sql: string, params: Record<string, unknown>): Promise<T[]>;
+  /**
+   * Calls `listener` after every statement the server runs, through Sequelize (its public `afterQuery` hook) or
+   * `read`; for tests and tools that check what runs and its plan. Returns the function that stops it.
+   */
+  watchQueries(listener: QueryListener): () => void;
   close(): Promise<void>;
-}
-
-interface SqliteReader {
-  all(sql: string, params: Record<string, unknown>, cb: (err: Error | null, rows: unknown[]) => void): void;
-}
-
-async function sqliteRead<T>(
-  sequelize: Sequelize,
-  sql: string,
-  params: Record<string, unknown>,
-): Promise<T[]> {
-  const cm = sequelize.connectionManager as unknown as SqliteConnectionManager;
-  const bound: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(params)) bound[`$${k}`] = v;
-  const conn = await cm.getConnection();
-  const rows = await new Promise<T[]>((resolve, reject) =>
-    // Wrapped as Sequelize wraps it, so that the error mapping (SQLITE_BUSY: 503) and the metrics treat it alike.
-    (conn as SqliteReader).all(sql, bound, (err, r) =>
-      err ? reject(new DatabaseError(Object.assign(err, { sql }))) : resolve(r as T[]),
-    ),
-  );
-  // afterQuery hooks still see the SQL (tests check the plan of what the server runs); without hooks this is free.
-  (sequelize as unknown as { runHooks(name: string, ...args: unknown[]): unknown }).runHooks(
-    'afterQuery',
-    { bind: params, type: QueryTypes.SELECT },
-    { sql },
-  );
-  return rows;
 }
 
 /** Opens the database named by `databaseUrl` (`sqlite:/path/file.db` or `postgres://…`). */
@@ -104,15 +88,18 @@ export async function openDb(
   };
   let sequelize: Sequelize;
   let dialect: Dialect;
+  let driver: Sqlite3Module | undefined;
+  let storage = '';
   if (databaseUrl.startsWith('sqlite:')) {
     dialect = 'sqlite';
-    const storage = databaseUrl.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
+    storage = databaseUrl.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
     if (storage !== ':memory:') mkdirSync(path.dirname(path.resolve(storage)), { recursive: true });
+    driver = await loadSqliteDriver(opts.sqliteDriver ?? 'appthreat');
     sequelize = new Sequelize({
       ...common,
       dialect: 'sqlite',
       storage,
-      dialectModule: await durableSqliteModule(opts.sqliteDriver ?? 'appthreat'),
+      dialectModule: durableSqliteModule(driver),
       transactionType: Transaction.TYPES.IMMEDIATE,
       retry: { max: 0 },
     });
@@ -134,14 +121,43 @@ export async function openDb(
     queue = run.catch(() => undefined);
     return run;
   };
+  const listeners = new Set<QueryListener>();
+  // The reader opens after the first connection: that one made the file WAL (a read-only one cannot).
+  // An in-memory database exists only on Sequelize's own connection: reads go through Sequelize there.
+  const reader: SqliteReader | undefined =
+    driver && storage !== ':memory:'
+      ? await openSqliteReader(driver, storage, {
+          busyTimeoutMs: SQLITE_BUSY_TIMEOUT_MS,
+          onQuery: () => (listeners.size ? (sql, bind) => listeners.forEach((l) => l(sql, bind)) : undefined),
+        })
+      : undefined;
   // PostgreSQL gets the values inlined as literals, like model reads: a bound parameter takes its column's type,
   // so an id beyond INTEGER (a guessed room id) would be an error instead of "no such row".
   const read = <T extends object>(sql: string, params: Record<string, unknown>): Promise<T[]> =>
-    dialect === 'sqlite'
-      ? sqliteRead<T>(sequelize, sql, params)
+    reader
+      ? reader.all<T>(sql, params)
       : sequelize.query<T>(sql.replace(/\$(\w+)/g, ':$1'), {
           replacements: params,
           type: QueryTypes.SELECT,
         });
-  return { sequelize, dialect, tx, read, close: () => sequelize.close() };
+  let watchers = 0;
+  const watchQueries = (listener: QueryListener) => {
+    const name = `watch-queries-${++watchers}`;
+    listeners.add(listener);
+    sequelize.addHook('afterQuery', name, (options, query) =>
+      listener(
+        String((query as { sql?: unknown }).sql ?? ''),
+        (options.bind ?? {}) as Record<string, unknown>,
+      ),
+    );
+    return () => {
+      listeners.delete(listener);
+      sequelize.removeHook('afterQuery', name);
+    };
+  };
+  const close = async () => {
+    await reader?.close();
+    await sequelize.close();
+  };
+  return { sequelize, dialect, tx, read, watchQueries, close };
 }

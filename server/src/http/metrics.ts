@@ -28,9 +28,6 @@ import { redisStats } from '../scale/stats.js';
 export const registry = new client.Registry();
 client.collectDefaultMetrics({ register: registry });
 
-/** The Socket.IO servers of this process whose sockets are counted. */
-const ioServers = new Set<IoServer>();
-
 /**
  * The counters and histograms others may update. Where they are fed from:
  * - `messagesStored`: every committed INSERT of a message (the message log's listener, see `attachMetrics`): `rate()` of it is
@@ -46,11 +43,6 @@ export const metrics = {
     name: 'parley_connected_sockets',
     help: 'Socket.IO connections open on this process (summed over workers in a cluster)',
     registers: [registry],
-    collect() {
-      let n = 0;
-      for (const io of ioServers) n += io.of('/').sockets.size;
-      this.set(n);
-    },
   }),
   messagesStored: new client.Counter({
     name: 'parley_messages_stored_total',
@@ -198,8 +190,14 @@ export const timeAckedEvent: EventMiddleware = (_socket, event, ack) => {
  * are timed by the dispatcher, through {@link timeAckedEvent}). Called once by `createApp`, before the server listens.
  */
 export function attachMetrics(io: IoServer, ctx: Pick<AppContext, 'db' | 'messages'>): void {
-  ioServers.add(io);
-  io.httpServer?.once('close', () => ioServers.delete(io));
+  // Counted as they come and go (one shared listener), so the registry needs no list of the process's servers.
+  const gone = () => metrics.connectedSockets.dec();
+  io.on('connection', (socket) => {
+    // Refused at once (a revocation that landed during the handshake): it was never counted.
+    if (!socket.connected) return;
+    metrics.connectedSockets.inc();
+    socket.on('disconnect', gone);
+  });
 
   ctx.messages.log.onStored((message) => metrics.messagesStored.inc({ kind: message.kind }));
 
@@ -207,12 +205,8 @@ export function attachMetrics(io: IoServer, ctx: Pick<AppContext, 'db' | 'messag
   countReadErrors(ctx.db);
 }
 
-const instrumented = new WeakSet<object>();
-
 /** Wraps `sequelize.query` (which every model call and transaction statement goes through) to count failures. */
 function countQueryErrors(sequelize: AppContext['db']['sequelize']): void {
-  if (instrumented.has(sequelize)) return;
-  instrumented.add(sequelize);
   const query = sequelize.query.bind(sequelize) as (...args: unknown[]) => Promise<unknown>;
   const counted = async (...args: unknown[]) => {
     try {
@@ -227,8 +221,7 @@ function countQueryErrors(sequelize: AppContext['db']['sequelize']): void {
 
 /** The same for `db.read` on SQLite, where it bypasses `sequelize.query` (elsewhere it goes through it: counted). */
 function countReadErrors(db: AppContext['db']): void {
-  if (db.dialect !== 'sqlite' || instrumented.has(db)) return;
-  instrumented.add(db);
+  if (db.dialect !== 'sqlite') return;
   const read = db.read.bind(db);
   db.read = async (...args) => {
     try {

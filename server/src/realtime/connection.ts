@@ -8,7 +8,6 @@ import { TypingRelay } from '../modules/presence/typing.js';
 import type { User } from '../db/models.js';
 import { roomEvents } from '../modules/rooms/socket.js';
 import { presentUser } from '../modules/users/presenter.js';
-import { setBookkeeping, socketSettled } from './bookkeeping.js';
 import { channel, type IoServer, type IoSocket } from './channels.js';
 import { EventBudget } from './event-budget.js';
 import { TokenExpiry } from './expiry.js';
@@ -19,7 +18,6 @@ import { SocketEvents } from './with-ack.js';
 /** Counters the metrics endpoint (scale-out issue) and tests read. */
 export const socketStats = { unknownEvents: 0, floodDisconnects: 0 };
 
-export { socketSettled } from './bookkeeping.js';
 export { socketLimitStats } from './socket-limits.js';
 export { eventBudgetStats } from './event-budget.js';
 
@@ -145,9 +143,9 @@ export function attachRealtime(
     expiry.remove(socket);
     const { userId } = socket.data;
     const socketId = socket.id;
-    setBookkeeping(
+    ctx.bookkeeping.set(
       socket,
-      socketSettled(socket).then(() => departed(userId, socketId)),
+      ctx.bookkeeping.settled(socket).then(() => departed(userId, socketId)),
     );
   };
   const onDisconnect = function (this: IoSocket) {
@@ -167,7 +165,7 @@ export function attachRealtime(
     const exp = expiryOf(auth.token!);
     delete auth.token;
     if (exp) expiry.add(socket, exp);
-    setBookkeeping(socket, arrived(socket));
+    ctx.bookkeeping.set(socket, arrived(socket));
     socket.on('disconnect', onDisconnect);
   });
 

@@ -8,8 +8,8 @@ import {
 import DataLoader from 'dataloader';
 import type { AppContext } from '../context.js';
 import type { User } from '../db/models.js';
+import { readUsers, userInstance } from '../modules/users/repo.js';
 import { AppError, fromZod, toErrorBody } from '../errors.js';
-import { socketSettled } from './bookkeeping.js';
 import type { IoSocket } from './channels.js';
 
 /** The caller of a socket event: the user as stored now, and the socket itself. */
@@ -112,18 +112,14 @@ export class SocketEvents {
       if (this.entries.has(e.event)) throw new Error(`two handlers for ${e.event}`);
       this.entries.set(e.event, e);
     }
-    const model = ctx.models.User;
     this.users = new DataLoader(
       async (ids) => {
-        const users = await model.findAll({ where: { id: [...new Set(ids)] } });
-        const byId = new Map(users.map((u) => [u.id, u]));
-        const given = new Set<number>();
+        const rows = await readUsers(ctx.db, [...new Set(ids)]);
+        const byId = new Map(rows.map((u) => [u.id, u]));
         // Each caller gets an instance of its own: a handler may change it.
         return ids.map((id) => {
-          const u = byId.get(id);
-          if (!u) return null;
-          if (!given.has(id)) return (given.add(id), u);
-          return model.build(u.get({ plain: true }), { isNewRecord: false, raw: true });
+          const row = byId.get(id);
+          return row ? userInstance(ctx.models, row) : null;
         });
       },
       { cache: false, batchScheduleFn: (cb) => setImmediate(cb) },
@@ -174,7 +170,7 @@ export class SocketEvents {
       const run = async (queued: () => void) => {
         // The socket's rooms are subscribed before any of its events runs: a client that reconnects and at once
         // fetches what it missed (`messages:fetch {after}`) then hears every message stored after that read.
-        await socketSettled(socket);
+        await ctx.bookkeeping.settled(socket);
         const user = await this.users.load(Number(socket.data.userId));
         if (!user || user.releasedAt)
           throw new AppError('UNAUTHORIZED', 'This account is no longer available');

@@ -1,7 +1,8 @@
 import type { Message as MessageDto } from '@parley/protocol';
 import type { AppContext } from '../context.js';
 import type { Logger } from '../logger.js';
-import { MESSAGE_ROW_COLUMNS, presentMessageRows, type MessageRow } from '../modules/messages/presenter.js';
+import { presentMessageRows } from '../modules/messages/presenter.js';
+import { MESSAGE_ROW_COLUMNS, MESSAGE_ROW_JOINS, type MessageRow } from '../modules/messages/repo.js';
 import { channel, type IoServer, type IoSocket } from '../realtime/channels.js';
 import { roomIdOf, type DeliveryLog } from './deliveries.js';
 
@@ -26,9 +27,6 @@ interface Outage {
   queued: number[] | null;
   lostAgain: boolean;
 }
-
-const MESSAGE_FROM = `LEFT JOIN users u ON u.id = msg."authorId"
-  LEFT JOIN attachments a ON a.id = msg."attachmentId"`;
 
 /**
  * What a node does about a Redis outage instead of disconnecting its clients (docs/DECISIONS.md):
@@ -288,7 +286,7 @@ export class GapRecovery {
         const rows = await this.ctx.db.read<MessageRow>(
           `SELECT ${MESSAGE_ROW_COLUMNS}
              FROM (SELECT * FROM messages WHERE (${where}) AND id > $cursor ORDER BY id LIMIT $take) msg
-             ${MESSAGE_FROM}
+             ${MESSAGE_ROW_JOINS}
             ORDER BY msg.id`,
           params,
         );
@@ -310,7 +308,7 @@ export class GapRecovery {
     const params: Record<string, unknown> = {};
     const list = ids.map((id, i) => ((params[`m${i}`] = id), `$m${i}`)).join(', ');
     const rows = await this.ctx.db.read<MessageRow>(
-      `SELECT ${MESSAGE_ROW_COLUMNS} FROM (SELECT * FROM messages WHERE id IN (${list})) msg ${MESSAGE_FROM}
+      `SELECT ${MESSAGE_ROW_COLUMNS} FROM (SELECT * FROM messages WHERE id IN (${list})) msg ${MESSAGE_ROW_JOINS}
         ORDER BY msg.id`,
       params,
     );

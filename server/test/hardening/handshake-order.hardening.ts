@@ -18,7 +18,6 @@ import {
   newClientId,
   serverSocketOf,
 } from '../helpers/realtime.js';
-import { socketSettled } from '../../src/realtime/connection.js';
 import { closeAllSockets, waitFor } from '../helpers/sockets.js';
 import { decodeToken, signLike } from '../helpers/tokens.js';
 
@@ -26,12 +25,13 @@ import { decodeToken, signLike } from '../helpers/tokens.js';
  * S9 (docs/SECURITY.md, Socket abuse): the handshake runs its cheap checks first (token present → signature and
  * expiry → flood cool-down → per-user and per-address quotas) and reads the database only for a handshake that
  * passed them all; the handshakes in flight at once share their reads. Every query the server runs is seen
- * through Sequelize's `afterQuery` hook (db.read runs it too).
+ * through `db.watchQueries` (Sequelize's `afterQuery` hook and the reader's own queries).
  */
 
 let server: TestServer;
 let call: Call;
 const sql: string[] = [];
+let stopWatching: (() => void) | undefined;
 
 beforeAll(async () => {
   server = await startTestServer({
@@ -42,15 +42,13 @@ beforeAll(async () => {
     messageRatePerSec: 5,
   });
   call = client(server.url);
-  server.parley.ctx.db.sequelize.addHook('afterQuery', 'handshake-order', (_options, query) => {
-    sql.push(String((query as { sql?: unknown }).sql ?? ''));
-  });
+  stopWatching = server.parley.ctx.db.watchQueries((query) => void sql.push(query));
 });
 
 afterAll(async () => {
   closeAllSockets();
   closeRawSockets();
-  server?.parley.ctx.db.sequelize.removeHook('afterQuery', 'handshake-order');
+  stopWatching?.();
   await server?.close();
 });
 
@@ -116,7 +114,7 @@ describe('S9 the handshake: cheap checks first, the database last and shared', (
     expect(await gone).toBe('io server disconnect');
     await waitFor(() => server.parley.io.of('/').sockets.size === 0, 'the flooder to be dropped');
     // Its departure (presence, last seen) has settled: none of its queries is still to come.
-    await socketSettled(serverSide);
+    await server.parley.ctx.bookkeeping.settled(serverSide);
     const queries = await queriesDuring(async () => {
       const err = await refused(flooder.accessToken);
       expect(err.message).toBe('RATE_LIMITED');

@@ -12,7 +12,6 @@ import {
 import { io, type ManagerOptions, type SocketOptions } from 'socket.io-client';
 import { expect } from 'vitest';
 import { uniqueName, type Call, type Res, type TestServer } from '../../src/test-support/server.js';
-import { socketSettled } from '../../src/realtime/connection.js';
 import {
   connectSocket,
   DEFAULT_TIMEOUT_MS,
@@ -148,7 +147,7 @@ export async function connectReady(
   session: Pick<Session, 'accessToken' | 'user'>,
 ): Promise<ClientSocket> {
   const socket = await connectSocket(server, session);
-  await socketSettled(serverSocketOf(server, socket));
+  await server.parley.ctx.bookkeeping.settled(serverSocketOf(server, socket));
   return socket;
 }
 
@@ -167,7 +166,7 @@ export async function closeAndSettle(server: TestServer, socket: ClientSocket): 
   const serverSide = serverSocketOf(server, socket);
   socket.disconnect();
   await serverDropped(server, serverSide.id);
-  await socketSettled(serverSide);
+  await server.parley.ctx.bookkeeping.settled(serverSide);
 }
 
 type ConnectOptions = Partial<ManagerOptions & SocketOptions>;

@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import type { Message, Session } from '@parley/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/config.js';
-import { socketSettled } from '../../src/realtime/bookkeeping.js';
 import { scaleSettings } from '../../src/scale/settings.js';
 import { client, register, uniqueName, type Call, type TestServer } from '../../src/test-support/server.js';
 import {
@@ -51,7 +50,7 @@ async function closeAndSettle(node: TestServer, peer: Peer): Promise<void> {
   if (!serverSocket) throw new Error('no such socket on that node');
   peer.close();
   await waitFor(() => serverSocket.disconnected, 'the node to see the socket go');
-  await socketSettled(serverSocket);
+  await node.parley.ctx.bookkeeping.settled(serverSocket);
 }
 
 const onlineIds = async (call: Call, s: Session): Promise<string[]> => {

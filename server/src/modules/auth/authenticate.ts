@@ -1,6 +1,7 @@
 import type { AppContext } from '../../context.js';
 import type { User } from '../../db/models.js';
 import { AppError } from '../../errors.js';
+import { readSessionWithUser, userInstance } from '../users/repo.js';
 import { verifyAccessToken } from './tokens.js';
 
 /** The authenticated caller of a request or socket. */
@@ -23,22 +24,18 @@ export async function authenticateBearer(ctx: AppContext, header: string | undef
  */
 export async function authenticateToken(ctx: AppContext, token: string): Promise<Actor> {
   const claims = verifyAccessToken(ctx.config, token);
-  // A plain read, not a model instance: every request and handshake makes it, and a connect storm keeps hundreds
-  // in flight at once, whose garbage then outlives them in the heap (idle-socket RSS, docs/PERFORMANCE.md).
-  const [session] = await ctx.db.read<{
-    userId: number | string;
-    expiresAt: Date | string;
-    revokedAt: unknown;
-  }>('SELECT "userId", "expiresAt", "revokedAt" FROM sessions WHERE id = $id', { id: claims.sessionId });
+  // One plain read for the session and its user, not two model reads: every request makes it, and a connect
+  // storm keeps hundreds in flight at once, whose garbage then outlives them in the heap (idle-socket RSS).
+  const session = await readSessionWithUser(ctx.db, claims.sessionId);
   if (
     !session ||
-    (session.revokedAt !== null && session.revokedAt !== undefined) ||
-    new Date(session.expiresAt).getTime() <= Date.now() ||
+    session.revokedAt !== null ||
+    session.expiresAt.getTime() <= Date.now() ||
     String(session.userId) !== claims.userId
   ) {
     throw new AppError('UNAUTHORIZED', 'This session has ended; sign in again');
   }
-  const user = await ctx.models.User.findByPk(Number(claims.userId));
-  if (!user || user.releasedAt) throw new AppError('UNAUTHORIZED', 'This account is no longer available');
-  return { user, sessionId: claims.sessionId };
+  if (!session.user || session.user.releasedAt)
+    throw new AppError('UNAUTHORIZED', 'This account is no longer available');
+  return { user: userInstance(ctx.models, session.user), sessionId: claims.sessionId };
 }

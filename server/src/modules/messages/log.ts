@@ -5,7 +5,7 @@ import type { Db } from '../../db/sequelize.js';
 import type { UnitOfWork } from '../../db/unit-of-work.js';
 import { encodeMentions } from './mentions.js';
 import type { RoomTurns } from './turns.js';
-import { insertMessages, moveLastMessages } from './write-repo.js';
+import { insertMessages, moveLastMessages } from './repo.js';
 
 export interface NewMessage {
   authorId: number | null;

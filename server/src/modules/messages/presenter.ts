@@ -6,21 +6,14 @@ import { iso, sid } from '../../http/present.js';
 import { presentAttachment } from '../uploads/presenter.js';
 import { decodeMentions } from './mentions.js';
 import { presentUser, type UserFields } from '../users/presenter.js';
+import type { UploadUrls } from '../uploads/urls.js';
+import { dbTimezone } from '../../db/rows.js';
+import { toMessageRecords, type MessageFields, type MessageRecord, type MessageRow } from './repo.js';
 
-/** The columns presentMessage reads (a model instance or a raw row both fit). */
-type MessageFields = Pick<
-  Message,
-  | 'id'
-  | 'roomId'
-  | 'kind'
-  | 'text'
-  | 'event'
-  | 'clientId'
-  | 'createdAt'
-  | 'editedAt'
-  | 'deletedAt'
-  | 'mentions'
->;
+/*
+ * The one place a Message DTO is built: presentMessage. The others only gather its inputs: presentRecord from the
+ * repo's typed rows (history, search, gap recovery), presentMessages from model instances (the write path).
+ */
 
 /** Allowlist of what clients see of a message. A deleted message keeps its place but loses its content. */
 export function presentMessage(
@@ -75,102 +68,12 @@ export async function presentMessages(
   );
 }
 
-/**
- * The columns MESSAGE_ROW_COLUMNS selects: a message with its author (`users u`) and attachment (`attachments a`)
- * joined, as the driver hands them back (no model instances: a page is 51 of them).
- */
-export interface MessageRow {
-  id: number | string;
-  roomId: number | string;
-  kind: Message['kind'];
-  text: string;
-  event: Message['event'];
-  clientId: string | null;
-  deletedAt: Date | string | null;
-  editedAt: Date | string | null;
-  createdAt: Date | string;
-  mentions: string | null;
-  authorId: number | null;
-  authorUsername: string;
-  authorDisplayName: string;
-  authorAvatarAttachmentId: string | null;
-  authorIsGuest: boolean | number;
-  authorCreatedAt: Date | string;
-  authorReleasedAt: Date | string | null;
-  attachmentId: string | null;
-  attachmentMime: string;
-  attachmentSize: number;
-  attachmentWidth: number;
-  attachmentHeight: number;
-  attachmentExpiresAt: Date | string;
-  attachmentExpiredAt: Date | string | null;
+/** A typed record from the repo (a history page, search, gap recovery) as the client sees it. */
+export function presentRecord(r: MessageRecord, urls: UploadUrls): MessageDto {
+  return presentMessage(r.message, r.author, r.attachment ? presentAttachment(r.attachment, urls) : null);
 }
 
-/** Select list for MessageRow, over `msg` (messages) left-joined with `u` (its author) and `a` (its attachment). */
-export const MESSAGE_ROW_COLUMNS = `msg.id AS "id", msg."roomId" AS "roomId", msg.kind AS "kind", msg.text AS "text",
-  msg.event AS "event", msg."clientId" AS "clientId", msg."deletedAt" AS "deletedAt", msg."editedAt" AS "editedAt",
-  msg."createdAt" AS "createdAt", msg.mentions AS "mentions",
-  u.id AS "authorId", u.username AS "authorUsername", u."displayName" AS "authorDisplayName",
-  u."avatarAttachmentId" AS "authorAvatarAttachmentId", u."isGuest" AS "authorIsGuest",
-  u."createdAt" AS "authorCreatedAt", u."releasedAt" AS "authorReleasedAt",
-  a.id AS "attachmentId", a.mime AS "attachmentMime", a.size AS "attachmentSize", a.width AS "attachmentWidth",
-  a.height AS "attachmentHeight", a."expiresAt" AS "attachmentExpiresAt", a."expiredAt" AS "attachmentExpiredAt"`;
-
-/**
- * A date column as a model would read it. PostgreSQL's driver already gives a Date; SQLite gives the text Sequelize
- * wrote, and a text without an offset is read in the connection's time zone, as Sequelize's DATE parser does.
- */
-function dbDate(value: Date | string, timezone: string): Date;
-function dbDate(value: Date | string | null, timezone: string): Date | null;
-function dbDate(value: Date | string | null, timezone: string): Date | null {
-  if (value === null || value instanceof Date) return value;
-  return new Date(value.includes('+') ? value : value + timezone);
-}
-
-/** Presents rows read with MESSAGE_ROW_COLUMNS: the same answer presentMessages gives for the same messages. */
+/** Presents rows read with MESSAGE_ROW_COLUMNS (repo.ts): the same answer presentMessages gives for them. */
 export function presentMessageRows(ctx: AppContext, rows: MessageRow[]): MessageDto[] {
-  const { timezone } = (ctx.db.sequelize as unknown as { options: { timezone?: string } }).options;
-  const tz = timezone ?? '+00:00';
-  return rows.map((r) =>
-    presentMessage(
-      {
-        // Ids pass through as the driver gave them (PostgreSQL's BIGINT is a string): sid() prints either.
-        id: r.id as number,
-        roomId: r.roomId as number,
-        kind: r.kind,
-        text: r.text,
-        event: r.event,
-        clientId: r.clientId,
-        createdAt: dbDate(r.createdAt, tz),
-        editedAt: dbDate(r.editedAt, tz),
-        deletedAt: dbDate(r.deletedAt, tz),
-        mentions: r.mentions ?? '',
-      },
-      r.authorId === null
-        ? null
-        : {
-            id: r.authorId,
-            username: r.authorUsername,
-            displayName: r.authorDisplayName,
-            avatarAttachmentId: r.authorAvatarAttachmentId,
-            isGuest: Boolean(r.authorIsGuest),
-            createdAt: dbDate(r.authorCreatedAt, tz),
-            releasedAt: dbDate(r.authorReleasedAt, tz),
-          },
-      r.attachmentId === null
-        ? null
-        : presentAttachment(
-            {
-              id: r.attachmentId,
-              mime: r.attachmentMime,
-              size: r.attachmentSize,
-              width: r.attachmentWidth,
-              height: r.attachmentHeight,
-              expiresAt: dbDate(r.attachmentExpiresAt, tz),
-              expiredAt: dbDate(r.attachmentExpiredAt, tz),
-            },
-            ctx.uploads.urls,
-          ),
-    ),
-  );
+  return toMessageRecords(rows, dbTimezone(ctx.db)).map((r) => presentRecord(r, ctx.uploads.urls));
 }

@@ -9,14 +9,9 @@ import { isBanned } from '../rooms/bans.js';
 import { findMembership } from '../rooms/membership.js';
 import { canDeleteMessage, canEditMessage } from '../rooms/policy.js';
 import { discardAttachments } from '../uploads/service.js';
-import {
-  isVisibleRow,
-  loadVisibleRoom,
-  VISIBLE_ROOM_COLUMNS,
-  VISIBLE_ROOM_FROM,
-  unreadCounts,
-} from '../rooms/queries.js';
-import { MESSAGE_ROW_COLUMNS, presentMessageRows, presentMessages, type MessageRow } from './presenter.js';
+import { loadVisibleRoom, unreadCounts } from '../rooms/queries.js';
+import { presentMessages, presentRecord } from './presenter.js';
+import { readHistoryPage } from './repo.js';
 import { encodeMentions, resolveMentions } from './mentions.js';
 import type { SendInput, SendResult } from './writer.js';
 
@@ -39,38 +34,19 @@ export async function history(
 ): Promise<MessagePage> {
   const limit = q.limit ?? LIMITS.historyDefault;
   if (q.around !== undefined) return historyAround(ctx, user, roomId, q.around, limit);
-  // Forward from `after`; otherwise backward from the newest (or from `before`).
-  const forward = q.after !== undefined;
-  const order = forward ? 'ASC' : 'DESC';
-  const range = [
-    q.before !== undefined ? 'AND id < $before' : '',
-    q.after !== undefined ? 'AND id > $after' : '',
-  ].join(' ');
-  // One query for the whole answer: the room's visibility, the page, its authors and attachments. The room row
-  // comes back even when the page is empty (one row with a null message id); none at all: no such room.
-  const rows = await ctx.db.read<MessageRow & { roomKind: string; memberRole: 'owner' | 'member' | null }>(
-    `SELECT ${VISIBLE_ROOM_COLUMNS}, ${MESSAGE_ROW_COLUMNS}
-       FROM ${VISIBLE_ROOM_FROM}
-       LEFT JOIN (SELECT * FROM messages WHERE "roomId" = $roomId ${range} ORDER BY id ${order} LIMIT $take) msg
-         ON 1 = 1
-       LEFT JOIN users u ON u.id = msg."authorId"
-       LEFT JOIN attachments a ON a.id = msg."attachmentId"
-      WHERE r.id = $roomId
-      ORDER BY msg.id ${order}`,
-    {
-      roomId,
-      userId: user.id,
-      ...(q.before !== undefined && { before: Number(q.before) }),
-      ...(q.after !== undefined && { after: Number(q.after) }),
-      take: limit + 1,
-    },
-  );
-  if (!rows[0] || !isVisibleRow(rows[0])) throw notFound('Room not found');
-  const found = rows[0].id === null ? [] : rows;
-  const hasMore = found.length > limit;
-  const page = found.slice(0, limit);
-  if (!forward) page.reverse();
-  return { messages: presentMessageRows(ctx, page), hasMore };
+  const page = await readHistoryPage(ctx.db, {
+    roomId,
+    userId: user.id,
+    ...(q.before !== undefined && { before: Number(q.before) }),
+    ...(q.after !== undefined && { after: Number(q.after) }),
+    take: limit + 1,
+  });
+  if (!page.visible) throw notFound('Room not found');
+  const hasMore = page.rows.length > limit;
+  const rows = page.rows.slice(0, limit);
+  // Forward from `after`; otherwise backward from the newest (or from `before`), read newest first.
+  if (q.after === undefined) rows.reverse();
+  return { messages: rows.map((r) => presentRecord(r, ctx.uploads.urls)), hasMore };
 }
 
 /**
@@ -87,11 +63,11 @@ async function historyAround(
   limit: number,
 ): Promise<MessagePage> {
   const newer = Math.floor(limit / 2);
-  const older = await history(ctx, user, roomId, {
-    before: String(Number(around) + 1),
-    limit: limit - newer,
-  });
-  const after = await history(ctx, user, roomId, { after: around, limit: newer });
+  // Both halves at once: each is one indexed read, and each checks the room's visibility itself.
+  const [older, after] = await Promise.all([
+    history(ctx, user, roomId, { before: String(Number(around) + 1), limit: limit - newer }),
+    history(ctx, user, roomId, { after: around, limit: newer }),
+  ]);
   return {
     messages: [...older.messages, ...after.messages],
     hasMore: older.hasMore,

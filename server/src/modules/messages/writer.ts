@@ -18,7 +18,7 @@ import {
   sendChecks,
   type MembershipRow,
   type RoomRow,
-} from './write-repo.js';
+} from './repo.js';
 
 export interface SendInput {
   text?: string;

@@ -3,7 +3,6 @@ import type { AppContext } from '../../context.js';
 import { forbidden } from '../../errors.js';
 import { loadVisibleRoom } from '../rooms/queries.js';
 import { channel } from '../../realtime/channels.js';
-import { socketSettled } from '../../realtime/bookkeeping.js';
 import { withAck, type EventEntry } from '../../realtime/with-ack.js';
 import { presentUser } from '../users/presenter.js';
 import { onlinePage } from './service.js';
@@ -13,14 +12,14 @@ import type { TypingRelay } from './typing.js';
 export function presenceEvents(ctx: AppContext, typing: TypingRelay): EventEntry[] {
   const list = withAck('presence:list', async (p, { socket }) => {
     // Asked right after connecting: the answer includes the caller.
-    await socketSettled(socket);
+    await ctx.bookkeeping.settled(socket);
     return onlinePage(ctx, p.limit ?? LIMITS.presencePageDefault, p.after);
   });
   const subscribe = withAck('presence:subscribe', async (p, { socket }) => {
     // Watching starts before the look-up below: a change that lands meanwhile is sent, not lost.
     const ids = ctx.presenceHub.subscribe(socket, p.userIds);
     if (!ids.length) return { online: [] };
-    await socketSettled(socket);
+    await ctx.bookkeeping.settled(socket);
     const online = await ctx.presence.filterOnline(ids);
     // The caller's own user is online for its own sockets, whatever the shared view says at this instant.
     return { online: ids.filter((id) => online.has(id) || id === socket.data.userId) };

@@ -1,7 +1,6 @@
 import type { AppContext } from '../../context.js';
 import { AppError, notFound } from '../../errors.js';
 import { channel } from '../../realtime/channels.js';
-import { socketSettled } from '../../realtime/bookkeeping.js';
 import { withAck, type EventEntry } from '../../realtime/with-ack.js';
 import { history } from '../messages/service.js';
 import { onlineMembers } from '../presence/service.js';
@@ -26,7 +25,7 @@ export function roomEvents(ctx: AppContext): EventEntry[] {
       throw new AppError('CONFLICT', 'Your membership of this room changed while joining it; try again');
     socket.join(channel.room(room.id));
     // Asked right after connecting: `online` includes the caller.
-    await socketSettled(socket);
+    await ctx.bookkeeping.settled(socket);
     const [dto, page, online] = await Promise.all([
       presentRoomsFor(ctx, user, [room]).then((r) => r[0]!),
       history(ctx, user, room.id, {}),

@@ -1,7 +1,8 @@
 import { LIMITS, type SearchResults } from '@parley/protocol';
 import type { AppContext } from '../../context.js';
 import type { User } from '../../db/models.js';
-import { MESSAGE_ROW_COLUMNS, presentMessageRows, type MessageRow } from '../messages/presenter.js';
+import { presentMessageRows } from '../messages/presenter.js';
+import { MESSAGE_ROW_COLUMNS, type MessageRow } from '../messages/repo.js';
 import { loadVisibleRoom } from '../rooms/queries.js';
 import { fts5Query, searchTerms, snippet, tsQuery } from './terms.js';
 

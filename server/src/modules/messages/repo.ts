@@ -1,0 +1,354 @@
+import { Op, QueryTypes, type Transaction } from 'sequelize';
+import { dbDate, dbTimezone } from '../../db/rows.js';
+import type { Db } from '../../db/sequelize.js';
+import type { Attachment, Membership, Message, Models, Room } from '../../db/models.js';
+import { NEVER_EXPIRES, type AttachmentFields } from '../uploads/presenter.js';
+import type { UserFields } from '../users/presenter.js';
+import { isVisibleRow, VISIBLE_ROOM_COLUMNS, VISIBLE_ROOM_FROM } from '../rooms/queries.js';
+
+/*
+ * The messages' data access: every SQL statement on messages, returning typed plain rows (never model
+ * instances: a page is 51 of them). Sequelize keeps the models, migrations and ordinary CRUD.
+ *
+ * Sections: the read path (history pages and the message rows other reads share), then the write path's
+ * statements (group commit, the message log).
+ */
+
+// ---------------------------------------------------------------------------------------------------------------
+// Read path: history pages, and the joined message rows search and gap recovery read too.
+// ---------------------------------------------------------------------------------------------------------------
+
+/** The message columns the presenter reads (a model instance or a {@link MessageRecord} both fit). */
+export type MessageFields = Pick<
+  Message,
+  | 'id'
+  | 'roomId'
+  | 'kind'
+  | 'text'
+  | 'event'
+  | 'clientId'
+  | 'createdAt'
+  | 'editedAt'
+  | 'deletedAt'
+  | 'mentions'
+>;
+
+/** A message with its author and attachment, typed: what the one presenter takes. */
+export interface MessageRecord {
+  message: MessageFields;
+  author: UserFields | null;
+  attachment: AttachmentFields | null;
+}
+
+/**
+ * The columns MESSAGE_ROW_COLUMNS selects: a message with its author (`users u`) and attachment (`attachments a`)
+ * joined, as the driver hands them back. {@link toMessageRecords} types them.
+ */
+export interface MessageRow {
+  id: number | string;
+  roomId: number | string;
+  kind: Message['kind'];
+  text: string;
+  event: Message['event'];
+  clientId: string | null;
+  deletedAt: Date | string | null;
+  editedAt: Date | string | null;
+  createdAt: Date | string;
+  mentions: string | null;
+  authorId: number | null;
+  authorUsername: string;
+  authorDisplayName: string;
+  authorAvatarAttachmentId: string | null;
+  authorIsGuest: boolean | number;
+  authorCreatedAt: Date | string;
+  authorReleasedAt: Date | string | null;
+  attachmentId: string | null;
+  attachmentMime: string;
+  attachmentSize: number;
+  attachmentWidth: number;
+  attachmentHeight: number;
+  attachmentExpiresAt: Date | string;
+  attachmentExpiredAt: Date | string | null;
+}
+
+/** Select list for MessageRow, over `msg` (messages) left-joined with `u` (its author) and `a` (its attachment). */
+export const MESSAGE_ROW_COLUMNS = `msg.id AS "id", msg."roomId" AS "roomId", msg.kind AS "kind", msg.text AS "text",
+  msg.event AS "event", msg."clientId" AS "clientId", msg."deletedAt" AS "deletedAt", msg."editedAt" AS "editedAt",
+  msg."createdAt" AS "createdAt", msg.mentions AS "mentions",
+  u.id AS "authorId", u.username AS "authorUsername", u."displayName" AS "authorDisplayName",
+  u."avatarAttachmentId" AS "authorAvatarAttachmentId", u."isGuest" AS "authorIsGuest",
+  u."createdAt" AS "authorCreatedAt", u."releasedAt" AS "authorReleasedAt",
+  a.id AS "attachmentId", a.mime AS "attachmentMime", a.size AS "attachmentSize", a.width AS "attachmentWidth",
+  a.height AS "attachmentHeight", a."expiresAt" AS "attachmentExpiresAt", a."expiredAt" AS "attachmentExpiredAt"`;
+
+/** The joins MESSAGE_ROW_COLUMNS reads, after a `msg` (messages) source. */
+export const MESSAGE_ROW_JOINS = `LEFT JOIN users u ON u.id = msg."authorId"
+       LEFT JOIN attachments a ON a.id = msg."attachmentId"`;
+
+/** Types rows read with MESSAGE_ROW_COLUMNS: dates as Dates, booleans as booleans, missing joins as null. */
+export function toMessageRecords(rows: MessageRow[], timezone: string): MessageRecord[] {
+  return rows.map((r) => ({
+    message: {
+      // Ids pass through as the driver gave them (PostgreSQL's BIGINT is a string): the presenter prints either.
+      id: r.id as number,
+      roomId: r.roomId as number,
+      kind: r.kind,
+      text: r.text,
+      event: r.event,
+      clientId: r.clientId,
+      createdAt: dbDate(r.createdAt, timezone),
+      editedAt: dbDate(r.editedAt, timezone),
+      deletedAt: dbDate(r.deletedAt, timezone),
+      mentions: r.mentions ?? '',
+    },
+    author:
+      r.authorId === null
+        ? null
+        : {
+            id: r.authorId,
+            username: r.authorUsername,
+            displayName: r.authorDisplayName,
+            avatarAttachmentId: r.authorAvatarAttachmentId,
+            isGuest: Boolean(r.authorIsGuest),
+            createdAt: dbDate(r.authorCreatedAt, timezone),
+            releasedAt: dbDate(r.authorReleasedAt, timezone),
+          },
+    attachment:
+      r.attachmentId === null
+        ? null
+        : {
+            id: r.attachmentId,
+            mime: r.attachmentMime,
+            size: r.attachmentSize,
+            width: r.attachmentWidth,
+            height: r.attachmentHeight,
+            expiresAt: dbDate(r.attachmentExpiresAt, timezone),
+            expiredAt: dbDate(r.attachmentExpiredAt, timezone),
+          },
+  }));
+}
+
+/** Where a history page starts and which way it walks. */
+export interface PageQuery {
+  roomId: number;
+  /** Whose visibility the page is read for. */
+  userId: number;
+  before?: number;
+  after?: number;
+  /** Rows to read: the page size plus one (to tell whether there is more). */
+  take: number;
+}
+
+/** The statement {@link readHistoryPage} runs (`$name` parameters): exported for the read-path benchmark tool. */
+export function historyPageStatement(q: PageQuery): { sql: string; params: Record<string, unknown> } {
+  const forward = q.after !== undefined;
+  const order = forward ? 'ASC' : 'DESC';
+  const range = [q.before !== undefined ? 'AND id < $before' : '', forward ? 'AND id > $after' : ''].join(
+    ' ',
+  );
+  // The room row comes back even when the page is empty (one row with a null message id); none at all: no room.
+  const sql = `SELECT ${VISIBLE_ROOM_COLUMNS}, ${MESSAGE_ROW_COLUMNS}
+       FROM ${VISIBLE_ROOM_FROM}
+       LEFT JOIN (SELECT * FROM messages WHERE "roomId" = $roomId ${range} ORDER BY id ${order} LIMIT $take) msg
+         ON 1 = 1
+       ${MESSAGE_ROW_JOINS}
+      WHERE r.id = $roomId
+      ORDER BY msg.id ${order}`;
+  const params = {
+    roomId: q.roomId,
+    userId: q.userId,
+    // Only the parameters the SQL names: SQLite's driver refuses one it does not.
+    ...(q.before !== undefined && { before: q.before }),
+    ...(q.after !== undefined && { after: q.after }),
+    take: q.take,
+  };
+  return { sql, params };
+}
+
+/**
+ * One query for a whole history page: the room's visibility for the user, the page (keyset on `(roomId, id)`,
+ * forward from `after`, else backward from `before` or from the newest), its authors and attachments. Rows come
+ * in walking order (newest first on a backward page). `visible` is false for a missing room and for one the user
+ * may not see: the two answer alike.
+ */
+export async function readHistoryPage(
+  db: Db,
+  q: PageQuery,
+): Promise<{ visible: boolean; rows: MessageRecord[] }> {
+  const { sql, params } = historyPageStatement(q);
+  const rows = await db.read<MessageRow & { roomKind: string; memberRole: Membership['role'] | null }>(
+    sql,
+    params,
+  );
+  if (!rows[0] || !isVisibleRow(rows[0])) return { visible: false, rows: [] };
+  return { visible: true, rows: rows[0].id === null ? [] : toMessageRecords(rows, dbTimezone(db)) };
+}
+// ---------------------------------------------------------------------------------------------------------------
+// Write path: the statements of the MessageWriter's group commit and of the MessageLog (writer.ts, log.ts).
+// Sequelize's public `query` with bound values (or a model call where it costs nothing extra); no model instance
+// per message: on the hot path that cost more than the statements themselves (docs/DECISIONS.md D15).
+// ---------------------------------------------------------------------------------------------------------------
+
+/** A message as the writer stores it; `mentions` already encoded (messages/mentions.ts). */
+export interface MessageInsert {
+  roomId: number;
+  authorId: number | null;
+  kind: Message['kind'];
+  text: string;
+  event: Message['event'];
+  clientId: string | null;
+  attachmentId: string | null;
+  mentions: string;
+}
+
+export type RoomRow = Pick<Room, 'id' | 'kind' | 'ownerId' | 'name' | 'nameKey'>;
+export type MembershipRow = Pick<Membership, 'roomId' | 'userId' | 'role'>;
+
+/** Columns given per row; the timestamps are the same for the whole statement. */
+const ROW_PARAMS = 8;
+
+/**
+ * One multi-row INSERT; the new ids in VALUES order. PostgreSQL hands them back with RETURNING. On SQLite,
+ * Sequelize runs an INSERT with the driver's `run`, which gives the last rowid only: one statement's rows take
+ * consecutive rowids (the writer holds the database's write lock), so they end at it — which is how Sequelize's
+ * own `bulkCreate` finds them there.
+ */
+export async function insertMessages(
+  db: Db,
+  t: Transaction,
+  rows: MessageInsert[],
+  now: Date,
+): Promise<number[]> {
+  const bind: unknown[] = [];
+  const values: string[] = [];
+  const at = db.sequelize.escape(now);
+  for (const m of rows) {
+    const n = bind.push(
+      m.roomId,
+      m.authorId,
+      m.kind,
+      m.text,
+      m.event,
+      m.clientId,
+      m.attachmentId,
+      m.mentions,
+    );
+    const b = n - ROW_PARAMS + 1;
+    values.push(
+      `($${b}, $${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}, NULL, NULL, ${at})`,
+    );
+  }
+  const insert = `INSERT INTO messages ("roomId", "authorId", "kind", "text", "event", "clientId", "attachmentId",
+    "mentions", "editedAt", "deletedAt", "createdAt") VALUES ${values.join(', ')}`;
+  if (db.dialect === 'postgres') {
+    const ids = await db.sequelize.query<{ id: string | number }>(`${insert} RETURNING id`, {
+      bind,
+      transaction: t,
+      type: QueryTypes.SELECT,
+    });
+    // One statement's rows get ascending ids in VALUES order, whatever order RETURNING hands them back in.
+    return ids.map((r) => Number(r.id)).sort((a, b) => a - b);
+  }
+  const [lastId] = (await db.sequelize.query(insert, { bind, transaction: t, type: QueryTypes.INSERT })) as [
+    number,
+    number,
+  ];
+  return Array.from({ length: rows.length }, (_, i) => Number(lastId) - rows.length + 1 + i);
+}
+
+/** Moves each room's "last message" to the given id, in one statement. */
+export async function moveLastMessages(
+  db: Db,
+  t: Transaction,
+  last: Map<number, number>,
+  now: Date,
+): Promise<void> {
+  // Ids are integers we just read back, so inlining them is safe.
+  const pairs = [...last].map(([roomId, id]) => `(${Number(roomId)}, ${Number(id)})`);
+  await db.sequelize.query(
+    `UPDATE rooms SET "lastMessageId" = v.column2, "lastMessageAt" = :now
+      FROM (VALUES ${pairs.join(', ')}) AS v WHERE rooms.id = v.column1`,
+    { replacements: { now }, transaction: t, type: QueryTypes.UPDATE },
+  );
+}
+
+/**
+ * Moves read markers: each (room, user) to the message id given, in one statement. A join on the pairs, not a
+ * CASE over them: that was evaluated per row, quadratic in the batch.
+ */
+export async function moveReadMarkers(
+  db: Db,
+  t: Transaction,
+  marks: { roomId: number; userId: number; id: number }[],
+): Promise<void> {
+  if (!marks.length) return;
+  // All integers we produced (user, room and inserted ids), so inlining them is safe.
+  const pairs = marks.map((k) => `(${Number(k.roomId)}, ${Number(k.userId)}, ${Number(k.id)})`);
+  await db.sequelize.query(
+    `UPDATE memberships SET "lastReadMessageId" = v.column3 FROM (VALUES ${pairs.join(', ')}) AS v
+      WHERE memberships."roomId" = v.column1 AND memberships."userId" = v.column2`,
+    { transaction: t, type: QueryTypes.UPDATE },
+  );
+}
+
+/** The rooms and the memberships of the given users in them, as the send checks need them. */
+export async function sendChecks(
+  db: Db,
+  t: Transaction,
+  roomIds: number[],
+  userIds: number[],
+): Promise<{ rooms: RoomRow[]; memberships: MembershipRow[] }> {
+  const select = <R extends object>(sql: string, replacements: Record<string, unknown>) =>
+    db.sequelize.query<R>(sql, { replacements, transaction: t, type: QueryTypes.SELECT });
+  const [rooms, memberships] = await Promise.all([
+    select<RoomRow>('SELECT id, kind, "ownerId", name, "nameKey" FROM rooms WHERE id IN (:roomIds)', {
+      roomIds,
+    }),
+    select<MembershipRow>(
+      'SELECT "roomId", "userId", role FROM memberships WHERE "roomId" IN (:roomIds) AND "userId" IN (:userIds)',
+      { roomIds, userIds },
+    ),
+  ]);
+  return { rooms, memberships };
+}
+
+/**
+ * Messages already stored under these (authorId, clientId) pairs. A row-value IN makes one index probe per pair on
+ * both databases; `authorId IN (…) AND clientId IN (…)` scanned the table on SQLite, and an OR of pairs costs
+ * Sequelize more to build than the query costs to run. Model instances: replays are presented like any history.
+ */
+export function messagesByClientId(
+  db: Db,
+  models: Models,
+  t: Transaction,
+  pairs: [authorId: number, clientId: string][],
+): Promise<Message[]> {
+  if (!pairs.length) return Promise.resolve([]);
+  return db.sequelize.query(
+    `SELECT * FROM messages WHERE ("authorId", "clientId") IN (VALUES ${pairs.map(() => '(?, ?)').join(', ')})`,
+    { replacements: pairs.flat(), model: models.Message, mapToModel: true, transaction: t },
+  );
+}
+
+/** The uploads with these ids. */
+export function attachmentsById(models: Models, t: Transaction, ids: string[]): Promise<Attachment[]> {
+  return models.Attachment.findAll({ where: { id: ids }, transaction: t });
+}
+
+/**
+ * Attaches an upload to a message, with a condition, so that two sends racing for one upload cannot both attach it
+ * (PostgreSQL runs them concurrently). False when it was taken meanwhile, or adopted as an avatar.
+ */
+export async function claimAttachment(
+  models: Models,
+  t: Transaction,
+  attachmentId: string,
+  message: { id: number; roomId: number },
+): Promise<boolean> {
+  const [claimed] = await models.Attachment.update(
+    { messageId: message.id, roomId: message.roomId },
+    // Not an avatar (adopted meanwhile): a file both would lose when either goes.
+    { where: { id: attachmentId, messageId: null, expiresAt: { [Op.lt]: NEVER_EXPIRES } }, transaction: t },
+  );
+  return claimed === 1;
+}
