@@ -47,12 +47,6 @@ function durableSqliteModule(base: Sqlite3Module): Sqlite3Module {
   return { ...base, Database: DurableDatabase } as Sqlite3Module;
 }
 
-interface SqliteConnectionManager {
-  getConnection(opts?: { uuid?: string }): Promise<object>;
-  releaseConnection(connection: object, force?: boolean): void;
-  destroyConnection(connection: object): Promise<void>;
-}
-
 export interface Db {
   sequelize: Sequelize;
   dialect: Dialect;

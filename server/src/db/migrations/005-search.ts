@@ -5,7 +5,7 @@ import type { QueryInterface } from 'sequelize';
  * every path that writes messages (the group commit's multi-row INSERT, edits, deletes, room deletion's cascade,
  * a migration) keeps it true without the application's help:
  * - SQLite: an FTS5 table over messages.text (external content: the text is not stored twice) with the unicode61
- *   tokenizer folding case and diacritics (`remove_diacritics 2`), kept by triggers. Only live text and image
+ *   tokenizer folding case and diacritics (`remove_diacritics 2`) and prefix indexes, kept by triggers. Only live text and image
  *   messages are in it: system messages and deleted ones never match.
  * - PostgreSQL: a stored generated tsvector of the folded text ('simple' configuration: no stemming, no stop words)
  *   with a GIN index. The fold is an immutable SQL function (NFD, combining marks stripped, ASCII punctuation to
@@ -18,8 +18,12 @@ import type { QueryInterface } from 'sequelize';
 const INDEXED = (row: string) => `${row}.kind <> 'system' AND ${row}."deletedAt" IS NULL`;
 
 const SQLITE_UP = [
+  // Prefix indexes for prefixes of 1 to 6 characters: the last word of a query is a prefix, and without an index of
+  // its length FTS5 merges the doclists of every term it starts with before the first row comes out (74 ms for
+  // `quick b*` on 1,000,000 messages; seconds for a common letter on real text); with one it walks that doclist
+  // newest first and stops at the page (0.2–0.4 ms). The index is ~4× larger (213 vs 51 MB per million messages).
   `CREATE VIRTUAL TABLE messages_fts USING fts5(text, content='messages', content_rowid='id',
-     tokenize = 'unicode61 remove_diacritics 2')`,
+     tokenize = 'unicode61 remove_diacritics 2', prefix = '1 2 3 4 5 6')`,
   // External content: FTS5 must be told the exact text it indexed to remove a row, hence the old.* values and the
   // same condition on both sides.
   `CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages WHEN ${INDEXED('new')} BEGIN
