@@ -40,6 +40,7 @@ import { UploadUrls } from './modules/uploads/urls.js';
 import { userRoutes } from './modules/users/routes.js';
 import { Broadcaster, type IoServer } from './realtime/channels.js';
 import { attachRealtime } from './realtime/connection.js';
+import { MessageFanout } from './realtime/fanout.js';
 import { Revocations } from './realtime/revocations.js';
 import { EngineGuard } from './realtime/handshake.js';
 import type { SocketEvents } from './realtime/with-ack.js';
@@ -130,7 +131,7 @@ export async function createApp(
     presence: scale?.presence ?? new MemoryPresenceStore(),
     presenceHub: new PresenceHub(io, config.presenceBatchMs, logger),
     limits,
-    rt: new Broadcaster(io, scale?.deliveries),
+    rt: new Broadcaster(io, new MessageFanout(io, scale?.deliveries)),
     revocations,
     passwords: createArgon2Hasher(config.passwordHashMemoryKib, threads.hashes),
     uploads: { store, urls: new UploadUrls(config.jwtSecret), images: new ImageQueue(threads.images) },

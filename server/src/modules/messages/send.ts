@@ -201,6 +201,7 @@ async function writeBatch(
     attachment.messageId = message.id;
     attachment.roomId = message.roomId;
   }
+  const created: MessageDto[] = [];
   for (const [i, message] of stored) {
     const attachment = attachments.get(i);
     const dto = presentMessage(
@@ -209,8 +210,10 @@ async function writeBatch(
       attachment ? presentAttachment(attachment, ctx.uploads.urls) : null,
     );
     outcomes[i] = { ok: { message: dto, replayed: false } };
-    after(() => ctx.rt.toRoom(message.roomId, 'message:new', dto));
+    created.push(dto);
   }
+  // The batch's messages at once, in id order: a room's several go out as one frame per socket.
+  after(() => ctx.rt.messagesNew(created));
   for (const [i, first] of copyOf) {
     const o = outcomes[first]!;
     outcomes[i] = 'ok' in o ? { ok: { message: o.ok.message, replayed: true } } : o;
