@@ -41,11 +41,16 @@ export function connectClient(
       reconnection: reconnect,
       timeout: timeoutMs,
       forceNew: true,
-      ...(kind === 'parley' ? { auth: { token } } : {}),
+      // Parley: as the web client, it takes several messages of a room in one frame (`messages:new`).
+      ...(kind === 'parley' ? { auth: { token, messageBatches: true } } : {}),
     });
-    const event = kind === 'parley' ? 'message:new' : 'chat message';
-    if (kind === 'parley') socket.on(event, (m: { text: string }) => onText(m.text));
-    else socket.on(event, (text: string) => onText(text));
+    if (kind === 'parley') {
+      socket.on('message:new', (m: { text: string }) => onText(m.text));
+      // Each message of a batch is a delivery of its own, with its own latency (its own send time).
+      socket.on('messages:new', (b: { messages: { text: string }[] }) => {
+        for (const m of b.messages) onText(m.text);
+      });
+    } else socket.on('chat message', (text: string) => onText(text));
     if (reconnect) {
       // A refusal by the server's middleware (RATE_LIMITED during a storm) is not retried by socket.io-client
       // itself; the web client retries it after a jittered pause, and so does this one.

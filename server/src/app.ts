@@ -44,6 +44,7 @@ import { UploadUrls } from './modules/uploads/urls.js';
 import { userRoutes } from './modules/users/routes.js';
 import { Broadcaster, type IoServer } from './realtime/channels.js';
 import { attachRealtime } from './realtime/connection.js';
+import { MessageFanout } from './realtime/fanout.js';
 import { Revocations } from './realtime/revocations.js';
 import { SocketBookkeeping } from './realtime/bookkeeping.js';
 import { EngineGuard } from './realtime/handshake.js';
@@ -140,7 +141,7 @@ export async function createApp(
     presence: scale?.presence ?? new MemoryPresenceStore(),
     presenceHub: new PresenceHub(io, config.presenceBatchMs, logger),
     limits,
-    rt: new Broadcaster(io, scale?.deliveries),
+    rt: new Broadcaster(io, new MessageFanout(io, scale?.deliveries)),
     revocations,
     bookkeeping: new SocketBookkeeping(),
     passwords: createArgon2Hasher(config.passwordHashMemoryKib, threads.hashes),

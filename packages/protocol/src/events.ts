@@ -98,6 +98,16 @@ export type ClientToServerEvents = {
 /** Server → client payloads, one schema each (the AsyncAPI document is generated from these). */
 export const serverEventSchemas = {
   'message:new': s.MessageSchema,
+  'messages:new': named(
+    'MessagesNewEvent',
+    z.object({
+      roomId: s.IdSchema,
+      messages: z
+        .array(s.MessageSchema)
+        .min(1)
+        .meta({ description: 'Messages of this room, ascending id: handle each as one `message:new`' }),
+    }),
+  ),
   'message:updated': s.MessageSchema,
   'message:deleted': named('MessageDeletedEvent', z.object({ id: s.IdSchema, roomId: s.IdSchema })),
   'room:member-joined': named(
@@ -140,6 +150,7 @@ export type ServerEventName = keyof typeof serverEventSchemas;
 export type ServerPayload<E extends ServerEventName> = z.infer<(typeof serverEventSchemas)[E]>;
 export type MemberJoinedEvent = ServerPayload<'room:member-joined'>;
 export type MemberLeftEvent = ServerPayload<'room:member-left'>;
+export type MessagesNewEvent = ServerPayload<'messages:new'>;
 
 export type ServerToClientEvents = {
   [E in ServerEventName]: (payload: ServerPayload<E>) => void;
@@ -163,6 +174,8 @@ export const eventDocs: Record<ClientEventName | ServerEventName, string> = {
   'presence:subscribe':
     'Watch these users’ presence (at most 500 ids; replaces the socket’s previous set; `[]` stops). Acks which of them are online now. Your own user needs no subscription: your own sockets are online by definition and are never sent your own presence.',
   'message:new': 'A message was stored in one of your rooms (your own included).',
+  'messages:new':
+    'Several messages of one room, stored at once, in one frame (ascending id; each is what its own `message:new` would be). Sent only to sockets that opted in with `auth: { messageBatches: true }` at the handshake, in place of the single events; a socket that did not opt in gets one `message:new` per message. Order per room holds across singles and batches.',
   'message:updated': 'A message was edited.',
   'message:deleted': 'A message was deleted.',
   'room:member-joined': 'Someone joined the room (also stored as a system message).',
@@ -179,6 +192,16 @@ export const eventDocs: Record<ClientEventName | ServerEventName, string> = {
     'Your session was logged out, revoked or expired; refresh and reconnect, or sign in again.',
   error: 'A rule was broken by an event sent without an acknowledgement callback.',
 };
+
+/**
+ * The Socket.IO handshake `auth` object. `messageBatches: true`: the client understands `messages:new`, and the
+ * server may deliver several messages of a room in one frame instead of one `message:new` each (fewer frames per
+ * socket when a room is busy). Without it, every message comes as its own `message:new` (contract v2).
+ */
+export interface HandshakeAuth {
+  token: string;
+  messageBatches?: boolean;
+}
 
 /** What the server keeps on each socket (`socket.data`). */
 export interface SocketData {

@@ -98,7 +98,8 @@ export function buildAsyncApi(version = '0.1.0'): JsonSchema {
         'Socket.IO events of the Parley wire contract (default namespace). Connect with ' +
         '`io(url, { auth: { token: accessToken } })`; a missing, forged or revoked token fails the handshake with a ' +
         '`connect_error` whose message is `UNAUTHORIZED` (expired: `TOKEN_EXPIRED`). Every client event takes an ' +
-        'acknowledgement callback. The REST API is described at /docs/openapi.json.',
+        'acknowledgement callback. `auth.messageBatches: true` opts in to `messages:new` (several messages of a ' +
+        'room in one frame, in place of their `message:new`). The REST API is described at /docs/openapi.json.',
     },
     defaultContentType: 'application/json',
     servers: {

@@ -1,5 +1,11 @@
-import type { ClientToServerEvents, ServerToClientEvents, SocketData } from '@parley/protocol';
+import type {
+  ClientToServerEvents,
+  Message as MessageDto,
+  ServerToClientEvents,
+  SocketData,
+} from '@parley/protocol';
 import type { Server, Socket } from 'socket.io';
+import type { MessageFanout } from './fanout.js';
 
 /**
  * Events between the nodes of one deployment (`io.serverSideEmit`, REDIS_URL only). `messages:unpublished`: the
@@ -19,6 +25,11 @@ export const channel = {
   room: (roomId: string | number) => `room:${roomId}`,
   user: (userId: string | number) => `user:${userId}`,
   session: (sessionId: string) => `session:${sessionId}`,
+  /**
+   * Every socket that did not opt in to `messages:new` (handshake `auth.messageBatches`): it gets one
+   * `message:new` per message (realtime/fanout.ts).
+   */
+  singles: 'clients:single-messages',
 };
 
 type Emit = ServerToClientEvents;
@@ -39,25 +50,23 @@ export interface DeliveryRecorder {
 export class Broadcaster {
   constructor(
     private io: IoServer,
-    private deliveries?: DeliveryRecorder,
+    private fanout: MessageFanout,
   ) {}
 
+  /**
+   * The messages one commit stored, ascending id: each room's go out now, in one frame per socket when there are
+   * several (realtime/fanout.ts).
+   */
+  messagesNew(messages: readonly MessageDto[]): void {
+    if (messages.length) this.fanout.send(messages);
+  }
+
   toRoom<E extends keyof Emit>(roomId: string | number, event: E, ...args: Parameters<Emit[E]>): void {
-    const ch = channel.room(roomId);
-    if (event === 'message:new' && this.deliveries) {
-      const { id } = args[0] as Parameters<Emit['message:new']>[0];
-      if (!this.deliveries.deliver(roomId, id)) {
-        // A gap fill read it from the database before this commit's broadcast ran: the other nodes still need it,
-        // this node's sockets have it. (Rare: only while a fill runs; the except list is this room's local sockets.)
-        const local = [...(this.io.of('/').adapter.rooms.get(ch) ?? [])];
-        this.io
-          .to(ch)
-          .except(local)
-          .emit(event, ...args);
-        return;
-      }
+    if (event === 'message:new') {
+      this.fanout.send([args[0] as MessageDto]);
+      return;
     }
-    this.io.to(ch).emit(event, ...args);
+    this.io.to(channel.room(roomId)).emit(event, ...args);
   }
 
   toUsers<E extends keyof Emit>(userIds: (string | number)[], event: E, ...args: Parameters<Emit[E]>): void {

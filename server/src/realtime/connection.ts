@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import type { HandshakeAuth } from '@parley/protocol';
 import DataLoader from 'dataloader';
 import type { AppContext } from '../context.js';
 import { AppError, toErrorBody } from '../errors.js';
@@ -157,11 +158,14 @@ export function attachRealtime(
     if (!ctx.revocations.admit(socket)) return;
     const { userId, sessionId } = socket.data;
     events.attach(socket);
+    const auth = socket.handshake.auth as Partial<HandshakeAuth>;
     // Before any await: a logout or a room subscription that lands during setup must already find this socket.
-    socket.join([channel.user(userId), channel.session(sessionId)]);
+    // A client that did not opt in to `messages:new` is marked, so that it gets one `message:new` per message.
+    const channels = [channel.user(userId), channel.session(sessionId)];
+    if (auth.messageBatches !== true) channels.push(channel.singles);
+    socket.join(channels);
     // When the access token expires the socket is told and closed; the client refreshes and reconnects. Nothing
     // reads the token after this: it is not kept for the socket's lifetime.
-    const auth = socket.handshake.auth as { token?: string };
     const exp = expiryOf(auth.token!);
     delete auth.token;
     if (exp) expiry.add(socket, exp);

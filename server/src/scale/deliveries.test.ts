@@ -18,7 +18,44 @@ const broadcast = (roomId: number, id: string, uid = 'other') => ({
   },
 });
 
+const batch = (roomId: number, ids: string[], uid = 'other') => ({
+  uid,
+  type: 3,
+  data: {
+    opts: { rooms: [`room:${roomId}`], except: ['clients:single-messages'] },
+    packet: {
+      type: 2,
+      data: [
+        'messages:new',
+        { roomId: String(roomId), messages: ids.map((id) => ({ id, roomId: String(roomId) })) },
+      ],
+      nsp: '/',
+    },
+  },
+});
+const idsOf = (m: ReturnType<typeof batch>) =>
+  (m.data.packet.data[1] as { messages: { id: string }[] }).messages.map((x) => x.id);
+
 describe('DeliveryLog', () => {
+  it('records each message of a batch, and drops from it (or drops it) what local sockets already got', () => {
+    const log = new DeliveryLog(5_000);
+    log.watch(localRooms('room:1'));
+    expect(log.deliverFilled(1, '11')).toBe(true);
+    const partly = batch(1, ['10', '11', '12']);
+    expect(acceptRemote(log, partly)).toBe(true);
+    expect(idsOf(partly)).toEqual(['10', '12']);
+    expect(log.deliver(1, '12')).toBe(false);
+    const seen = batch(1, ['10', '12']);
+    expect(acceptRemote(log, seen)).toBe(false);
+    const fresh = batch(1, ['13', '14']);
+    expect(acceptRemote(log, fresh)).toBe(true);
+    expect(idsOf(fresh)).toEqual(['13', '14']);
+    // A batch with a request id (an acked broadcast) or for several rooms is not one of ours: untouched.
+    expect(
+      acceptRemote(log, { ...batch(1, ['10']), data: { ...batch(1, ['10']).data, requestId: 'r' } }),
+    ).toBe(true);
+  });
+
   beforeEach(() => {
     vi.useFakeTimers();
     vi.setSystemTime(1_000_000);

@@ -152,6 +152,7 @@ export class DeliveryLog implements DeliveryRecorder {
 /** What the log reads of a cluster message (socket.io-adapter's ClusterMessage). */
 export interface RemoteMessage {
   uid: string;
+  nsp?: string;
   type: number;
   data?: { opts?: { rooms?: string[] }; packet?: unknown; requestId?: string };
 }
@@ -159,17 +160,39 @@ export interface RemoteMessage {
 /** socket.io-adapter's MessageType.BROADCAST. */
 const BROADCAST = 3;
 
-/**
- * For a message another node published: false when it is a `message:new` this node's sockets already got (from
- * a gap fill), which must not be delivered again; records it otherwise. Anything else passes untouched.
- */
-export function acceptRemote(log: DeliveryLog, message: RemoteMessage): boolean {
-  if (message.type !== BROADCAST || message.data?.requestId !== undefined) return true;
+/** The messages of one `message:new` (`single`) or `messages:new` (`batch`) broadcast to one room. */
+export interface RemoteMessages {
+  roomId: number;
+  batch: { messages: { id?: unknown }[] } | null;
+  single: { id?: unknown } | null;
+}
+
+/** The room and messages of a `message:new` or `messages:new` broadcast another node published, else null. */
+export function remoteMessages(message: RemoteMessage): RemoteMessages | null {
+  if (message.type !== BROADCAST || message.data?.requestId !== undefined) return null;
   const rooms = message.data?.opts?.rooms;
   const data = (message.data?.packet as { data?: unknown[] } | undefined)?.data;
-  if (!rooms || rooms.length !== 1 || !Array.isArray(data) || data[0] !== 'message:new') return true;
+  if (!rooms || rooms.length !== 1 || !Array.isArray(data)) return null;
+  if (data[0] !== 'message:new' && data[0] !== 'messages:new') return null;
   const roomId = roomIdOf(rooms[0]!);
-  const id = (data[1] as { id?: unknown } | undefined)?.id;
-  if (roomId === null || typeof id !== 'string') return true;
-  return log.deliver(roomId, id);
+  if (roomId === null || typeof data[1] !== 'object' || data[1] === null) return null;
+  if (data[0] === 'message:new') return { roomId, batch: null, single: data[1] as { id?: unknown } };
+  const batch = data[1] as { messages?: unknown };
+  if (!Array.isArray(batch.messages)) return null;
+  return { roomId, batch: batch as { messages: { id?: unknown }[] }, single: null };
+}
+
+/**
+ * For a message another node published: false when it is a `message:new` this node's sockets already got (from
+ * a gap fill), which must not be delivered again; records it otherwise. A `messages:new` loses the messages this
+ * node's sockets already got (the packet is this node's own decoded copy), and is dropped when none is left.
+ * Anything else passes untouched.
+ */
+export function acceptRemote(log: DeliveryLog, message: RemoteMessage): boolean {
+  const r = remoteMessages(message);
+  if (!r) return true;
+  if (r.single) return typeof r.single.id !== 'string' || log.deliver(r.roomId, r.single.id);
+  const batch = r.batch!;
+  batch.messages = batch.messages.filter((m) => typeof m?.id !== 'string' || log.deliver(r.roomId, m.id));
+  return batch.messages.length > 0;
 }

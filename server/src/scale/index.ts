@@ -1,10 +1,12 @@
+import type { Message as MessageDto } from '@parley/protocol';
 import { createShardedAdapter } from '@socket.io/redis-adapter';
 import type { Config } from '../config.js';
 import type { AppContext } from '../context.js';
 import type { Logger } from '../logger.js';
 import { presentUser } from '../modules/users/presenter.js';
 import type { IoServer } from '../realtime/channels.js';
-import { acceptRemote, DeliveryLog, type RemoteMessage } from './deliveries.js';
+import { deliverSingly, type LocalNamespace } from '../realtime/fanout.js';
+import { acceptRemote, DeliveryLog, remoteMessages, type RemoteMessage } from './deliveries.js';
 import { RedisPresenceStore, type PresenceChange } from './presence.js';
 import { GapRecovery } from './recovery.js';
 import { RedisConnections, redactedUrl } from './redis.js';
@@ -61,8 +63,16 @@ export async function startScaleOut(
     const hook = a as unknown as { uid: string; onMessage(m: RemoteMessage, offset?: string): void };
     const onMessage = hook.onMessage.bind(a);
     hook.onMessage = (message, offset) => {
-      if (message.uid !== hook.uid && !acceptRemote(deliveries, message)) return;
+      const remote = message.uid !== hook.uid;
+      if (remote && !acceptRemote(deliveries, message)) return;
       onMessage(message, offset);
+      // A batch reached the sockets that opted in; this node's others get its messages one by one (fanout.ts).
+      const ours = remote && message.nsp === (nsp as { name: string }).name;
+      const batch = ours ? remoteMessages(message)?.batch : null;
+      if (batch) {
+        const room = message.data!.opts!.rooms![0]!;
+        deliverSingly(nsp as LocalNamespace, room, batch.messages as MessageDto[]);
+      }
     };
     deliveries.watch(a);
     a.on('create-room', (name: string) => recovery?.roomCreated(name));

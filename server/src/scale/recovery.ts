@@ -116,10 +116,15 @@ export class GapRecovery {
     const packet = message.data?.packet;
     const data = Array.isArray(packet) ? packet : packet?.data;
     if (!Array.isArray(data)) return;
-    const [event, body] = data as [string, { id?: string; created?: string[]; changed?: string[] }];
+    const [event, body] = data as [
+      string,
+      { id?: string; created?: string[]; changed?: string[]; messages?: { id?: string }[] },
+    ];
     if (event === 'messages:unpublished') {
       for (const id of body.created ?? []) this.keep('created', id);
       for (const id of body.changed ?? []) this.keep('changed', id);
+    } else if (event === 'messages:new' && Array.isArray(body?.messages)) {
+      for (const m of body.messages) if (m?.id) this.keep('created', m.id);
     } else if (event === 'message:new' && body?.id) this.keep('created', body.id);
     else if ((event === 'message:updated' || event === 'message:deleted') && body?.id)
       this.keep('changed', body.id);

@@ -4,6 +4,7 @@ import {
   type Ack,
   type ClientAckData,
   type ClientEventName,
+  type HandshakeAuth,
   type Message,
   type Room,
   type ServerEventName,
@@ -15,6 +16,7 @@ import { uniqueName, type Call, type Res, type TestServer } from '../../src/test
 import {
   connectSocket,
   DEFAULT_TIMEOUT_MS,
+  emitAck,
   nextEvent,
   received,
   waitFor,
@@ -145,8 +147,9 @@ export function emitNoAck(socket: ClientSocket, event: string, ...args: unknown[
 export async function connectReady(
   server: TestServer,
   session: Pick<Session, 'accessToken' | 'user'>,
+  auth: Omit<HandshakeAuth, 'token'> = {},
 ): Promise<ClientSocket> {
-  const socket = await connectSocket(server, session);
+  const socket = await connectSocket(server, session, undefined, auth);
   await server.parley.ctx.bookkeeping.settled(serverSocketOf(server, socket));
   return socket;
 }
@@ -368,4 +371,47 @@ export async function expectNoneBy(
     const got = received(socket, name, predicate);
     expect(got, `socket got "${name}" it should not have: ${JSON.stringify(got[0])}`).toEqual([]);
   }
+}
+
+/**
+ * Sends `texts` to `roomId` from `socket` so that at least two of them are stored by one commit, and answers the
+ * stored messages in order. The room's writes are held (SQLite: a transaction holds the writer; PostgreSQL: it
+ * holds the room's row lock) while the sends queue for their group commit; a serial event of the same socket
+ * after them (an edit of a missing message, answered without writing) proves they all queued; then the hold
+ * ends. The first commit takes one or more of them and the next all the others, so with three or more texts one
+ * of the two stores at least two.
+ */
+export async function sendBurst(
+  server: TestServer,
+  socket: ClientSocket,
+  roomId: string,
+  texts: string[],
+): Promise<Message[]> {
+  const { ctx } = server.parley;
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  let held!: () => void;
+  const holding = new Promise<void>((resolve) => (held = resolve));
+  const hold = ctx.db.tx(async (t) => {
+    if (ctx.db.dialect === 'postgres')
+      await ctx.db.sequelize.query('SELECT id FROM rooms WHERE id = :id FOR UPDATE', {
+        replacements: { id: Number(roomId) },
+        transaction: t,
+      });
+    held();
+    await gate;
+  });
+  let acks: Promise<Ack<ClientAckData['message:send']>>[] = [];
+  try {
+    await holding;
+    acks = texts.map((text) => emitAck(socket, 'message:send', { roomId, text, clientId: newClientId() }));
+    expectFail(
+      await emitAck(socket, 'message:edit', { messageId: MISSING_ID, text: 'queued?' }),
+      'NOT_FOUND',
+    );
+  } finally {
+    release();
+    await hold;
+  }
+  return (await Promise.all(acks)).map((a) => expectOk('message:send', a).message);
 }

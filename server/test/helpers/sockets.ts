@@ -4,6 +4,8 @@ import type {
   ClientEventName,
   ClientPayload,
   ClientToServerEvents,
+  HandshakeAuth,
+  Message,
   ServerEventName,
   ServerPayload,
   ServerToClientEvents,
@@ -70,9 +72,10 @@ export async function connectSocket(
   server: TestServer,
   session: Pick<Session, 'accessToken' | 'user'>,
   timeoutMs = DEFAULT_TIMEOUT_MS,
+  auth: Omit<HandshakeAuth, 'token'> = {},
 ): Promise<ClientSocket> {
   const socket: ClientSocket = io(server.url, {
-    auth: { token: session.accessToken },
+    auth: { ...auth, token: session.accessToken } satisfies HandshakeAuth,
     transports: ['websocket'],
     reconnection: false,
     forceNew: true,
@@ -166,6 +169,25 @@ export function received<E extends ServerEventName>(
   return logOf(socket)
     .events.filter((e) => e.name === name && predicate(e.payload))
     .map((e) => e.payload);
+}
+
+/**
+ * The messages this socket received so far (matching `predicate`), in arrival order, whether each came as its own
+ * `message:new` or inside a `messages:new` batch.
+ */
+export function messagesReceived(
+  socket: ClientSocket,
+  predicate: Predicate<Message> = () => true,
+): Message[] {
+  return logOf(socket).events.flatMap((e) => {
+    const list: Message[] =
+      e.name === 'message:new'
+        ? [e.payload]
+        : e.name === 'messages:new'
+          ? (e.payload as ServerPayload<'messages:new'>).messages
+          : [];
+    return list.filter(predicate);
+  });
 }
 
 /**

@@ -10,6 +10,8 @@ import type {
   ClientEventName,
   ClientPayload,
   ClientToServerEvents,
+  HandshakeAuth,
+  Message,
   ServerEventName,
   ServerPayload,
   ServerToClientEvents,
@@ -252,9 +254,10 @@ export class Peer {
   private constructor(
     readonly url: string,
     readonly session: Pick<Session, 'accessToken' | 'user'>,
+    auth: Omit<HandshakeAuth, 'token'>,
   ) {
     this.socket = io(url, {
-      auth: { token: session.accessToken },
+      auth: { ...auth, token: session.accessToken } satisfies HandshakeAuth,
       transports: ['websocket'],
       reconnection: false,
       forceNew: true,
@@ -274,8 +277,12 @@ export class Peer {
    * Connects and resolves once the server finished setting the socket up (subscribed to its rooms, counted in
    * presence): `presence:list` is answered only after that.
    */
-  static async connect(url: string, session: Pick<Session, 'accessToken' | 'user'>): Promise<Peer> {
-    const peer = new Peer(url, session);
+  static async connect(
+    url: string,
+    session: Pick<Session, 'accessToken' | 'user'>,
+    auth: Omit<HandshakeAuth, 'token'> = {},
+  ): Promise<Peer> {
+    const peer = new Peer(url, session, auth);
     await peer.reconnect();
     return peer;
   }
@@ -352,6 +359,15 @@ export class Peer {
       .slice(0, at)
       .filter((e) => e.name === name && pred(e.payload))
       .map((e) => e.payload);
+  }
+
+  /** The messages received so far (matching `pred`), in arrival order, single or inside a `messages:new`. */
+  messages(pred: (m: Message) => boolean = () => true): Message[] {
+    return this.events
+      .flatMap((e): Message[] =>
+        e.name === 'message:new' ? [e.payload] : e.name === 'messages:new' ? e.payload.messages : [],
+      )
+      .filter(pred);
   }
 
   /** Emits a client event and resolves with its acknowledgement. */

@@ -4,6 +4,7 @@ import type {
   ClientEventName,
   ClientPayload,
   ClientToServerEvents,
+  HandshakeAuth,
   ServerToClientEvents,
 } from '@parley/protocol';
 import { io, type Socket } from 'socket.io-client';
@@ -48,7 +49,8 @@ export function openSocket(handlers: ConnectionHandlers): ParleySocket {
     auth: (cb) => {
       void freshToken()
         .catch(() => null)
-        .then((token) => cb({ token: token ?? '' }));
+        // messageBatches: a busy room's messages may come several to a frame (`messages:new`, events.ts).
+        .then((token) => cb({ token: token ?? '', messageBatches: true } satisfies HandshakeAuth));
     },
   });
   socket = s;

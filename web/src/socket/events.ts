@@ -12,6 +12,8 @@ import type { ParleySocket } from './connection';
 /** Server → client events, applied to the store. */
 export function bindServerEvents(socket: ParleySocket): void {
   socket.on('message:new', onMessage);
+  // Several messages of one room in one frame (we opt in at the handshake): each is exactly one `message:new`.
+  socket.on('messages:new', ({ messages }) => messages.forEach((m) => onMessage(m)));
   socket.on('message:updated', onUpdated);
   socket.on('message:deleted', ({ id, roomId }) => markDeleted(roomId, id));
 

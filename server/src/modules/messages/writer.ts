@@ -176,6 +176,7 @@ export class MessageWriter {
         throw new AppError('CONFLICT', 'That upload is already attached to a message');
       }
     }
+    const created: MessageDto[] = [];
     for (const s of accepted) {
       const message = s.stored!;
       if (s.attachment) Object.assign(s.attachment, { messageId: message.id, roomId: message.roomId });
@@ -185,8 +186,10 @@ export class MessageWriter {
         s.attachment ? presentAttachment(s.attachment, ctx.uploads.urls) : null,
       );
       s.outcome = { kind: 'stored', message: dto };
-      after(() => ctx.rt.toRoom(message.roomId, 'message:new', dto));
+      created.push(dto);
     }
+    // The batch's messages at once, in id order: a room's several go out as one frame per socket (realtime/fanout.ts).
+    if (created.length) after(() => ctx.rt.messagesNew(created));
     for (const s of sends) {
       const o = s.copyOf?.outcome;
       if (o) s.outcome = o.kind === 'refused' ? o : { kind: 'replayed', message: o.message };

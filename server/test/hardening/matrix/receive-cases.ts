@@ -7,6 +7,7 @@ import {
   expectStatusOf,
   messageMarker,
   newClientId,
+  sendBurst,
 } from '../../helpers/realtime.js';
 import { emitAck, nextEvent, type ClientSocket } from '../../helpers/sockets.js';
 import { PASSWORD, type World } from './world.js';
@@ -51,6 +52,16 @@ export const receiveCases = {
     trigger: async ({ world, roomKind }) => {
       const m = await world.message(await world.room(roomKind, false), true);
       return (p) => p.id === m.id;
+    },
+  },
+  'messages:new': {
+    // Several messages of one commit, as one frame to the room's sockets (the matrix's sockets opt in).
+    receivers: () => THE_ROOM,
+    trigger: async ({ world, roomKind, sockets }) => {
+      const room = await world.room(roomKind, false);
+      const sent = await sendBurst(world.server, sockets.member, room.id, ['b1', 'b2', 'b3']);
+      return (p: ServerPayload<'messages:new'>) =>
+        p.roomId === room.id && p.messages.some((m) => sent.some((s) => s.id === m.id));
     },
   },
   'message:updated': {

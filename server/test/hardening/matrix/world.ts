@@ -118,16 +118,20 @@ export async function makeWorld(server: TestServer): Promise<World> {
   };
 }
 
-/** One socket, set up and counted online, for each signed-in kind of the world. */
+/**
+ * One socket, set up and counted online, for each signed-in kind of the world. They opt in to `messages:new`, as
+ * the web client does, so that batches are checked too (a socket that does not gets single events only).
+ */
 export async function connectKinds(
   server: TestServer,
   world: World,
 ): Promise<Record<Exclude<UserKind, 'loggedOut'>, ClientSocket>> {
   const { owner, member, outsider, guest } = world.sessions;
+  const auth = { messageBatches: true };
   return {
-    owner: await connectReady(server, owner),
-    member: await connectReady(server, member),
-    outsider: await connectReady(server, outsider),
-    guest: await connectReady(server, guest),
+    owner: await connectReady(server, owner, auth),
+    member: await connectReady(server, member, auth),
+    outsider: await connectReady(server, outsider, auth),
+    guest: await connectReady(server, guest, auth),
   };
 }
