@@ -7,6 +7,7 @@ import type { Logger } from './logger.js';
 import type { PresenceHub } from './modules/presence/hub.js';
 import type { PresenceStore } from './modules/presence/store.js';
 import type { MessageLog } from './modules/messages/log.js';
+import type { RoomTurns } from './modules/messages/turns.js';
 import type { MessageWriter } from './modules/messages/writer.js';
 import type { PasswordHasher } from './modules/auth/passwords.js';
 import type { Uploads } from './modules/uploads/service.js';
@@ -22,8 +23,8 @@ export interface AppContext {
   models: Models;
   /** Transactions with after-commit effects and room locks (db/unit-of-work.ts). */
   uow: UnitOfWork;
-  /** The rooms' history (every append) and the send pipeline (group commit, idempotency, broadcast order). */
-  messages: { log: MessageLog; writer: MessageWriter };
+  /** The rooms' history (every append), the send pipeline, and the broadcast order per room (turns). */
+  messages: { log: MessageLog; writer: MessageWriter; turns: RoomTurns };
   presence: PresenceStore;
   /** Who watches whose presence on this node; batches `presence:changed` (contract v2). */
   presenceHub: PresenceHub;

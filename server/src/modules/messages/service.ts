@@ -129,13 +129,18 @@ export async function edit(
     const [mentions] = await resolveMentions(ctx, t, [
       { roomId: room.id, authorId: message.authorId, ownerId: room.ownerId, text },
     ]);
-    message.set({ text, editedAt: new Date(), mentions: encodeMentions(mentions!) });
-    // Text and mentions are written together even when this instance saw no change in one of them: an edit that
-    // raced this one may have changed it since this instance was read, and a save of changed fields alone left
-    // one edit's text with the other's mentions (SECURITY.md M4).
-    message.changed('text', true);
-    message.changed('mentions', true);
-    await message.save({ transaction: t });
+    const change = { text, editedAt: new Date(), mentions: encodeMentions(mentions!) };
+    // Text and mentions are written together (an edit that raced this one may have changed either since this
+    // instance was read: SECURITY.md M4), and only while the message is not deleted: a delete that committed since
+    // it was read wins, and its text stays gone (E1).
+    const [updated] = await ctx.models.Message.update(change, {
+      where: { id: message.id, deletedAt: null },
+      transaction: t,
+    });
+    if (updated !== 1) throw notFound('Message not found');
+    // The row is held until commit: the room's turn taken now orders this broadcast after every earlier write's.
+    ctx.messages.turns.take(t, room.id);
+    message.set(change);
     const [dto] = await presentMessages(ctx, [message], t);
     after(() => ctx.rt.toRoom(room.id, 'message:updated', dto!));
     return dto!;
@@ -153,7 +158,14 @@ export async function remove(ctx: AppContext, user: User, messageId: number): Pr
     throw refusal(banned, message, user, 'Only the author or the room owner may delete it');
   if (message.deletedAt) return;
   await inTx(ctx, async (t, after) => {
-    await message.update({ deletedAt: new Date(), text: '' }, { transaction: t });
+    const [updated] = await ctx.models.Message.update(
+      { deletedAt: new Date(), text: '' },
+      { where: { id: message.id, deletedAt: null }, transaction: t },
+    );
+    // Deleted meanwhile by another request: that one tells the room.
+    if (updated !== 1) return;
+    // After the row's lock: an edit that committed before this is broadcast before this delete (E1).
+    ctx.messages.turns.take(t, room.id);
     // Its image goes with it, at once: row marked (every node refuses the URL) and files unlinked (T4).
     if (message.attachmentId)
       await discardAttachments(ctx, t, after, { id: message.attachmentId, messageId: message.id });
