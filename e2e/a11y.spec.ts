@@ -92,7 +92,14 @@ test('keyboard: the composer is reachable and Enter sends, focus is visible', as
   await expect(
     timeline(page, 'general').getByRole('article').filter({ hasText: 'Typed without a mouse' }),
   ).toHaveCount(1);
-  // Shift+Tab goes back to the "Attach image" button, which shows a focus ring.
+  // Shift+Tab goes back to the "Emoji" button, then to "Attach image", each showing a focus ring.
+  await page.keyboard.press('Shift+Tab');
+  await expect(page.getByRole('button', { name: 'Emoji', exact: true })).toBeFocused();
+  expect(
+    await page
+      .getByRole('button', { name: 'Emoji', exact: true })
+      .evaluate((el) => getComputedStyle(el).outlineStyle),
+  ).not.toBe('none');
   await page.keyboard.press('Shift+Tab');
   await expect(page.getByRole('button', { name: 'Attach image' })).toBeFocused();
   const outline = await page

@@ -25,19 +25,19 @@ describe('renderRichText: formatting', () => {
   });
 
   it('block quotes, bullet and numbered lists', () => {
-    expect(html('> quoted\n> more')).toBe('<blockquote><p>quoted<br/>more</p></blockquote>');
+    expect(html('> quoted\n> more')).toBe('<blockquote><p>quoted<br/>\nmore</p></blockquote>');
     expect(html('- one\n- two')).toBe('<ul><li>one</li><li>two</li></ul>');
     expect(html('1. first\n2. second')).toBe('<ol><li>first</li><li>second</li></ol>');
     expect(html('3. third')).toBe('<ol start="3"><li>third</li></ol>');
   });
 
   it('a newline is a line break; a blank line starts a paragraph', () => {
-    expect(html('a\nb\n\nc')).toBe('<p>a<br/>b</p><p>c</p>');
+    expect(html('a\nb\n\nc')).toBe('<p>a<br/>\nb</p><p>c</p>');
   });
 
   it('headings, rules, indented code, images, tables and entities stay text', () => {
     expect(html('# not a heading')).toBe('<p># not a heading</p>');
-    expect(html('text\n---')).toBe('<p>text<br/>---</p>');
+    expect(html('text\n---')).toBe('<p>text<br/>\n---</p>');
     expect(html('    indented')).toBe('<p>indented</p>');
     expect(html('![alt](https://example.com/x.png)')).not.toContain('<img');
     expect(html('&copy; &lt;')).toBe('<p>&amp;copy; &amp;lt;</p>');

@@ -132,7 +132,13 @@ export function renderRichText(text: string, opts: RichTextOptions = {}): ReactN
         return <code key={key}>{t.content}</code>;
       case 'softbreak':
       case 'hardbreak':
-        return <br key={key} />;
+        // The newline stays in the text too (copying, textContent, screen readers); after a <br> it collapses.
+        return (
+          <Fragment key={key}>
+            <br />
+            {'\n'}
+          </Fragment>
+        );
       default:
         // Whatever else the parser may emit is shown as the characters it stands for.
         return <Fragment key={key}>{t.content}</Fragment>;
