@@ -2,7 +2,7 @@ import { LIMITS, type SearchResults } from '@parley/protocol';
 import type { AppContext } from '../../context.js';
 import type { User } from '../../db/models.js';
 import { presentMessageRows } from '../messages/presenter.js';
-import { MESSAGE_ROW_COLUMNS, type MessageRow } from '../messages/repo.js';
+import { MESSAGE_ROW_COLUMNS, MESSAGE_ROW_JOINS, type MessageRow } from '../messages/repo.js';
 import { loadVisibleRoom } from '../rooms/queries.js';
 import { fts5Query, searchTerms, snippet, tsQuery } from './terms.js';
 
@@ -48,8 +48,7 @@ export async function searchMessages(ctx: AppContext, user: User, q: SearchQuery
       `SELECT ${MESSAGE_ROW_COLUMNS}
          FROM messages_fts
          CROSS JOIN messages msg ON msg.id = messages_fts.rowid
-         LEFT JOIN users u ON u.id = msg."authorId"
-         LEFT JOIN attachments a ON a.id = msg."attachmentId"
+         ${MESSAGE_ROW_JOINS}
         WHERE messages_fts MATCH $match ${q.before !== undefined ? 'AND messages_fts.rowid < $before' : ''}
           AND ${scope} AND msg.kind <> 'system' AND msg."deletedAt" IS NULL
         ORDER BY messages_fts.rowid DESC
@@ -57,17 +56,7 @@ export async function searchMessages(ctx: AppContext, user: User, q: SearchQuery
       { ...params, match: fts5Query(terms) },
     );
   } else {
-    rows = await ctx.db.read<MessageRow>(
-      `SELECT ${MESSAGE_ROW_COLUMNS}
-         FROM messages msg
-         LEFT JOIN users u ON u.id = msg."authorId"
-         LEFT JOIN attachments a ON a.id = msg."attachmentId"
-        WHERE msg."searchVector" @@ to_tsquery('simple', $match) ${q.before !== undefined ? 'AND msg.id < $before' : ''}
-          AND ${scope} AND msg.kind <> 'system' AND msg."deletedAt" IS NULL
-        ORDER BY msg.id DESC
-        LIMIT $take`,
-      { ...params, match: tsQuery(terms) },
-    );
+    rows = await searchPostgres(ctx, scope, params, tsQuery(terms), q.before !== undefined);
   }
   const hasMore = rows.length > limit;
   const page = rows.slice(0, limit);
@@ -76,4 +65,50 @@ export async function searchMessages(ctx: AppContext, user: User, q: SearchQuery
     results: messages.map((message, i) => ({ message, snippet: snippet(page[i]!.text, terms) })),
     hasMore,
   };
+}
+
+/** How many of the newest message ids PostgreSQL walks before it turns to the full-text index (see below). */
+const PG_RECENT_WINDOW = 2000;
+
+/**
+ * PostgreSQL in two steps, because one plan cannot serve both kinds of query (D23). Walking the primary key newest
+ * first and filtering by the tsvector stops after a page for a common word, and reads the whole table for a rare
+ * one; starting from the GIN index is instant for a rare word and builds a bitmap of every message for a common one.
+ * The planner cannot tell them apart (a prefix's selectivity is a fixed guess), so: first walk only the newest
+ * PG_RECENT_WINDOW ids (a bounded cost, enough for a common word's page); if the page is not full, the words are rare
+ * there, and the rest comes from the GIN index (`id + 0` keeps the planner off the primary key walk).
+ * Residual: a word common elsewhere but rare in the caller's rooms makes the second step read its large bitmap.
+ */
+async function searchPostgres(
+  ctx: AppContext,
+  scope: string,
+  params: Record<string, unknown>,
+  match: string,
+  hasBefore: boolean,
+): Promise<MessageRow[]> {
+  const take = params.take as number;
+  const newest = async () =>
+    Number(
+      (await ctx.db.read<{ max: string | null }>('SELECT max(id) AS max FROM messages', {}))[0]?.max ?? 0,
+    );
+  const upper = hasBefore ? (params.before as number) : (await newest()) + 1;
+  const floor = upper - PG_RECENT_WINDOW;
+  const step = (range: string, order: string, n: number, extra: Record<string, unknown>) =>
+    ctx.db.read<MessageRow>(
+      `SELECT ${MESSAGE_ROW_COLUMNS}
+         FROM messages msg
+         ${MESSAGE_ROW_JOINS}
+        WHERE msg."searchVector" @@ to_tsquery('simple', $match) AND ${range}
+          AND ${scope} AND msg.kind <> 'system' AND msg."deletedAt" IS NULL
+        ORDER BY ${order} DESC
+        LIMIT $take`,
+      { ...params, match, take: n, ...extra },
+    );
+  // Values are inlined as literals on PostgreSQL (db.read), so each step is planned for its own range.
+  const recent = await step(`msg.id >= $floor ${hasBefore ? 'AND msg.id < $before' : ''}`, 'msg.id', take, {
+    floor,
+  });
+  if (recent.length >= take || floor <= 1) return recent;
+  const older = await step('msg.id < $floor', 'msg.id + 0', take - recent.length, { floor });
+  return [...recent, ...older];
 }
