@@ -1,4 +1,4 @@
-import type { Message, Room, Session } from '@parley/protocol';
+import type { Message, Session } from '@parley/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_NAMES_PER_MESSAGE } from '../../src/modules/messages/mentions.js';
 import {
@@ -11,7 +11,6 @@ import {
 } from '../../src/test-support/server.js';
 import { expectStatus } from '../helpers/http.js';
 import {
-  addMember,
   connectReady,
   createRoom,
   expectNoneBy,
@@ -19,9 +18,11 @@ import {
   fullHistory,
   generalRoomId,
   joinRoom,
+  listedRooms,
   messageMarker,
   postMessage,
   roomAs,
+  roomWith,
 } from '../helpers/realtime.js';
 import { closeAllSockets, emitAck, nextEvent, received, type ClientSocket } from '../helpers/sockets.js';
 
@@ -69,26 +70,6 @@ const pct = (xs: number[], p: number) => {
   return s[Math.min(s.length - 1, Math.floor(p * s.length))]!;
 };
 const ms = (n: number) => `${n.toFixed(1)} ms`;
-
-/** A room of the owner's with `members` in it. */
-async function roomWith(kind: 'public' | 'private', ...members: Session[]): Promise<Room> {
-  const r = await createRoom(call, owner, kind);
-  for (const m of members)
-    if (kind === 'public') await joinRoom(call, m, r.id);
-    else await addMember(call, owner, r.id, m);
-  return r;
-}
-
-/** Every room `s` lists (rooms and DMs), as they see them. */
-async function listedRooms(s: Session): Promise<Room[]> {
-  const out: Room[] = [];
-  for (const path of ['/api/chatrooms', '/api/dms']) {
-    const res = await call('GET', `${path}?limit=200`, { token: s.accessToken });
-    expectStatus(res, 200);
-    out.push(...(res.body.rooms as Room[]));
-  }
-  return out;
-}
 
 /** Short distinct names: a, b, …, z, aa, ab, … */
 function shortName(i: number): string {
@@ -171,7 +152,7 @@ describe('M1 a message of thousands of @names', () => {
   const NAME_BOUND = 2 * MAX_NAMES_PER_MESSAGE;
 
   it(`M1 4,000 characters of "@a @b @c …" or of 64-character "@name.-.-…" tokens: one look-up per send (none without @), at most ${2 * MAX_NAMES_PER_MESSAGE} names; 200 such sends (20 at once) leave another user's fetch fast`, async () => {
-    const r = await roomWith('public', eve, bob);
+    const r = await roomWith(call, owner, 'public', eve, bob);
     const plain = 'x'.repeat(4000);
     const flood = mentionFlood();
     const dotted = punctuationFlood(bob.user.username);
@@ -256,18 +237,18 @@ describe('M1 a message of thousands of @names', () => {
 describe('M2 mentions never reach outside the room', () => {
   it('M2 non-members named in a private room, a public room, a DM, by an edit, or by @room are not in mentions, get no mentionCount and no event', async () => {
     // carol and bob are outsiders of the private room; bob left it after being in it.
-    const priv = await roomWith('private', alice, bob);
+    const priv = await roomWith(call, owner, 'private', alice, bob);
     expectStatus(
       await call('DELETE', `/api/chatrooms/${priv.id}/members/${bob.user.id}`, { token: bob.accessToken }),
       204,
     );
-    const pub = await roomWith('public', alice);
+    const pub = await roomWith(call, owner, 'public', alice);
     const dm = await call('POST', '/api/dms', { token: alice.accessToken, body: { userId: owner.user.id } });
     expectStatus(dm, 200);
     const names = `@${carol.user.username} @${bob.user.username} @${eve.user.username}`;
     const countsBefore = new Map<string, number>();
     for (const s of [carol, bob])
-      for (const x of await listedRooms(s)) countsBefore.set(`${s.user.id}:${x.id}`, x.mentionCount);
+      for (const x of await listedRooms(call, s)) countsBefore.set(`${s.user.id}:${x.id}`, x.mentionCount);
     const sent: Message[] = [
       await postMessage(call, alice, priv.id, `secret for ${names} and @${owner.user.username}`),
       await postMessage(call, owner, priv.id, `@room only, not ${names}`),
@@ -298,7 +279,7 @@ describe('M2 mentions never reach outside the room', () => {
         ['message:new', (m: Message) => sent.some((x) => x.id === m.id)],
         ['message:updated', (m: Message) => m.id === edited.id],
       ]);
-      const rooms = await listedRooms(s);
+      const rooms = await listedRooms(call, s);
       const grew = rooms.filter((x) => x.mentionCount > (countsBefore.get(`${s.user.id}:${x.id}`) ?? 0));
       expect(grew.map((x) => x.name)).toEqual([]);
       expect(rooms.map((x) => x.id)).not.toContain(priv.id);
@@ -314,7 +295,7 @@ describe('M2 mentions never reach outside the room', () => {
 
 describe('M3 @room', () => {
   it('M3 @room names nobody from a non-owner (new, edited, in general, in a DM); from the owner it names the members, and what that costs in a room of 5,000', async () => {
-    const r = await roomWith('public', alice, bob);
+    const r = await roomWith(call, owner, 'public', alice, bob);
     const byMember = await postMessage(call, alice, r.id, '@room look');
     expect(byMember.mentions).toEqual([]);
     const editedIn = await call('PATCH', `/api/messages/${byMember.id}`, {
@@ -403,7 +384,7 @@ describe('M3 @room', () => {
 
 describe('M4 edits keep mentions and mentionCount true', () => {
   it('M4 two edits raced 30 times (REST and socket, adding and removing a mention): stored mentions match the stored text, mentionCount is 0 or 1, the last message:updated is the stored message', async () => {
-    const r = await roomWith('public', alice, bob);
+    const r = await roomWith(call, owner, 'public', alice, bob);
     const me = `@${bob.user.username}`;
     const m = await postMessage(call, alice, r.id, 'start');
     const pairs: [string, string][] = [

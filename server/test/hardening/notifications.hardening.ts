@@ -1,4 +1,4 @@
-import type { Room, Session } from '@parley/protocol';
+import type { Session } from '@parley/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   client,
@@ -10,7 +10,7 @@ import {
   type TestServer,
 } from '../../src/test-support/server.js';
 import { expectError, expectStatus, MISSING_ID } from '../helpers/http.js';
-import { addMember, createRoom, generalRoomId, joinRoom, roomAs } from '../helpers/realtime.js';
+import { generalRoomId, listedRooms, roomAs, roomWith } from '../helpers/realtime.js';
 
 /*
  * Hardening, issue 14 (docs/SECURITY.md M5): PUT /api/chatrooms/:id/notifications raced with itself, with a leave
@@ -39,26 +39,6 @@ afterAll(async () => {
   await server?.close();
 });
 
-/** A room of the owner's with `members` in it. */
-async function roomWith(kind: 'public' | 'private', ...members: Session[]): Promise<Room> {
-  const r = await createRoom(call, owner, kind);
-  for (const m of members)
-    if (kind === 'public') await joinRoom(call, m, r.id);
-    else await addMember(call, owner, r.id, m);
-  return r;
-}
-
-/** Every room `s` lists (rooms and DMs), as they see them. */
-async function listedRooms(s: Session): Promise<Room[]> {
-  const out: Room[] = [];
-  for (const path of ['/api/chatrooms', '/api/dms']) {
-    const res = await call('GET', `${path}?limit=200`, { token: s.accessToken });
-    expectStatus(res, 200);
-    out.push(...(res.body.rooms as Room[]));
-  }
-  return out;
-}
-
 describe('M5 PUT /api/chatrooms/:id/notifications', () => {
   const put = (s: Session, roomId: string, body: unknown) =>
     call('PUT', `/api/chatrooms/${roomId}/notifications`, { token: s.accessToken, body });
@@ -66,21 +46,21 @@ describe('M5 PUT /api/chatrooms/:id/notifications', () => {
   it('M5 raced with itself, with a leave and with a kick it never makes a member; hostile values are 400; others’ rooms 404/403 and unchanged', async () => {
     const levels = ['all', 'mentions', 'none'] as const;
     // Raced with itself: every answer a 200, one stored level that the lists agree on, one membership.
-    const r = await roomWith('public', alice, bob);
+    const r = await roomWith(call, owner, 'public', alice, bob);
     const answers = await Promise.all(
       Array.from({ length: 30 }, (_, i) => put(bob, r.id, { level: levels[i % 3] })),
     );
     for (const a of answers) expectStatus(a, 200);
     const final = (await roomAs(call, bob, r.id)).notifications;
     expect(levels).toContain(final);
-    expect((await listedRooms(bob)).find((x) => x.id === r.id)!.notifications).toBe(final);
+    expect((await listedRooms(call, bob)).find((x) => x.id === r.id)!.notifications).toBe(final);
     expect((await roomAs(call, bob, r.id)).memberCount).toBe(3);
 
     // Raced with leaving (public) and with a kick (private), 10 rounds each: after the race, no membership.
     const statuses = new Map<number, number>();
     const tally = (rs: Res[]) => rs.forEach((x) => statuses.set(x.status, (statuses.get(x.status) ?? 0) + 1));
     for (let round = 0; round < 10; round++) {
-      const pub = await roomWith('public', bob);
+      const pub = await roomWith(call, owner, 'public', bob);
       const leave = call('DELETE', `/api/chatrooms/${pub.id}/members/${bob.user.id}`, {
         token: bob.accessToken,
       });
@@ -90,7 +70,7 @@ describe('M5 PUT /api/chatrooms/:id/notifications', () => {
       const seen = await roomAs(call, bob, pub.id);
       expect(seen).toMatchObject({ isMember: false, memberCount: 1, notifications: 'all' });
 
-      const priv = await roomWith('private', bob);
+      const priv = await roomWith(call, owner, 'private', bob);
       const kick = call('DELETE', `/api/chatrooms/${priv.id}/members/${bob.user.id}`, {
         token: owner.accessToken,
       });
@@ -134,7 +114,7 @@ describe('M5 PUT /api/chatrooms/:id/notifications', () => {
 
     // Someone else's rooms: a private room and a DM answer as a missing room does, byte for byte; a public room
     // the caller is not in, 403. Nobody's level moves, and the caller is in none of them after.
-    const priv = await roomWith('private', alice);
+    const priv = await roomWith(call, owner, 'private', alice);
     const dm = await call('POST', '/api/dms', { token: alice.accessToken, body: { userId: bob.user.id } });
     const missing = await put(carol, MISSING_ID, { level: 'none' });
     expectError(missing, 404, 'NOT_FOUND');
@@ -152,7 +132,7 @@ describe('M5 PUT /api/chatrooms/:id/notifications', () => {
     ] as const)
       expect((await roomAs(call, s, id)).notifications).toBe(s === alice && id === r.id ? before : 'all');
     expect((await roomAs(call, carol, r.id)).isMember).toBe(false);
-    expect((await listedRooms(carol)).map((x) => x.id)).not.toContain(priv.id);
+    expect((await listedRooms(call, carol)).map((x) => x.id)).not.toContain(priv.id);
     console.warn(
       `M5 figures: 30 raced PUTs: 30 × 200, one level; 100 PUTs raced with 10 leaves and 10 kicks: ` +
         `${[...statuses].map(([s, n]) => `${n} × ${s}`).join(', ')}, 0 memberships left; ${hostile.length} ` +

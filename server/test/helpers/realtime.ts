@@ -308,6 +308,31 @@ export async function addMember(call: Call, owner: Session, roomId: string, memb
 }
 
 /** Posts a text message over REST and answers it. */
+/** A room of `owner`'s with `members` in it: joined when public, added by the owner when private. */
+export async function roomWith(
+  call: Call,
+  owner: Session,
+  kind: 'public' | 'private',
+  ...members: Session[]
+): Promise<Room> {
+  const r = await createRoom(call, owner, kind);
+  for (const m of members)
+    if (kind === 'public') await joinRoom(call, m, r.id);
+    else await addMember(call, owner, r.id, m);
+  return r;
+}
+
+/** Every room `s` lists (rooms and DMs, first pages of 200), as they see them. */
+export async function listedRooms(call: Call, s: Session): Promise<Room[]> {
+  const out: Room[] = [];
+  for (const path of ['/api/chatrooms', '/api/dms']) {
+    const res = await call('GET', `${path}?limit=200`, { token: s.accessToken });
+    expectStatusOf(res, 200);
+    out.push(...(res.body.rooms as Room[]));
+  }
+  return out;
+}
+
 export async function postMessage(call: Call, s: Session, roomId: string, text: string): Promise<Message> {
   const res = await call('POST', `/api/chatrooms/${roomId}/messages`, {
     token: s.accessToken,
