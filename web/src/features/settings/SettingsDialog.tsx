@@ -69,66 +69,81 @@ function Status({ text }: { text: string | null }) {
   );
 }
 
+/**
+ * One section's save actions: `busy` while one runs, its success message as `status`, a failure handed to the
+ * action's own error handler. `clear` resets the message before a check that may stop the action early.
+ */
+function useAction() {
+  const [busy, setBusy] = useState(false);
+  const [status, setStatus] = useState<string | null>(null);
+  const run = async (action: () => Promise<string>, onError: (err: unknown) => void) => {
+    setStatus(null);
+    setBusy(true);
+    try {
+      setStatus(await action());
+    } catch (err) {
+      onError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { busy, status, run, clear: () => setStatus(null) };
+}
+
 function ProfileSection({ me }: { me: Me }) {
   const [name, setName] = useState(me.displayName);
   const [nameError, setNameError] = useState<string>();
   const [avatarError, setAvatarError] = useState<string>();
-  const [status, setStatus] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, status, run, clear } = useAction();
   const fileRef = useRef<HTMLInputElement>(null);
 
   const save = async (e: FormEvent) => {
     e.preventDefault();
     setNameError(undefined);
-    setStatus(null);
+    clear();
     if (name.trim() === me.displayName) return;
-    setBusy(true);
-    try {
-      setMe(await api.updateMe({ displayName: name.trim() }));
-      setStatus('Display name saved.');
-    } catch (err) {
-      setNameError(fieldMessage(asApiError(err), 'displayName'));
-    } finally {
-      setBusy(false);
-    }
+    await run(
+      async () => {
+        setMe(await api.updateMe({ displayName: name.trim() }));
+        return 'Display name saved.';
+      },
+      (err) => setNameError(fieldMessage(asApiError(err), 'displayName')),
+    );
   };
 
   const pickAvatar = async (file: File | undefined) => {
     setAvatarError(undefined);
-    setStatus(null);
+    clear();
     if (!file) return;
     const problem = checkImage(file);
     if (problem) return setAvatarError(problem);
-    setBusy(true);
-    try {
-      const square = await cropSquare(file);
-      const attachment = await uploadImage(square, () => undefined).promise;
-      setMe(await api.updateMe({ avatarAttachmentId: attachment.id }));
-      setStatus('Avatar saved.');
-    } catch (err) {
-      setAvatarError(
-        err instanceof Error && err.name !== 'ApiError'
-          ? 'That image could not be read. Try another one.'
-          : fieldMessage(asApiError(err), 'avatarAttachmentId'),
-      );
-    } finally {
-      setBusy(false);
-      if (fileRef.current) fileRef.current.value = '';
-    }
+    await run(
+      async () => {
+        const square = await cropSquare(file);
+        const attachment = await uploadImage(square, () => undefined).promise;
+        setMe(await api.updateMe({ avatarAttachmentId: attachment.id }));
+        return 'Avatar saved.';
+      },
+      (err) =>
+        setAvatarError(
+          err instanceof Error && err.name !== 'ApiError'
+            ? 'That image could not be read. Try another one.'
+            : fieldMessage(asApiError(err), 'avatarAttachmentId'),
+        ),
+    );
+    // The same file picked again must still fire a change.
+    if (fileRef.current) fileRef.current.value = '';
   };
 
   const removeAvatar = async () => {
     setAvatarError(undefined);
-    setStatus(null);
-    setBusy(true);
-    try {
-      setMe(await api.updateMe({ avatarAttachmentId: null }));
-      setStatus('Avatar removed.');
-    } catch (err) {
-      setAvatarError(fieldMessage(asApiError(err), 'avatarAttachmentId'));
-    } finally {
-      setBusy(false);
-    }
+    await run(
+      async () => {
+        setMe(await api.updateMe({ avatarAttachmentId: null }));
+        return 'Avatar removed.';
+      },
+      (err) => setAvatarError(fieldMessage(asApiError(err), 'avatarAttachmentId')),
+    );
   };
 
   return (
@@ -192,21 +207,17 @@ function ProfileSection({ me }: { me: Me }) {
 function EmailSection({ me }: { me: Me }) {
   const [email, setEmail] = useState(me.email ?? '');
   const [error, setError] = useState<string>();
-  const [status, setStatus] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, status, run } = useAction();
   const save = async (e: FormEvent) => {
     e.preventDefault();
     setError(undefined);
-    setStatus(null);
-    setBusy(true);
-    try {
-      setMe(await api.updateMe({ email: email.trim() }));
-      setStatus('Email saved.');
-    } catch (err) {
-      setError(fieldMessage(asApiError(err), 'email'));
-    } finally {
-      setBusy(false);
-    }
+    await run(
+      async () => {
+        setMe(await api.updateMe({ email: email.trim() }));
+        return 'Email saved.';
+      },
+      (err) => setError(fieldMessage(asApiError(err), 'email')),
+    );
   };
   return (
     <Section title="Email" id="settings-email">
@@ -234,31 +245,30 @@ function PasswordSection() {
   const [current, setCurrent] = useState('');
   const [next, setNext] = useState('');
   const [errors, setErrors] = useState<{ currentPassword?: string; newPassword?: string }>({});
-  const [status, setStatus] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, status, run, clear } = useAction();
   const save = async (e: FormEvent) => {
     e.preventDefault();
     setErrors({});
-    setStatus(null);
+    clear();
     if (next.length < LIMITS.passwordMin)
       return setErrors({ newPassword: `Use at least ${LIMITS.passwordMin} characters.` });
-    setBusy(true);
-    try {
-      await api.changePassword(current, next);
-      setCurrent('');
-      setNext('');
-      setStatus('Password changed. You were signed out on your other devices.');
-    } catch (err) {
-      const e2 = asApiError(err);
-      const np = fieldMessage(e2, 'newPassword');
-      setErrors(
-        e2.code === 'VALIDATION_ERROR' && np
-          ? { newPassword: np }
-          : { currentPassword: fieldMessage(e2, 'currentPassword') ?? describeError(e2) },
-      );
-    } finally {
-      setBusy(false);
-    }
+    await run(
+      async () => {
+        await api.changePassword(current, next);
+        setCurrent('');
+        setNext('');
+        return 'Password changed. You were signed out on your other devices.';
+      },
+      (err) => {
+        const e2 = asApiError(err);
+        const np = fieldMessage(e2, 'newPassword');
+        setErrors(
+          e2.code === 'VALIDATION_ERROR' && np
+            ? { newPassword: np }
+            : { currentPassword: fieldMessage(e2, 'currentPassword') ?? describeError(e2) },
+        );
+      },
+    );
   };
   return (
     <Section title="Password" id="settings-password">
