@@ -322,6 +322,13 @@ export async function roomWith(
   return r;
 }
 
+/** The ids of a room's members (first page of 200) as `s` sees them, sorted: the list is online first, then by name. */
+export async function memberIds(call: Call, s: Session, roomId: string): Promise<string[]> {
+  const res = await call('GET', `/api/chatrooms/${roomId}/members?limit=200`, { token: s.accessToken });
+  expectStatusOf(res, 200);
+  return (res.body.members as { user: { id: string } }[]).map((m) => m.user.id).sort();
+}
+
 /** Every room `s` lists (rooms and DMs, first pages of 200), as they see them. */
 export async function listedRooms(call: Call, s: Session): Promise<Room[]> {
   const out: Room[] = [];
