@@ -36,6 +36,9 @@ export function presentMessage(
     deleted,
     // A deleted message names nobody any more, as it says nothing.
     mentions: deleted ? [] : decodeMentions(m.mentions),
+    // Issue 16: filled by the reactions and replies work (the helper that builds them replaces these two).
+    reactions: [],
+    replyTo: null,
   };
 }
 
