@@ -12,6 +12,7 @@ import { discardAttachments } from '../uploads/service.js';
 import { loadVisibleRoom, unreadCounts } from '../rooms/queries.js';
 import { presentMessages, presentRecord } from './presenter.js';
 import { readHistoryPage } from './repo.js';
+import { deleteAllReactions } from './reactions-repo.js';
 import { encodeMentions, resolveMentions } from './mentions.js';
 import type { SendInput, SendResult } from './writer.js';
 
@@ -92,8 +93,8 @@ export function send(
   return ctx.messages.writer.send(user, roomId, input, onQueued);
 }
 
-/** A message the user may see, with its room and their membership there. */
-async function loadVisibleMessage(ctx: AppContext, user: User, messageId: number) {
+/** A message the user may see, with its room and their membership there (NOT_FOUND alike for both). */
+export async function loadVisibleMessage(ctx: AppContext, user: User, messageId: number) {
   const message = await ctx.models.Message.findByPk(messageId);
   if (!message) throw notFound('Message not found');
   const { room, membership } = await loadVisibleRoom(ctx, user, Number(message.roomId)).catch(() => {
@@ -159,11 +160,13 @@ export async function remove(ctx: AppContext, user: User, messageId: number): Pr
   if (message.deletedAt) return;
   await inTx(ctx, async (t, after) => {
     const [updated] = await ctx.models.Message.update(
-      { deletedAt: new Date(), text: '' },
+      { deletedAt: new Date(), text: '', reactions: '' },
       { where: { id: message.id, deletedAt: null }, transaction: t },
     );
     // Deleted meanwhile by another request: that one tells the room.
     if (updated !== 1) return;
+    // Its reactions go with its content (after the row's lock: a reaction change waits, then finds it deleted).
+    await deleteAllReactions(ctx.db, t, message.id);
     // After the row's lock: an edit that committed before this is broadcast before this delete (E1).
     ctx.messages.turns.take(t, room.id);
     // Its image goes with it, at once: row marked (every node refuses the URL) and files unlinked (T4).
