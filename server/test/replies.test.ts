@@ -109,7 +109,17 @@ describe('POST /api/chatrooms/:id/messages with replyToId', () => {
       200,
     );
     expect((await historyOf(room, reply.id)).replyTo).toMatchObject({ text: 'second', deleted: false });
+    // The room hears the reply again, with its new quote, right after the parent's own update.
+    await nextEvent(bobSocket, 'message:updated', (p) => p.id === parent.id && p.text === 'second');
+    expect(await nextEvent(bobSocket, 'message:updated', (p) => p.id === reply.id)).toEqual(
+      await historyOf(room, reply.id),
+    );
     expectStatus(await call('DELETE', `/api/messages/${parent.id}`, { token: alice.accessToken }), 204);
+    await nextEvent(bobSocket, 'message:deleted', (p) => p.id === parent.id);
+    expect((await nextEvent(bobSocket, 'message:updated', (p) => p.id === reply.id)).replyTo).toMatchObject({
+      text: '',
+      deleted: true,
+    });
     expect((await historyOf(room, reply.id)).replyTo).toEqual({
       id: parent.id,
       author: userOf(alice),

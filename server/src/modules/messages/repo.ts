@@ -283,6 +283,20 @@ export async function replyParents(db: Db, t: Transaction, ids: number[]): Promi
   );
 }
 
+/** The newest `limit` live replies to a message (their quotes follow it), by the partial index on replyToId. */
+export async function liveReplyIds(
+  db: Db,
+  t: Transaction,
+  parentId: number,
+  limit: number,
+): Promise<number[]> {
+  const rows = await db.sequelize.query<{ id: number | string }>(
+    'SELECT id FROM messages WHERE "replyToId" = :parentId AND "deletedAt" IS NULL ORDER BY id DESC LIMIT :limit',
+    { replacements: { parentId, limit }, transaction: t, type: QueryTypes.SELECT },
+  );
+  return rows.map((r) => Number(r.id)).reverse();
+}
+
 /** The uploads with these ids. */
 export function attachmentsById(models: Models, t: Transaction, ids: string[]): Promise<Attachment[]> {
   return models.Attachment.findAll({ where: { id: ids }, transaction: t });

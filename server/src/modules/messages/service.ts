@@ -1,8 +1,8 @@
 import { LIMITS, type Message as MessageDto, type MessagePage } from '@parley/protocol';
-import { Op } from 'sequelize';
+import { Op, type Transaction } from 'sequelize';
 import type { AppContext } from '../../context.js';
 import type { Message, User } from '../../db/models.js';
-import { inTx } from '../../db/unit-of-work.js';
+import { inTx, type After } from '../../db/unit-of-work.js';
 import { forbidden, notFound } from '../../errors.js';
 import { sid } from '../../http/present.js';
 import { isBanned } from '../rooms/bans.js';
@@ -11,7 +11,7 @@ import { canDeleteMessage, canEditMessage } from '../rooms/policy.js';
 import { discardAttachments } from '../uploads/service.js';
 import { loadVisibleRoom, unreadCounts } from '../rooms/queries.js';
 import { presentMessages, presentRecord } from './presenter.js';
-import { readHistoryPage } from './repo.js';
+import { liveReplyIds, readHistoryPage } from './repo.js';
 import { deleteAllReactions } from './reactions-repo.js';
 import { encodeMentions, resolveMentions } from './mentions.js';
 import type { SendInput, SendResult } from './writer.js';
@@ -144,7 +144,37 @@ export async function edit(
     message.set(change);
     const [dto] = await presentMessages(ctx, [message], t);
     after(() => ctx.rt.toRoom(room.id, 'message:updated', dto!));
+    await retellReplies(ctx, t, after, room.id, message.id);
     return dto!;
+  });
+}
+
+/**
+ * How many of a message's replies hear that their quote changed: the newest (those a client most likely shows).
+ * Older ones show the new quote when read again; it bounds what one edit can make the server send.
+ */
+const QUOTES_RETOLD_MAX = 100;
+
+/**
+ * After an edit or a delete of a message, its live replies are told again (message:updated), after the message's
+ * own event and in the same turn: their quote is its current text, or none once it is deleted.
+ */
+async function retellReplies(
+  ctx: AppContext,
+  t: Transaction,
+  after: After,
+  roomId: number,
+  messageId: number,
+) {
+  const ids = await liveReplyIds(ctx.db, t, messageId, QUOTES_RETOLD_MAX);
+  if (!ids.length) return;
+  const replies = await presentMessages(
+    ctx,
+    ids.map((id) => ({ id })),
+    t,
+  );
+  after(() => {
+    for (const r of replies) ctx.rt.toRoom(roomId, 'message:updated', r);
   });
 }
 
@@ -173,6 +203,7 @@ export async function remove(ctx: AppContext, user: User, messageId: number): Pr
     if (message.attachmentId)
       await discardAttachments(ctx, t, after, { id: message.attachmentId, messageId: message.id });
     after(() => ctx.rt.toRoom(room.id, 'message:deleted', { id: sid(message.id), roomId: sid(room.id) }));
+    await retellReplies(ctx, t, after, room.id, message.id);
   });
 }
 
