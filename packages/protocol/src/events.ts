@@ -27,6 +27,11 @@ export const clientEventSchemas = {
     z.strictObject({ messageId: s.IdSchema, text: s.MessageTextSchema.min(1) }),
   ),
   'message:delete': named('MessageDeletePayload', z.strictObject({ messageId: s.IdSchema })),
+  'reaction:add': named('ReactionAddPayload', z.strictObject({ messageId: s.IdSchema, emoji: s.EmojiSchema })),
+  'reaction:remove': named(
+    'ReactionRemovePayload',
+    z.strictObject({ messageId: s.IdSchema, emoji: s.EmojiSchema }),
+  ),
   'messages:fetch': named(
     'MessagesFetchPayload',
     z
@@ -74,6 +79,8 @@ export const clientAckSchemas = {
   'message:send': messageAck,
   'message:edit': messageAck,
   'message:delete': emptyAck,
+  'reaction:add': messageAck,
+  'reaction:remove': messageAck,
   'messages:fetch': s.MessagePageSchema,
   typing: emptyAck,
   'room:read': named('RoomReadAck', z.object({ unreadCount: z.number().int() })),
@@ -164,6 +171,10 @@ export const eventDocs: Record<ClientEventName | ServerEventName, string> = {
   'message:send': 'Send a message. Acked only after it is stored; idempotent by clientId.',
   'message:edit': 'Edit your message (FORBIDDEN once banned from its room).',
   'message:delete': 'Delete a message (author, unless banned from its room, or room owner).',
+  'reaction:add':
+    'React with one emoji (idempotent; at most 20 distinct per message; members only, not while banned). Acks the message; the room gets message:updated.',
+  'reaction:remove':
+    'Take back your reaction (idempotent). Acks the message; the room gets message:updated.',
   'messages:fetch':
     'History page; `after` fills the gap after a reconnect; `around` is the page centred on a message (`hasMoreBefore`/`hasMoreAfter`).',
   typing:
@@ -176,7 +187,7 @@ export const eventDocs: Record<ClientEventName | ServerEventName, string> = {
   'message:new': 'A message was stored in one of your rooms (your own included).',
   'messages:new':
     'Several messages of one room, stored at once, in one frame (ascending id; each is what its own `message:new` would be). Sent only to sockets that opted in with `auth: { messageBatches: true }` at the handshake, in place of the single events; a socket that did not opt in gets one `message:new` per message. Order per room holds across singles and batches.',
-  'message:updated': 'A message was edited.',
+  'message:updated': 'A message was edited, or its reactions (or the quote of the message it answers) changed.',
   'message:deleted': 'A message was deleted.',
   'room:member-joined': 'Someone joined the room (also stored as a system message).',
   'room:member-left':

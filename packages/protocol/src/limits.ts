@@ -30,6 +30,11 @@ export const LIMITS = {
   presenceSubscribeMax: 500,
   /** Online members in a room:join ack (v2). */
   roomJoinOnlineMax: 100,
+  /** Reactions (v2): distinct emoji per message, and the reacting user ids each reaction lists. */
+  reactionsPerMessageMax: 20,
+  reactionUserIdsMax: 50,
+  /** Replies (v2): how much of the parent's text the quote carries. */
+  replyQuoteMax: 200,
   uploadMaxBytes: 5 * 1024 * 1024,
   socketPacketMaxBytes: 64 * 1024,
   /** Largest JSON body a REST write accepts. */

@@ -153,6 +153,48 @@ export const AttachmentSchema = z
   })
   .meta({ id: 'Attachment' });
 
+/**
+ * One emoji: a single grapheme of Unicode's recommended (RGI) emoji set. A bare pictograph that Unicode writes with
+ * an emoji presentation selector (❤ → ❤️) is stored fully qualified, so that both spellings are one reaction.
+ * The `v` flag is built at run time: the compile target predates it, Node 20 and every browser we serve have it.
+ */
+const RGI_EMOJI = new RegExp('^\\p{RGI_Emoji}$', 'v');
+/** The fully qualified spelling of `s` when it is one RGI emoji (adding U+FE0F where Unicode wants it), else null. */
+export const normaliseEmoji = (s: string): string | null => {
+  if (s.length === 0 || s.length > 32) return null;
+  if (RGI_EMOJI.test(s)) return s;
+  const qualified = s.endsWith('\uFE0F') ? s : `${s}\uFE0F`;
+  return RGI_EMOJI.test(qualified) ? qualified : null;
+};
+export const EmojiSchema = z
+  .string()
+  .transform((s, ctx) => {
+    const e = normaliseEmoji(s);
+    if (e === null) {
+      ctx.addIssue({ code: 'custom', message: 'must be one emoji' });
+      return z.NEVER;
+    }
+    return e;
+  })
+  .meta({ description: "One emoji (a single grapheme of Unicode's RGI emoji set)", example: '👍' });
+
+export const ReactionSchema = z
+  .object({
+    emoji: z.string(),
+    count: z.number().int(),
+    userIds: z.array(IdSchema).meta({ description: 'The first 50 users who reacted, in the order they did' }),
+  })
+  .meta({ id: 'Reaction' });
+
+export const ReplyToSchema = z
+  .object({
+    id: IdSchema,
+    author: UserSchema.nullable(),
+    text: z.string().meta({ description: "The first 200 characters of the parent's text ('' once deleted)" }),
+    deleted: z.boolean(),
+  })
+  .meta({ id: 'ReplyTo' });
+
 export const MessageKindSchema = z.enum(['text', 'image', 'system']);
 export const SystemEventSchema = z.enum(['joined', 'left', 'kicked', 'room_renamed']);
 export const MessageSchema = z
@@ -172,6 +214,10 @@ export const MessageSchema = z
       description:
         'Ids of the room members the text names as `@username` (or all of them: `@room` by the owner), ascending',
     }),
+    reactions: z.array(ReactionSchema).meta({
+      description: 'At most 20 distinct emoji, in the order each was first added',
+    }),
+    replyTo: ReplyToSchema.nullable().meta({ description: 'The message this one answers, quoted' }),
   })
   .meta({ id: 'Message' });
 
@@ -352,6 +398,7 @@ export const SearchQuerySchema = z.object({
 const messageContent = {
   text: MessageTextSchema.optional(),
   attachmentId: AttachmentIdSchema.optional(),
+  replyToId: IdSchema.optional().meta({ description: 'Answer this message (of the same room)' }),
 };
 const needsContent = (b: { text?: string; attachmentId?: string }) =>
   Boolean(b.text) || Boolean(b.attachmentId);
@@ -365,6 +412,8 @@ export const SendMessageBodySchema = z
 export const EditMessageBodySchema = z
   .strictObject({ text: MessageTextSchema.min(1) })
   .meta({ id: 'EditMessageBody' });
+
+export const ReactionBodySchema = z.strictObject({ emoji: EmojiSchema }).meta({ id: 'ReactionBody' });
 
 export const SetNotificationsBodySchema = z
   .strictObject({ level: NotificationLevelSchema })
@@ -417,6 +466,8 @@ export type NotificationLevel = z.infer<typeof NotificationLevelSchema>;
 export type RoomKind = z.infer<typeof RoomKindSchema>;
 export type Attachment = z.infer<typeof AttachmentSchema>;
 export type Message = z.infer<typeof MessageSchema>;
+export type Reaction = z.infer<typeof ReactionSchema>;
+export type ReplyTo = z.infer<typeof ReplyToSchema>;
 export type SystemEvent = z.infer<typeof SystemEventSchema>;
 export type Session = z.infer<typeof SessionSchema>;
 export type Member = z.infer<typeof MemberSchema>;

@@ -67,6 +67,8 @@ const message = (id: string, roomId: string, mentions: string[] = []): Message =
   createdAt: `2026-12-03T09:00:0${id.slice(-1)}.000Z`,
   editedAt: null,
   deleted: false,
+  reactions: [],
+  replyTo: null,
 });
 
 /** A socket that only records handlers, so that the test can play server events into them. */

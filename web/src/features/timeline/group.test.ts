@@ -24,6 +24,8 @@ const message = (id: string, author: User, createdAt: string): Message => ({
   createdAt,
   editedAt: null,
   deleted: false,
+  reactions: [],
+  replyTo: null,
 });
 
 describe('buildItems', () => {
