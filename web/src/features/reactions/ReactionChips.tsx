@@ -1,0 +1,156 @@
+import type { Message, Reaction } from '@parley/protocol';
+import { lazy, Suspense, useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { Icon } from '../../components/Icon';
+import { chatStore } from '../../store/chat';
+import { useStore } from '../../store/store';
+import { myId, useMe } from '../auth/me';
+import { useLongPress } from '../timeline/useLongPress';
+import { setReaction } from './reactionActions';
+import { canAddReaction, hasReacted, reactionLabel, reactionTooltip } from './reactionLogic';
+
+const EmojiPicker = lazy(() => import('../emoji/EmojiPicker'));
+
+/** Names of the people the client knows in a room: its members, the authors it holds, whoever is online. */
+function useNameOf(roomId: string): (userId: string) => string | undefined {
+  const members = useStore(chatStore, (s) => s.members[roomId]);
+  const messages = useStore(chatStore, (s) => s.timelines[roomId]?.messages);
+  const online = useStore(chatStore, (s) => s.online);
+  return useMemo(() => {
+    const names = new Map<string, string>();
+    for (const m of messages ?? []) if (m.author) names.set(m.author.id, m.author.displayName);
+    for (const u of Object.values(online)) names.set(u.id, u.displayName);
+    for (const m of members ?? []) names.set(m.user.id, m.user.displayName);
+    return (id) => names.get(id);
+  }, [members, messages, online]);
+}
+
+function Chip({ message, reaction }: { message: Message; reaction: Reaction }) {
+  const me = useMe();
+  const nameOf = useNameOf(message.roomId);
+  const [showWho, setShowWho] = useState(false);
+  const mine = hasReacted(reaction, me?.id ?? null);
+  const tip = reactionTooltip(reaction, me?.id ?? null, nameOf);
+  const tipId = `reaction-${message.id}-${reaction.emoji}`;
+  // A long press on a phone shows who reacted (there is no hover there) instead of toggling.
+  const press = useLongPress<HTMLButtonElement>(() => setShowWho(true));
+  useEffect(() => {
+    if (!showWho) return;
+    const hide = () => setShowWho(false);
+    document.addEventListener('pointerdown', hide);
+    return () => document.removeEventListener('pointerdown', hide);
+  }, [showWho]);
+  return (
+    <span className={`reaction-chip-wrap${showWho ? ' show-who' : ''}`}>
+      <button
+        type="button"
+        className={`reaction-chip${mine ? ' mine' : ''}`}
+        aria-pressed={mine}
+        aria-label={reactionLabel(reaction, me?.id ?? null)}
+        aria-describedby={tipId}
+        {...press.handlers}
+        onClick={() => {
+          if (press.consumeLongPress()) return;
+          void setReaction(message, reaction.emoji, !mine);
+        }}
+        onBlur={() => setShowWho(false)}
+      >
+        <span aria-hidden="true">{reaction.emoji}</span>
+        <span className="reaction-count" aria-hidden="true">
+          {reaction.count}
+        </span>
+      </button>
+      <span role="tooltip" id={tipId} className="reaction-tooltip">
+        {tip}
+      </span>
+    </span>
+  );
+}
+
+/**
+ * Open the emoji picker to react; the button says when a message holds all the distinct emoji it may (the
+ * server's limit), rather than letting the pick fail.
+ */
+export function AddReactionButton({
+  message,
+  className = 'icon-button small',
+  onOpened,
+}: {
+  message: Message;
+  className?: string;
+  onOpened?(): void;
+}) {
+  const [open, setOpen] = useState(false);
+  const button = useRef<HTMLButtonElement>(null);
+  const full = !canAddReaction(message.reactions ?? []);
+  const close = useCallback(() => {
+    setOpen(false);
+    button.current?.focus();
+  }, []);
+  return (
+    <span className="add-reaction">
+      <button
+        ref={button}
+        type="button"
+        className={className}
+        aria-label="Add reaction"
+        title={full ? 'This message has 20 different reactions already' : 'Add reaction'}
+        aria-disabled={full || undefined}
+        aria-haspopup="dialog"
+        aria-expanded={open}
+        data-emoji-toggle=""
+        onClick={() => {
+          if (full) return;
+          setOpen((o) => !o);
+          onOpened?.();
+        }}
+      >
+        <Icon name="smile" size={16} />
+      </button>
+      {open && <ReactionPicker message={message} onClose={close} />}
+    </span>
+  );
+}
+
+/** The shared emoji picker, picking a reaction (recently used first, as in the composer). */
+export function ReactionPicker({ message, onClose }: { message: Message; onClose(): void }) {
+  return (
+    <Suspense
+      fallback={
+        <p className="emoji-picker emoji-status reaction-picker" role="status">
+          Loading emoji…
+        </p>
+      }
+    >
+      <EmojiPicker
+        className="reaction-picker"
+        onPick={(emoji) => {
+          onClose();
+          // Picking one we already gave keeps it (as Discord does); its chip takes it back.
+          const mine = message.reactions?.some((r) => r.emoji === emoji && hasReacted(r, myId()));
+          if (!mine) void setReaction(message, emoji, true);
+        }}
+        onClose={onClose}
+      />
+    </Suspense>
+  );
+}
+
+/** A message's reactions as toggle chips (emoji and count), then "Add reaction". */
+export function ReactionChips({ message, canReact }: { message: Message; canReact: boolean }) {
+  const reactions = message.reactions ?? [];
+  if (!reactions.length) return null;
+  return (
+    <div className="reactions" role="group" aria-label="Reactions">
+      {reactions.map((r) =>
+        canReact ? (
+          <Chip key={r.emoji} message={message} reaction={r} />
+        ) : (
+          <span key={r.emoji} className="reaction-chip" title={`${r.count} reacted with ${r.emoji}`}>
+            {r.emoji} {r.count}
+          </span>
+        ),
+      )}
+      {canReact && <AddReactionButton message={message} className="reaction-chip add" />}
+    </div>
+  );
+}
