@@ -1,0 +1,160 @@
+import { expect, test } from '@playwright/test';
+import { messages, shortTag, timeline } from './support/app';
+import { expectNoSeriousViolations } from './support/axe';
+import { api, apiUser, createRoomApi, joinRoomApi, say, type ApiUser } from './support/seed';
+
+/*
+ * Issue 16, web client: reactions between two users, live (chips as toggle buttons named by emoji, count and
+ * whether you are in it; who reacted in a tooltip), the picker with the recently used emoji first, and the limit
+ * of 20 distinct emoji per message.
+ */
+
+async function openRoom(u: ApiUser, roomId: string, name: string): Promise<void> {
+  await u.page.goto(`/rooms/${roomId}`);
+  await expect(timeline(u.page, name)).toBeVisible();
+}
+
+const react = (u: ApiUser, messageId: string, emoji: string) =>
+  api(u.context.request, u, 'post', `/api/messages/${messageId}/reactions`, { emoji });
+
+test('reactions reach the other user live; a chip toggles yours; the tooltip names who reacted', async ({
+  browser,
+}) => {
+  test.slow();
+  const tag = shortTag();
+  const ana = await apiUser(browser, 'ana', `Ana React ${tag}`);
+  const bo = await apiUser(browser, 'bo', `Bo React ${tag}`);
+  const name = `react-${Date.now().toString(36).slice(-5)}`;
+  const room = await createRoomApi(ana, name);
+  await joinRoomApi(bo, room.id);
+  await say(ana, room.id, `React to this ${tag}`);
+  await openRoom(ana, room.id, name);
+  await openRoom(bo, room.id, name);
+  const onAna = messages(ana.page, name, `React to this ${tag}`);
+  const onBo = messages(bo.page, name, `React to this ${tag}`);
+
+  // Ana reacts from the picker (search, Enter picks the first hit).
+  await onAna.hover();
+  await onAna.getByRole('button', { name: 'Add reaction' }).click();
+  const picker = ana.page.getByRole('dialog', { name: 'Emoji picker' });
+  await expect(picker).toBeVisible();
+  await picker.getByRole('searchbox', { name: 'Search emoji' }).fill('thumbs up');
+  await expect(picker.getByRole('button', { name: 'thumbs up' }).first()).toBeVisible();
+  await picker.getByRole('searchbox', { name: 'Search emoji' }).press('Enter');
+  await expect(picker).toBeHidden();
+  const anaChip = onAna.getByRole('button', { name: /^👍 \d/ });
+  await expect(anaChip).toHaveAccessibleName('👍 1, you reacted');
+  await expect(anaChip).toHaveAttribute('aria-pressed', 'true');
+
+  // Bo sees it live, not pressed; the tooltip names Ana.
+  const boChip = onBo.getByRole('button', { name: /^👍 \d/ });
+  await expect(boChip).toHaveAccessibleName('👍 1, 1 person reacted');
+  await expect(boChip).toHaveAttribute('aria-pressed', 'false');
+  await boChip.hover();
+  const boTip = onBo.getByRole('tooltip');
+  await expect(boTip).toBeVisible();
+  await expect(boTip).toHaveText(`${ana.displayName} reacted with 👍`);
+  await expect(boChip).toHaveAccessibleDescription(`${ana.displayName} reacted with 👍`);
+  await expectNoSeriousViolations(bo.page, 'reaction chips');
+
+  // Bo joins it: two, for both.
+  await boChip.click();
+  await expect(boChip).toHaveAccessibleName('👍 2, you and 1 other reacted');
+  await expect(boChip).toHaveAttribute('aria-pressed', 'true');
+  await expect(anaChip).toHaveAccessibleName('👍 2, you and 1 other reacted');
+  await expect(onAna.getByRole('tooltip')).toHaveText(`${bo.displayName} and you reacted with 👍`);
+
+  // Ana takes hers back (by keyboard): one, Bo's.
+  await anaChip.focus();
+  await expect(onAna.getByRole('tooltip')).toBeVisible();
+  await ana.page.keyboard.press('Enter');
+  await expect(anaChip).toHaveAccessibleName('👍 1, 1 person reacted');
+  await expect(anaChip).toHaveAttribute('aria-pressed', 'false');
+  await expect(boChip).toHaveAccessibleName('👍 1, you reacted');
+
+  // The picker offers the recently used emoji first.
+  await onAna.hover();
+  await onAna.getByRole('button', { name: 'Add reaction' }).first().click();
+  const recent = picker.getByRole('group', { name: 'Recently used' });
+  await expect(recent.getByRole('button').first()).toHaveText('👍');
+  await ana.page.keyboard.press('Escape');
+  await expect(picker).toBeHidden();
+
+  // After a reload the server's copy says the same.
+  await bo.page.reload();
+  await expect(
+    messages(bo.page, name, `React to this ${tag}`).getByRole('button', { name: /^👍/ }),
+  ).toHaveAccessibleName('👍 1, you reacted');
+  await ana.context.close();
+  await bo.context.close();
+});
+
+test('at 20 different reactions a new one cannot be added, an existing one can be joined', async ({
+  browser,
+}) => {
+  test.slow();
+  const tag = shortTag();
+  const ana = await apiUser(browser, 'ana', `Ana Full ${tag}`);
+  const bo = await apiUser(browser, 'bo', `Bo Full ${tag}`);
+  const name = `full-${Date.now().toString(36).slice(-5)}`;
+  const room = await createRoomApi(ana, name);
+  await joinRoomApi(bo, room.id);
+  const m = await say(ana, room.id, `Popular ${tag}`);
+  const emoji = [
+    '😀',
+    '😃',
+    '😄',
+    '😁',
+    '😆',
+    '😅',
+    '😂',
+    '🙂',
+    '🙃',
+    '😉',
+    '😊',
+    '😇',
+    '🥰',
+    '😍',
+    '🤩',
+    '😘',
+    '😗',
+    '😚',
+    '😙',
+    '🥲',
+  ];
+  for (const e of emoji.slice(0, 19)) await react(ana, m.id, e);
+  await openRoom(bo, room.id, name);
+  const msg = messages(bo.page, name, `Popular ${tag}`);
+  const chips = msg.getByRole('group', { name: 'Reactions' });
+  await expect(chips.getByRole('button', { name: /reacted$/ })).toHaveCount(19);
+  const add = chips.getByRole('button', { name: 'Add reaction' });
+  await expect(add).not.toHaveAttribute('aria-disabled', 'true');
+
+  // The 20th arrives live: adding a new one is off (said in its title), the menu no longer offers it.
+  await react(ana, m.id, emoji[19]!);
+  await expect(chips.getByRole('button', { name: /reacted$/ })).toHaveCount(20);
+  await expect(add).toHaveAttribute('aria-disabled', 'true');
+  await expect(add).toHaveAttribute('title', /20 different reactions/);
+  await add.click();
+  await expect(bo.page.getByRole('dialog', { name: 'Emoji picker' })).toBeHidden();
+  await msg.hover();
+  await msg.getByRole('button', { name: 'More actions' }).click();
+  await expect(bo.page.getByRole('menuitem', { name: 'Reply' })).toBeVisible();
+  await expect(bo.page.getByRole('menuitem', { name: 'Add reaction' })).toHaveCount(0);
+  await bo.page.keyboard.press('Escape');
+
+  // Joining one of the 20 still works.
+  const smile = chips.getByRole('button', { name: /^😀 1/ });
+  await smile.click();
+  await expect(smile).toHaveAccessibleName('😀 2, you and 1 other reacted');
+
+  // The server refuses a 21st from anyone (the client's check is only a courtesy).
+  const res = await ana.context.request.post(`/api/messages/${m.id}/reactions`, {
+    headers: { Authorization: `Bearer ${ana.token}` },
+    data: { emoji: '🎉' },
+  });
+  expect(res.status()).toBeGreaterThanOrEqual(400);
+  await expectNoSeriousViolations(bo.page, 'twenty reactions');
+  await ana.context.close();
+  await bo.context.close();
+});
