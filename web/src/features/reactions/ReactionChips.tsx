@@ -10,17 +10,23 @@ import { canAddReaction, hasReacted, reactionLabel, reactionTooltip } from './re
 
 const EmojiPicker = lazy(() => import('../emoji/EmojiPicker'));
 
+/** The last lookup built (every chip of a room shares it until members, messages or presence change). */
+let cached: { key: unknown[]; nameOf: (userId: string) => string | undefined } | null = null;
+
 /** Names of the people the client knows in a room: its members, the authors it holds, whoever is online. */
 function useNameOf(roomId: string): (userId: string) => string | undefined {
   const members = useStore(chatStore, (s) => s.members[roomId]);
   const messages = useStore(chatStore, (s) => s.timelines[roomId]?.messages);
   const online = useStore(chatStore, (s) => s.online);
   return useMemo(() => {
+    const key = [members, messages, online];
+    if (cached && cached.key.every((k, i) => k === key[i])) return cached.nameOf;
     const names = new Map<string, string>();
     for (const m of messages ?? []) if (m.author) names.set(m.author.id, m.author.displayName);
     for (const u of Object.values(online)) names.set(u.id, u.displayName);
     for (const m of members ?? []) names.set(m.user.id, m.user.displayName);
-    return (id) => names.get(id);
+    cached = { key, nameOf: (id) => names.get(id) };
+    return cached.nameOf;
   }, [members, messages, online]);
 }
 

@@ -14,11 +14,12 @@ export function quoteText(q: Pick<ReplyTo, 'text' | 'deleted'>): string {
 export function goToParent(roomId: string, parentId: string): void {
   jumpToMessage(roomId, parentId)
     .then(() =>
-      requestAnimationFrame(() =>
-        document
-          .querySelector<HTMLElement>(`[data-message-id="${parentId}"]`)
-          ?.focus({ preventScroll: true }),
-      ),
+      requestAnimationFrame(() => {
+        const el = document.querySelector<HTMLElement>(`[data-message-id="${parentId}"]`);
+        el?.focus({ preventScroll: true });
+        // Already highlighted by an earlier jump, the timeline does not move again by itself.
+        el?.scrollIntoView({ block: 'center' });
+      }),
     )
     .catch((err: unknown) => setNotice(`Could not open the original message: ${describeError(err)}`));
 }
