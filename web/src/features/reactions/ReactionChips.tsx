@@ -1,5 +1,16 @@
 import type { Message, Reaction } from '@parley/protocol';
-import { lazy, Suspense, useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import {
+  lazy,
+  Suspense,
+  useCallback,
+  useEffect,
+  useLayoutEffect,
+  useMemo,
+  useRef,
+  useState,
+  type CSSProperties,
+  type RefObject,
+} from 'react';
 import { Icon } from '../../components/Icon';
 import { chatStore } from '../../store/chat';
 import { useStore } from '../../store/store';
@@ -112,32 +123,57 @@ export function AddReactionButton({
       >
         <Icon name="smile" size={16} />
       </button>
-      {open && <ReactionPicker message={message} onClose={close} />}
+      {open && <ReactionPicker message={message} onClose={close} anchor={button} />}
     </span>
   );
 }
 
-/** The shared emoji picker, picking a reaction (recently used first, as in the composer). */
-export function ReactionPicker({ message, onClose }: { message: Message; onClose(): void }) {
+/** Where a popup fixed to the viewport goes next to `anchor`: below it, or above it in the lower half. */
+function placeBy(anchor: HTMLElement | null): CSSProperties {
+  if (!anchor) return {};
+  const r = anchor.getBoundingClientRect();
+  const right = Math.max(8, window.innerWidth - r.right);
+  return r.top > window.innerHeight / 2
+    ? { right, bottom: Math.max(8, window.innerHeight - r.top + 4) }
+    : { right, top: r.bottom + 4 };
+}
+
+/**
+ * The shared emoji picker, picking a reaction (recently used first, as in the composer). Fixed to the viewport
+ * beside what opened it: a popup inside the timeline's scroller would be clipped at its edges.
+ */
+export function ReactionPicker({
+  message,
+  onClose,
+  anchor,
+}: {
+  message: Message;
+  onClose(): void;
+  anchor: RefObject<HTMLElement | null>;
+}) {
+  const [place, setPlace] = useState<CSSProperties>({});
+  useLayoutEffect(() => setPlace(placeBy(anchor.current)), [anchor]);
   return (
-    <Suspense
-      fallback={
-        <p className="emoji-picker emoji-status reaction-picker" role="status">
-          Loading emoji…
-        </p>
-      }
-    >
-      <EmojiPicker
-        className="reaction-picker"
-        onPick={(emoji) => {
-          onClose();
-          // Picking one we already gave keeps it (as Discord does); its chip takes it back.
-          const mine = message.reactions?.some((r) => r.emoji === emoji && hasReacted(r, myId()));
-          if (!mine) void setReaction(message, emoji, true);
-        }}
-        onClose={onClose}
-      />
-    </Suspense>
+    <div className="reaction-picker-frame" style={place}>
+      <Suspense
+        fallback={
+          <p className="emoji-picker emoji-status reaction-picker" role="status">
+            Loading emoji…
+          </p>
+        }
+      >
+        <EmojiPicker
+          className="reaction-picker"
+          onPick={(emoji) => {
+            onClose();
+            // Picking one we already gave keeps it (as Discord does); its chip takes it back.
+            const mine = message.reactions?.some((r) => r.emoji === emoji && hasReacted(r, myId()));
+            if (!mine) void setReaction(message, emoji, true);
+          }}
+          onClose={onClose}
+        />
+      </Suspense>
+    </div>
   );
 }
 

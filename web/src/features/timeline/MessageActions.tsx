@@ -114,7 +114,7 @@ export function MessageActions({
           describedBy={describedBy}
           buttonRef={menuButton}
         />
-        {picking && <ReactionPicker message={message} onClose={closePicker} />}
+        {picking && <ReactionPicker message={message} onClose={closePicker} anchor={menuButton} />}
       </div>
       {confirmDelete && (
         <ConfirmDialog

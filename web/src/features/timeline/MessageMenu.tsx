@@ -55,8 +55,8 @@ export function MessageMenu({
     const right = Math.max(8, window.innerWidth - r.right);
     setPlace(
       r.top > window.innerHeight / 2
-        ? { position: 'fixed', right, bottom: window.innerHeight - r.top + 4 }
-        : { position: 'fixed', right, top: r.bottom + 4 },
+        ? { position: 'fixed', right, top: 'auto', bottom: window.innerHeight - r.top + 4 }
+        : { position: 'fixed', right, top: r.bottom + 4, bottom: 'auto' },
     );
   }, [open]);
   const itemEls = () => [...(menu.current?.querySelectorAll<HTMLElement>('[role="menuitem"]') ?? [])];
