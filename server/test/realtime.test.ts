@@ -161,6 +161,7 @@ function invalidPayloads(): Record<ClientEventName, Invalid[]> {
       [{ roomId: Number(roomId), text: 'x', clientId }, 'roomId'],
       [{ roomId, text: 'x', clientId, authorId: alice.user.id }, '(root)', UNKNOWN],
       [{ roomId, attachmentId: '../../etc/passwd', clientId }, 'attachmentId'],
+      [{ roomId, text: 'x', clientId, replyToId: 5 }, 'replyToId'],
     ],
     'message:edit': [
       [{ messageId }, 'text'],
@@ -173,6 +174,18 @@ function invalidPayloads(): Record<ClientEventName, Invalid[]> {
       [{}, 'messageId'],
       [{ messageId: true }, 'messageId'],
       [{ messageId, hard: true }, '(root)', UNKNOWN],
+    ],
+    'reaction:add': [
+      [{ messageId }, 'emoji'],
+      [{ messageId, emoji: 'ok' }, 'emoji', /one emoji/],
+      [{ messageId, emoji: '👍👍' }, 'emoji', /one emoji/],
+      [{ messageId: Number(messageId), emoji: '👍' }, 'messageId'],
+      [{ messageId, emoji: '👍', userId: alice.user.id }, '(root)', UNKNOWN],
+    ],
+    'reaction:remove': [
+      [{ messageId, emoji: '' }, 'emoji', /one emoji/],
+      [{ messageId, emoji: 'x'.repeat(100) }, 'emoji', /one emoji/],
+      [{ emoji: '👍' }, 'messageId'],
     ],
     'messages:fetch': [
       [{}, 'roomId'],
@@ -259,7 +272,9 @@ describe('invalid payloads', () => {
     emitNoAck(carolSocket, 'typing', { roomId: generalId, isTyping: false });
     const ack = await emitAck(carolSocket, 'presence:list', {});
     expectOk('presence:list', ack);
-    expect(received(carolSocket, 'error')).toHaveLength(errorsBefore + 10 + 2);
+    expect(received(carolSocket, 'error')).toHaveLength(
+      errorsBefore + Object.keys(clientEventSchemas).length + 2,
+    );
     expect(carolSocket.connected).toBe(true);
   });
 });
@@ -284,6 +299,8 @@ describe('rooms the caller may not see or use', () => {
     for (const [event, payload] of [
       ['message:edit', { messageId: secretMessage.id, text: 'edited by an outsider' }],
       ['message:delete', { messageId: secretMessage.id }],
+      ['reaction:add', { messageId: secretMessage.id, emoji: '👍' }],
+      ['reaction:remove', { messageId: secretMessage.id, emoji: '👍' }],
     ] as const) {
       const hidden = expectFail(await emitRaw(carolSocket, event, [payload]), 'NOT_FOUND');
       const missing = expectFail(
@@ -317,6 +334,7 @@ describe('rooms the caller may not see or use', () => {
       ['message:send', { roomId: huge, text: 'x', clientId: newClientId() }],
       ['message:edit', { messageId: huge, text: 'x' }],
       ['message:delete', { messageId: huge }],
+      ['reaction:add', { messageId: huge, emoji: '👍' }],
       ['room:read', { roomId: huge, messageId: huge }],
       ['typing', { roomId: huge, isTyping: true }],
     ] as const) {

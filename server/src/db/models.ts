@@ -107,6 +107,10 @@ export class Message extends Model<InferAttributes<Message>, InferCreationAttrib
   declare deletedAt: Date | null;
   /** The members it mentions, as `,12,34,` (messages/mentions.ts); empty for none. */
   declare mentions: CreationOptional<string>;
+  /** Its reactions as the client sees them (JSON of Reaction[]; '' for none): messages/reactions.ts keeps it. */
+  declare reactions: CreationOptional<string>;
+  /** The message of the same room it answers. */
+  declare replyToId: CreationOptional<number | null>;
   declare createdAt: CreationOptional<Date>;
 }
 
@@ -247,6 +251,8 @@ export function initModels(sequelize: Sequelize): Models {
       editedAt: date(),
       deletedAt: date(),
       mentions: { type: DataTypes.TEXT, allowNull: false, defaultValue: '' },
+      reactions: { type: DataTypes.TEXT, allowNull: false, defaultValue: '' },
+      replyToId: { type: DataTypes.BIGINT, allowNull: true },
       createdAt: date(false),
     },
     { sequelize, tableName: 'messages', updatedAt: false },

@@ -55,6 +55,8 @@ export const MESSAGE_KEYS = [
   'id',
   'kind',
   'mentions',
+  'reactions',
+  'replyTo',
   'roomId',
   'text',
 ];

@@ -5,6 +5,7 @@ import * as m003 from './003-name-skeletons.js';
 import * as m004 from './004-limits-guest-emails.js';
 import * as m005 from './005-search.js';
 import * as m006 from './006-mentions.js';
+import * as m007 from './007-reactions-replies.js';
 
 type Step = (params: { context: QueryInterface }) => Promise<void>;
 
@@ -16,4 +17,5 @@ export const migrations: { name: string; up: Step; down: Step }[] = [
   { name: '004-limits-guest-emails', ...m004 },
   { name: '005-search', ...m005 },
   { name: '006-mentions', ...m006 },
+  { name: '007-reactions-replies', ...m007 },
 ];

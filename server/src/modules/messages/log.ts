@@ -16,6 +16,8 @@ export interface NewMessage {
   attachmentId?: string | null;
   /** Members it mentions (messages/mentions.ts): resolved by the caller, in the same transaction. */
   mentions?: number[];
+  /** The message of the same room it answers: checked by the caller, in the same transaction. */
+  replyToId?: number | null;
 }
 
 /** What the write path knows of a message it stored: a plain row, presented without a model instance. */
@@ -32,6 +34,8 @@ export type StoredMessage = Pick<
   | 'editedAt'
   | 'deletedAt'
   | 'mentions'
+  | 'reactions'
+  | 'replyToId'
   | 'createdAt'
 >;
 
@@ -80,11 +84,13 @@ export class MessageLog {
       clientId: m.clientId ?? null,
       attachmentId: m.attachmentId ?? null,
       mentions: encodeMentions(m.mentions ?? []),
+      replyToId: m.replyToId ?? null,
     }));
     const ids = await insertMessages(this.db, t, rows, now);
     const messages: StoredMessage[] = rows.map((r, i) => ({
       ...r,
       id: ids[i]!,
+      reactions: '',
       editedAt: null,
       deletedAt: null,
       createdAt: now,

@@ -1,25 +1,63 @@
-import type { Attachment as AttachmentDto, Message as MessageDto } from '@parley/protocol';
+import {
+  LIMITS,
+  type Attachment as AttachmentDto,
+  type Message as MessageDto,
+  type Reaction,
+  type ReplyTo,
+} from '@parley/protocol';
 import type { Transaction } from 'sequelize';
 import type { AppContext } from '../../context.js';
-import type { Message } from '../../db/models.js';
 import { iso, sid } from '../../http/present.js';
 import { presentAttachment } from '../uploads/presenter.js';
 import { decodeMentions } from './mentions.js';
 import { presentUser, type UserFields } from '../users/presenter.js';
 import type { UploadUrls } from '../uploads/urls.js';
 import { dbTimezone } from '../../db/rows.js';
-import { toMessageRecords, type MessageFields, type MessageRecord, type MessageRow } from './repo.js';
+import {
+  messageRecordsById,
+  toMessageRecords,
+  type MessageFields,
+  type MessageRecord,
+  type MessageRow,
+  type ParentFields,
+} from './repo.js';
 
 /*
  * The one place a Message DTO is built: presentMessage. The others only gather its inputs: presentRecord from the
- * repo's typed rows (history, search, gap recovery), presentMessages from model instances (the write path).
+ * repo's typed rows (history, search, gap recovery), presentMessages from ids read again in a transaction (edits,
+ * reactions, replayed sends).
  */
 
-/** Allowlist of what clients see of a message. A deleted message keeps its place but loses its content. */
+/** The first `replyQuoteMax` characters (code points, as the read query's SUBSTR counts them). */
+export const quoteOf = (text: string): string => {
+  // Most texts are short: the length in UTF-16 units bounds the count of characters.
+  if (text.length <= LIMITS.replyQuoteMax) return text;
+  return Array.from(text).slice(0, LIMITS.replyQuoteMax).join('');
+};
+
+/** The reactions summary column (messages/reactions.ts writes it) as the client sees it. */
+const parseReactions = (summary: string): Reaction[] => (summary ? (JSON.parse(summary) as Reaction[]) : []);
+
+/** The quote of the message a reply answers: its current text, none once it is deleted. */
+function presentReplyTo(p: ParentFields): ReplyTo {
+  const deleted = p.deletedAt !== null;
+  return {
+    id: sid(p.id),
+    author: p.author ? presentUser(p.author) : null,
+    text: deleted ? '' : quoteOf(p.text),
+    deleted,
+  };
+}
+
+/**
+ * Allowlist of what clients see of a message. A deleted message keeps its place but loses its content: its
+ * reactions and the quote of what it answered too.
+ */
 export function presentMessage(
   m: MessageFields,
   author: UserFields | null,
   attachment: AttachmentDto | null,
+  parent: ParentFields | null = null,
 ): MessageDto {
   const deleted = m.deletedAt !== null;
   return {
@@ -36,44 +74,33 @@ export function presentMessage(
     deleted,
     // A deleted message names nobody any more, as it says nothing.
     mentions: deleted ? [] : decodeMentions(m.mentions),
-    // Issue 16: filled by the reactions and replies work (the helper that builds them replaces these two).
-    reactions: [],
-    replyTo: null,
+    reactions: deleted ? [] : parseReactions(m.reactions),
+    replyTo: deleted || !parent ? null : presentReplyTo(parent),
   };
 }
 
-/** Presents a page of messages with two extra queries (authors, attachments) whatever the page size. */
+/**
+ * Presents messages read again in `t`, with one query whatever their number (authors, attachments and quotes
+ * joined): what the transaction wrote is what it shows. In the order given.
+ */
 export async function presentMessages(
   ctx: AppContext,
-  rows: Message[],
-  t?: Transaction,
+  rows: { id: number | string }[],
+  t: Transaction,
 ): Promise<MessageDto[]> {
-  const authorIds = [...new Set(rows.map((m) => m.authorId).filter((id): id is number => id !== null))];
-  const attachmentIds = [
-    ...new Set(rows.map((m) => m.attachmentId).filter((id): id is string => id !== null)),
-  ];
-  const [authors, attachments] = await Promise.all([
-    authorIds.length ? ctx.models.User.findAll({ where: { id: authorIds }, transaction: t }) : [],
-    attachmentIds.length
-      ? ctx.models.Attachment.findAll({ where: { id: attachmentIds }, transaction: t })
-      : [],
-  ]);
-  const userById = new Map(authors.map((u) => [u.id, u]));
-  const attById = new Map(attachments.map((a) => [a.id, a]));
-  return rows.map((m) =>
-    presentMessage(
-      m,
-      m.authorId === null ? null : (userById.get(m.authorId) ?? null),
-      m.attachmentId !== null && attById.has(m.attachmentId)
-        ? presentAttachment(attById.get(m.attachmentId)!, ctx.uploads.urls)
-        : null,
-    ),
-  );
+  const records = await messageRecordsById(ctx.db, t, [...new Set(rows.map((m) => Number(m.id)))]);
+  const byId = new Map(records.map((r) => [Number(r.message.id), presentRecord(r, ctx.uploads.urls)]));
+  return rows.map((m) => byId.get(Number(m.id))!);
 }
 
 /** A typed record from the repo (a history page, search, gap recovery) as the client sees it. */
 export function presentRecord(r: MessageRecord, urls: UploadUrls): MessageDto {
-  return presentMessage(r.message, r.author, r.attachment ? presentAttachment(r.attachment, urls) : null);
+  return presentMessage(
+    r.message,
+    r.author,
+    r.attachment ? presentAttachment(r.attachment, urls) : null,
+    r.parent,
+  );
 }
 
 /** Presents rows read with MESSAGE_ROW_COLUMNS (repo.ts): the same answer presentMessages gives for them. */

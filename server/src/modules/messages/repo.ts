@@ -1,133 +1,42 @@
 import { Op, QueryTypes, type Transaction } from 'sequelize';
-import { dbDate, dbTimezone } from '../../db/rows.js';
+import { dbTimezone } from '../../db/rows.js';
 import type { Db } from '../../db/sequelize.js';
 import type { Attachment, Membership, Message, Models, Room } from '../../db/models.js';
-import { NEVER_EXPIRES, type AttachmentFields } from '../uploads/presenter.js';
-import type { UserFields } from '../users/presenter.js';
+import { NEVER_EXPIRES } from '../uploads/presenter.js';
 import { isVisibleRow, VISIBLE_ROOM_COLUMNS, VISIBLE_ROOM_FROM } from '../rooms/queries.js';
+import {
+  MESSAGE_ROW_COLUMNS,
+  MESSAGE_ROW_JOINS,
+  PARENT_COLUMNS,
+  toMessageRecords,
+  toParent,
+  type MessageRecord,
+  type MessageRow,
+  type ParentFields,
+  type ParentRow,
+} from './message-rows.js';
+
+export {
+  MESSAGE_ROW_COLUMNS,
+  MESSAGE_ROW_JOINS,
+  toMessageRecords,
+  type MessageFields,
+  type MessageRecord,
+  type MessageRow,
+  type ParentFields,
+} from './message-rows.js';
 
 /*
  * The messages' data access: every SQL statement on messages, returning typed plain rows (never model
  * instances: a page is 51 of them). Sequelize keeps the models, migrations and ordinary CRUD.
  *
- * Sections: the read path (history pages and the message rows other reads share), then the write path's
- * statements (group commit, the message log).
+ * Sections: the read path (history pages), then the write path's statements (group commit, the message log, the
+ * re-reads and reply checks of a send). Reactions' statements: reactions-repo.ts.
  */
 
 // ---------------------------------------------------------------------------------------------------------------
-// Read path: history pages, and the joined message rows search and gap recovery read too.
+// Read path: history pages (the joined message row they share with search and gap recovery: message-rows.ts).
 // ---------------------------------------------------------------------------------------------------------------
-
-/** The message columns the presenter reads (a model instance or a {@link MessageRecord} both fit). */
-export type MessageFields = Pick<
-  Message,
-  | 'id'
-  | 'roomId'
-  | 'kind'
-  | 'text'
-  | 'event'
-  | 'clientId'
-  | 'createdAt'
-  | 'editedAt'
-  | 'deletedAt'
-  | 'mentions'
->;
-
-/** A message with its author and attachment, typed: what the one presenter takes. */
-export interface MessageRecord {
-  message: MessageFields;
-  author: UserFields | null;
-  attachment: AttachmentFields | null;
-}
-
-/**
- * The columns MESSAGE_ROW_COLUMNS selects: a message with its author (`users u`) and attachment (`attachments a`)
- * joined, as the driver hands them back. {@link toMessageRecords} types them.
- */
-export interface MessageRow {
-  id: number | string;
-  roomId: number | string;
-  kind: Message['kind'];
-  text: string;
-  event: Message['event'];
-  clientId: string | null;
-  deletedAt: Date | string | null;
-  editedAt: Date | string | null;
-  createdAt: Date | string;
-  mentions: string | null;
-  authorId: number | null;
-  authorUsername: string;
-  authorDisplayName: string;
-  authorAvatarAttachmentId: string | null;
-  authorIsGuest: boolean | number;
-  authorCreatedAt: Date | string;
-  authorReleasedAt: Date | string | null;
-  attachmentId: string | null;
-  attachmentMime: string;
-  attachmentSize: number;
-  attachmentWidth: number;
-  attachmentHeight: number;
-  attachmentExpiresAt: Date | string;
-  attachmentExpiredAt: Date | string | null;
-}
-
-/** Select list for MessageRow, over `msg` (messages) left-joined with `u` (its author) and `a` (its attachment). */
-export const MESSAGE_ROW_COLUMNS = `msg.id AS "id", msg."roomId" AS "roomId", msg.kind AS "kind", msg.text AS "text",
-  msg.event AS "event", msg."clientId" AS "clientId", msg."deletedAt" AS "deletedAt", msg."editedAt" AS "editedAt",
-  msg."createdAt" AS "createdAt", msg.mentions AS "mentions",
-  u.id AS "authorId", u.username AS "authorUsername", u."displayName" AS "authorDisplayName",
-  u."avatarAttachmentId" AS "authorAvatarAttachmentId", u."isGuest" AS "authorIsGuest",
-  u."createdAt" AS "authorCreatedAt", u."releasedAt" AS "authorReleasedAt",
-  a.id AS "attachmentId", a.mime AS "attachmentMime", a.size AS "attachmentSize", a.width AS "attachmentWidth",
-  a.height AS "attachmentHeight", a."expiresAt" AS "attachmentExpiresAt", a."expiredAt" AS "attachmentExpiredAt"`;
-
-/** The joins MESSAGE_ROW_COLUMNS reads, after a `msg` (messages) source. */
-export const MESSAGE_ROW_JOINS = `LEFT JOIN users u ON u.id = msg."authorId"
-       LEFT JOIN attachments a ON a.id = msg."attachmentId"`;
-
-/** Types rows read with MESSAGE_ROW_COLUMNS: dates as Dates, booleans as booleans, missing joins as null. */
-export function toMessageRecords(rows: MessageRow[], timezone: string): MessageRecord[] {
-  return rows.map((r) => ({
-    message: {
-      // Ids pass through as the driver gave them (PostgreSQL's BIGINT is a string): the presenter prints either.
-      id: r.id as number,
-      roomId: r.roomId as number,
-      kind: r.kind,
-      text: r.text,
-      event: r.event,
-      clientId: r.clientId,
-      createdAt: dbDate(r.createdAt, timezone),
-      editedAt: dbDate(r.editedAt, timezone),
-      deletedAt: dbDate(r.deletedAt, timezone),
-      mentions: r.mentions ?? '',
-    },
-    author:
-      r.authorId === null
-        ? null
-        : {
-            id: r.authorId,
-            username: r.authorUsername,
-            displayName: r.authorDisplayName,
-            avatarAttachmentId: r.authorAvatarAttachmentId,
-            isGuest: Boolean(r.authorIsGuest),
-            createdAt: dbDate(r.authorCreatedAt, timezone),
-            releasedAt: dbDate(r.authorReleasedAt, timezone),
-          },
-    attachment:
-      r.attachmentId === null
-        ? null
-        : {
-            id: r.attachmentId,
-            mime: r.attachmentMime,
-            size: r.attachmentSize,
-            width: r.attachmentWidth,
-            height: r.attachmentHeight,
-            expiresAt: dbDate(r.attachmentExpiresAt, timezone),
-            expiredAt: dbDate(r.attachmentExpiredAt, timezone),
-          },
-  }));
-}
-
 /** Where a history page starts and which way it walks. */
 export interface PageQuery {
   roomId: number;
@@ -199,13 +108,14 @@ export interface MessageInsert {
   clientId: string | null;
   attachmentId: string | null;
   mentions: string;
+  replyToId: number | null;
 }
 
 export type RoomRow = Pick<Room, 'id' | 'kind' | 'ownerId' | 'name' | 'nameKey'>;
 export type MembershipRow = Pick<Membership, 'roomId' | 'userId' | 'role'>;
 
 /** Columns given per row; the timestamps are the same for the whole statement. */
-const ROW_PARAMS = 8;
+const ROW_PARAMS = 9;
 
 /**
  * One multi-row INSERT; the new ids in VALUES order. PostgreSQL hands them back with RETURNING. On SQLite,
@@ -232,14 +142,15 @@ export async function insertMessages(
       m.clientId,
       m.attachmentId,
       m.mentions,
+      m.replyToId,
     );
     const b = n - ROW_PARAMS + 1;
     values.push(
-      `($${b}, $${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}, NULL, NULL, ${at})`,
+      `($${b}, $${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}, $${b + 8}, NULL, NULL, ${at})`,
     );
   }
   const insert = `INSERT INTO messages ("roomId", "authorId", "kind", "text", "event", "clientId", "attachmentId",
-    "mentions", "editedAt", "deletedAt", "createdAt") VALUES ${values.join(', ')}`;
+    "mentions", "replyToId", "editedAt", "deletedAt", "createdAt") VALUES ${values.join(', ')}`;
   if (db.dialect === 'postgres') {
     const ids = await db.sequelize.query<{ id: string | number }>(`${insert} RETURNING id`, {
       bind,
@@ -328,6 +239,62 @@ export function messagesByClientId(
     `SELECT * FROM messages WHERE ("authorId", "clientId") IN (VALUES ${pairs.map(() => '(?, ?)').join(', ')})`,
     { replacements: pairs.flat(), model: models.Message, mapToModel: true, transaction: t },
   );
+}
+
+/**
+ * Messages by id as the presenter takes them, read in `t` (what it wrote is what it presents); any order.
+ */
+export async function messageRecordsById(db: Db, t: Transaction, ids: number[]): Promise<MessageRecord[]> {
+  if (!ids.length) return [];
+  const rows = await db.sequelize.query<MessageRow>(
+    `SELECT ${MESSAGE_ROW_COLUMNS} FROM messages msg ${MESSAGE_ROW_JOINS} WHERE msg.id IN (:ids)`,
+    { replacements: { ids }, transaction: t, type: QueryTypes.SELECT },
+  );
+  return toMessageRecords(rows, dbTimezone(db));
+}
+
+/** A message a send wants to answer: where it is, what it is, and its quote. */
+export interface ReplyParent {
+  roomId: number;
+  kind: Message['kind'];
+  parent: ParentFields;
+}
+
+/**
+ * The messages a batch's sends answer, in one query. PostgreSQL: share-locked until commit, so a delete of one
+ * either committed before (the quote says deleted) or waits for this batch (whose broadcast then comes first).
+ */
+export async function replyParents(db: Db, t: Transaction, ids: number[]): Promise<Map<number, ReplyParent>> {
+  if (!ids.length) return new Map();
+  const rows = await db.sequelize.query<
+    ParentRow & { parentRoomId: number | string; parentKind: Message['kind'] }
+  >(
+    `SELECT p."roomId" AS "parentRoomId", p.kind AS "parentKind", ${PARENT_COLUMNS}
+       FROM messages p LEFT JOIN users pu ON pu.id = p."authorId"
+      WHERE p.id IN (:ids) ${db.dialect === 'postgres' ? 'FOR SHARE OF p' : ''}`,
+    { replacements: { ids }, transaction: t, type: QueryTypes.SELECT },
+  );
+  const tz = dbTimezone(db);
+  return new Map(
+    rows.map((r) => [
+      Number(r.parentId),
+      { roomId: Number(r.parentRoomId), kind: r.parentKind, parent: toParent(r, tz)! },
+    ]),
+  );
+}
+
+/** The newest `limit` live replies to a message (their quotes follow it), by the partial index on replyToId. */
+export async function liveReplyIds(
+  db: Db,
+  t: Transaction,
+  parentId: number,
+  limit: number,
+): Promise<number[]> {
+  const rows = await db.sequelize.query<{ id: number | string }>(
+    'SELECT id FROM messages WHERE "replyToId" = :parentId AND "deletedAt" IS NULL ORDER BY id DESC LIMIT :limit',
+    { replacements: { parentId, limit }, transaction: t, type: QueryTypes.SELECT },
+  );
+  return rows.map((r) => Number(r.id)).reverse();
 }
 
 /** The uploads with these ids. */

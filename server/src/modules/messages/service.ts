@@ -1,8 +1,8 @@
 import { LIMITS, type Message as MessageDto, type MessagePage } from '@parley/protocol';
-import { Op } from 'sequelize';
+import { Op, type Transaction } from 'sequelize';
 import type { AppContext } from '../../context.js';
 import type { Message, User } from '../../db/models.js';
-import { inTx } from '../../db/unit-of-work.js';
+import { inTx, type After } from '../../db/unit-of-work.js';
 import { forbidden, notFound } from '../../errors.js';
 import { sid } from '../../http/present.js';
 import { isBanned } from '../rooms/bans.js';
@@ -11,7 +11,8 @@ import { canDeleteMessage, canEditMessage } from '../rooms/policy.js';
 import { discardAttachments } from '../uploads/service.js';
 import { loadVisibleRoom, unreadCounts } from '../rooms/queries.js';
 import { presentMessages, presentRecord } from './presenter.js';
-import { readHistoryPage } from './repo.js';
+import { liveReplyIds, readHistoryPage } from './repo.js';
+import { deleteAllReactions } from './reactions-repo.js';
 import { encodeMentions, resolveMentions } from './mentions.js';
 import type { SendInput, SendResult } from './writer.js';
 
@@ -92,8 +93,8 @@ export function send(
   return ctx.messages.writer.send(user, roomId, input, onQueued);
 }
 
-/** A message the user may see, with its room and their membership there. */
-async function loadVisibleMessage(ctx: AppContext, user: User, messageId: number) {
+/** A message the user may see, with its room and their membership there (NOT_FOUND alike for both). */
+export async function loadVisibleMessage(ctx: AppContext, user: User, messageId: number) {
   const message = await ctx.models.Message.findByPk(messageId);
   if (!message) throw notFound('Message not found');
   const { room, membership } = await loadVisibleRoom(ctx, user, Number(message.roomId)).catch(() => {
@@ -143,7 +144,37 @@ export async function edit(
     message.set(change);
     const [dto] = await presentMessages(ctx, [message], t);
     after(() => ctx.rt.toRoom(room.id, 'message:updated', dto!));
+    await retellReplies(ctx, t, after, room.id, message.id);
     return dto!;
+  });
+}
+
+/**
+ * How many of a message's replies hear that their quote changed: the newest (those a client most likely shows).
+ * Older ones show the new quote when read again; it bounds what one edit can make the server send.
+ */
+const QUOTES_RETOLD_MAX = 100;
+
+/**
+ * After an edit or a delete of a message, its live replies are told again (message:updated), after the message's
+ * own event and in the same turn: their quote is its current text, or none once it is deleted.
+ */
+async function retellReplies(
+  ctx: AppContext,
+  t: Transaction,
+  after: After,
+  roomId: number,
+  messageId: number,
+) {
+  const ids = await liveReplyIds(ctx.db, t, messageId, QUOTES_RETOLD_MAX);
+  if (!ids.length) return;
+  const replies = await presentMessages(
+    ctx,
+    ids.map((id) => ({ id })),
+    t,
+  );
+  after(() => {
+    for (const r of replies) ctx.rt.toRoom(roomId, 'message:updated', r);
   });
 }
 
@@ -159,17 +190,20 @@ export async function remove(ctx: AppContext, user: User, messageId: number): Pr
   if (message.deletedAt) return;
   await inTx(ctx, async (t, after) => {
     const [updated] = await ctx.models.Message.update(
-      { deletedAt: new Date(), text: '' },
+      { deletedAt: new Date(), text: '', reactions: '' },
       { where: { id: message.id, deletedAt: null }, transaction: t },
     );
     // Deleted meanwhile by another request: that one tells the room.
     if (updated !== 1) return;
+    // Its reactions go with its content (after the row's lock: a reaction change waits, then finds it deleted).
+    await deleteAllReactions(ctx.db, t, message.id);
     // After the row's lock: an edit that committed before this is broadcast before this delete (E1).
     ctx.messages.turns.take(t, room.id);
     // Its image goes with it, at once: row marked (every node refuses the URL) and files unlinked (T4).
     if (message.attachmentId)
       await discardAttachments(ctx, t, after, { id: message.attachmentId, messageId: message.id });
     after(() => ctx.rt.toRoom(room.id, 'message:deleted', { id: sid(message.id), roomId: sid(room.id) }));
+    await retellReplies(ctx, t, after, room.id, message.id);
   });
 }
 

@@ -1,9 +1,10 @@
 import type { AppContext } from '../../context.js';
 import { withAck, type EventEntry } from '../../realtime/with-ack.js';
+import { react } from './reactions.js';
 import * as messages from './service.js';
 
 /**
- * message:send/edit/delete, messages:fetch and room:read: thin adapters over the services REST uses too. A
+ * message:send/edit/delete, reaction:add/remove, messages:fetch and room:read: thin adapters over the services REST uses too. A
  * socket's message writes are handled in the order they arrived, so one client's messages are stored in the order
  * it sent them even when it does not wait for each ack (a send lets the next one start once it is queued for its
  * group commit, which keeps that order). Built once per app; the socket comes with each call.
@@ -19,7 +20,7 @@ export function messageEvents(ctx: AppContext): EventEntry[] {
           ctx,
           user,
           Number(p.roomId),
-          { text: p.text, attachmentId: p.attachmentId, clientId: p.clientId },
+          { text: p.text, attachmentId: p.attachmentId, clientId: p.clientId, replyToId: p.replyToId },
           queued,
         );
         return { message };
@@ -40,6 +41,22 @@ export function messageEvents(ctx: AppContext): EventEntry[] {
         await ctx.limits.take('messageEdit', user.id);
         await messages.remove(ctx, user, Number(p.messageId));
         return {};
+      },
+      serial,
+    ),
+    withAck(
+      'reaction:add',
+      async (p, { user }) => {
+        await ctx.limits.take('messageEdit', user.id);
+        return { message: await react(ctx, user, Number(p.messageId), p.emoji, true) };
+      },
+      serial,
+    ),
+    withAck(
+      'reaction:remove',
+      async (p, { user }) => {
+        await ctx.limits.take('messageEdit', user.id);
+        return { message: await react(ctx, user, Number(p.messageId), p.emoji, false) };
       },
       serial,
     ),

@@ -15,8 +15,10 @@ import {
   claimAttachment,
   messagesByClientId,
   moveReadMarkers,
+  replyParents,
   sendChecks,
   type MembershipRow,
+  type ReplyParent,
   type RoomRow,
 } from './repo.js';
 
@@ -24,6 +26,8 @@ export interface SendInput {
   text?: string;
   attachmentId?: string;
   clientId?: string;
+  /** The message of the same room this one answers. */
+  replyToId?: string;
 }
 
 export interface SendResult {
@@ -52,6 +56,8 @@ class Send {
   copyOf: Send | undefined;
   /** The message an earlier transaction stored under this clientId. */
   earlier: Message | undefined;
+  /** The message it answers, when it names one that exists (any room: check() compares). */
+  parent: ReplyParent | undefined;
 
   constructor(
     readonly user: User,
@@ -63,7 +69,7 @@ class Send {
 
   /** Forgets what a failed attempt found, before the next. */
   reset(): void {
-    this.outcome = this.attachment = this.stored = this.copyOf = this.earlier = undefined;
+    this.outcome = this.attachment = this.stored = this.copyOf = this.earlier = this.parent = undefined;
   }
 
   refuse(error: unknown): void {
@@ -184,6 +190,7 @@ export class MessageWriter {
         message,
         s.user,
         s.attachment ? presentAttachment(s.attachment, ctx.uploads.urls) : null,
+        s.parent?.parent ?? null,
       );
       s.outcome = { kind: 'stored', message: dto };
       created.push(dto);
@@ -206,12 +213,20 @@ export class MessageWriter {
     const pairs = new Map<string, [number, string]>();
     for (const s of sends) if (s.key) pairs.set(s.key, [s.user.id, s.input.clientId!]);
     const userIds = [...new Set(sends.map((s) => s.user.id))];
-    const [earlier, checks] = await Promise.all([
+    // The whole batch's parents in one query (an id too large for any row is simply not found).
+    const parentIds = [
+      ...new Set(sends.filter((s) => s.input.replyToId !== undefined).map((s) => Number(s.input.replyToId))),
+    ].filter((id) => Number.isSafeInteger(id));
+    const [earlier, checks, parents] = await Promise.all([
       messagesByClientId(ctx.db, ctx.models, t, [...pairs.values()]),
       sendChecks(ctx.db, t, roomIds, userIds),
+      replyParents(ctx.db, t, parentIds),
     ]);
     const byKey = new Map(earlier.map((m) => [pairKey(Number(m.authorId), m.clientId!), m]));
-    for (const s of sends) s.earlier = s.key ? byKey.get(s.key) : undefined;
+    for (const s of sends) {
+      s.earlier = s.key ? byKey.get(s.key) : undefined;
+      if (s.input.replyToId !== undefined) s.parent = parents.get(Number(s.input.replyToId));
+    }
     return {
       rooms: new Map<number, RoomRow>(checks.rooms.map((r) => [Number(r.id), r])),
       memberships: new Map<string, MembershipRow>(
@@ -248,9 +263,24 @@ export class MessageWriter {
       const membership = memberships.get(pairKey(s.user.id, s.roomId)) ?? null;
       if (!room || !canSee(room, membership)) s.refuse(notFound('Room not found'));
       else if (!canPost(room, membership)) s.refuse(forbidden('Join the room before posting'));
-      else candidates.push(s);
+      else if (s.input.replyToId !== undefined && !this.answers(s)) {
+        // Another room's message answers exactly as a missing one: nothing about it leaks.
+        s.refuse(
+          new AppError('VALIDATION_ERROR', 'The request is not valid', [
+            { path: 'replyToId', message: 'must be a message of this room (not a system message)' },
+          ]),
+        );
+      } else candidates.push(s);
     }
     return candidates;
+  }
+
+  /**
+   * Whether the send answers a message it may: one of its own room, and not a system message (a join is no one's
+   * to answer). A deleted one may be answered: its quote says so.
+   */
+  private answers(s: Send): boolean {
+    return s.parent !== undefined && s.parent.roomId === s.roomId && s.parent.kind !== 'system';
   }
 
   /** The per-user message rate, taken once per send that would be stored. */
@@ -318,6 +348,7 @@ export class MessageWriter {
         text: s.input.text ?? '',
         clientId: s.input.clientId ?? null,
         attachmentId: s.input.attachmentId ?? null,
+        replyToId: s.parent ? Number(s.input.replyToId) : null,
       })),
     );
     accepted.forEach((s, k) => (s.stored = stored[k]));

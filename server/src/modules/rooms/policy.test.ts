@@ -6,6 +6,7 @@ import {
   canLeave,
   canManage,
   canPost,
+  acceptsReactions,
   canReact,
   canSee,
   canSelfJoin,
@@ -153,5 +154,16 @@ describe('canReact', () => {
     ['a member with a ban left over (cannot happen: adding lifts it)', member, true, false],
   ])('%s → %s', (_label, m, banned, expected) => {
     expect(canReact(m, banned)).toBe(expected);
+  });
+});
+
+describe('acceptsReactions', () => {
+  it.each([
+    ['a text message', { kind: 'text' as const, deletedAt: null }, true],
+    ['an image message', { kind: 'image' as const, deletedAt: null }, true],
+    ['a system message', { kind: 'system' as const, deletedAt: null }, false],
+    ['a deleted message', { kind: 'text' as const, deletedAt: new Date() }, false],
+  ])('%s → %s', (_label, m, expected) => {
+    expect(acceptsReactions(m)).toBe(expected);
   });
 });

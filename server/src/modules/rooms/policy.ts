@@ -52,5 +52,12 @@ export const canDeleteMessage = (
   banned: boolean,
 ): boolean => (!banned && message.kind !== 'system' && message.authorId === user.id) || canManage(room, user);
 
-/** Reacting to a message (contract v2 reactions, when they come): members of its room, never a banned user. */
+/** Reacting to a message (contract v2 reactions): members of its room, never a banned user. */
 export const canReact = (membership: MemberLike, banned: boolean): boolean => membership !== null && !banned;
+
+/**
+ * Which messages take reactions: a live text or image message. A system message (a join, a rename) is nobody's
+ * to react to, and a deleted one has nothing left to react to (its reactions went with it).
+ */
+export const acceptsReactions = (message: Pick<Message, 'kind' | 'deletedAt'>): boolean =>
+  message.kind !== 'system' && message.deletedAt === null;

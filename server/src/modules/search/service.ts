@@ -2,7 +2,7 @@ import { LIMITS, type SearchResults } from '@parley/protocol';
 import type { AppContext } from '../../context.js';
 import type { User } from '../../db/models.js';
 import { presentMessageRows } from '../messages/presenter.js';
-import { MESSAGE_ROW_COLUMNS, type MessageRow } from '../messages/repo.js';
+import { MESSAGE_ROW_COLUMNS, MESSAGE_ROW_JOINS, type MessageRow } from '../messages/repo.js';
 import { loadVisibleRoom } from '../rooms/queries.js';
 import { fts5Query, searchTerms, snippet, tsQuery } from './terms.js';
 
@@ -48,8 +48,7 @@ export async function searchMessages(ctx: AppContext, user: User, q: SearchQuery
       `SELECT ${MESSAGE_ROW_COLUMNS}
          FROM messages_fts
          CROSS JOIN messages msg ON msg.id = messages_fts.rowid
-         LEFT JOIN users u ON u.id = msg."authorId"
-         LEFT JOIN attachments a ON a.id = msg."attachmentId"
+         ${MESSAGE_ROW_JOINS}
         WHERE messages_fts MATCH $match ${q.before !== undefined ? 'AND messages_fts.rowid < $before' : ''}
           AND ${scope} AND msg.kind <> 'system' AND msg."deletedAt" IS NULL
         ORDER BY messages_fts.rowid DESC
@@ -60,8 +59,7 @@ export async function searchMessages(ctx: AppContext, user: User, q: SearchQuery
     rows = await ctx.db.read<MessageRow>(
       `SELECT ${MESSAGE_ROW_COLUMNS}
          FROM messages msg
-         LEFT JOIN users u ON u.id = msg."authorId"
-         LEFT JOIN attachments a ON a.id = msg."attachmentId"
+         ${MESSAGE_ROW_JOINS}
         WHERE msg."searchVector" @@ to_tsquery('simple', $match) ${q.before !== undefined ? 'AND msg.id < $before' : ''}
           AND ${scope} AND msg.kind <> 'system' AND msg."deletedAt" IS NULL
         ORDER BY msg.id DESC

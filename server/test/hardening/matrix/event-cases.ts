@@ -55,6 +55,20 @@ export const eventCases = {
       payload: ({ message }) => ({ messageId: message.id }),
     },
   ],
+  'reaction:add': [
+    {
+      variant: "the member's message",
+      rule: write,
+      payload: ({ message }) => ({ messageId: message.id, emoji: '🎉' }),
+    },
+  ],
+  'reaction:remove': [
+    {
+      variant: "the member's message",
+      rule: write,
+      payload: ({ message }) => ({ messageId: message.id, emoji: '🎉' }),
+    },
+  ],
   'messages:fetch': [{ variant: 'history', rule: read, payload: ({ room }) => ({ roomId: room.id }) }],
   typing: [{ variant: 'start', rule: write, payload: ({ room }) => ({ roomId: room.id, isTyping: true }) }],
   'room:read': [

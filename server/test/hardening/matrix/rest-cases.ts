@@ -240,6 +240,17 @@ export const restCases = {
   deleteMessage: [
     { variant: "the member's message", rule: deleteMembersMessage, fresh: true, params: messageId },
   ],
+  // Reacting: members of the room (a public room's non-members 403, a hidden room's 404); idempotent.
+  addReaction: [
+    { variant: "the member's message", rule: write, params: messageId, body: () => ({ emoji: '👍' }) },
+  ],
+  removeReaction: [
+    {
+      variant: "the member's message",
+      rule: write,
+      params: (env) => ({ id: env.message.id, emoji: '👍' }),
+    },
+  ],
   listDms: [
     {
       variant: 'own DMs',
