@@ -138,7 +138,8 @@ test('a reply quotes its parent; the quote opens a parent that is not loaded; a 
   await joinRoomApi(bo, room.id);
   const parent = await say(ana, room.id, `The parent, far up ${tag}\nits second line`);
   // More than one page (50) after it: opening the room does not load the parent.
-  for (let i = 1; i <= 60; i++) await say(i % 2 ? ana : bo, room.id, `filler ${String(i).padStart(2, '0')}`);
+  // Ana's own, so that they are not unread for her: the "New messages" divider would open the room up there.
+  for (let i = 1; i <= 70; i++) await say(ana, room.id, `filler ${String(i).padStart(2, '0')}`);
   await replyTo(bo, room.id, 'An answer from far below', parent.id);
   const doomed = await say(ana, room.id, 'This one will be deleted');
   await replyTo(bo, room.id, 'Answering the doomed one', doomed.id);
@@ -146,7 +147,8 @@ test('a reply quotes its parent; the quote opens a parent that is not loaded; a 
   await openRoom(bo, room.id, name);
   const page = ana.page;
   const log = timeline(page, name);
-  await expect(messages(page, name, `The parent, far up ${tag}`)).toHaveCount(0);
+  // (Its text, not a quote of it.)
+  await expect(log.locator('.message-text', { hasText: `The parent, far up ${tag}` })).toHaveCount(0);
 
   // The quote: the parent's author and its start, as a button.
   const answer = messages(page, name, 'An answer from far below');
@@ -183,7 +185,8 @@ test('a reply quotes its parent; the quote opens a parent that is not loaded; a 
   await expect(liveAnswer.getByRole('button', { name: /In reply to .*Live parent, edited/ })).toBeVisible();
 
   // Replying from the UI sends replyToId: the other user sees the quote.
-  const liveParent = messages(bo.page, name, 'Live parent, edited');
+  // The first: the next one (Ana's answer) quotes it.
+  const liveParent = messages(bo.page, name, 'Live parent, edited').first();
   await liveParent.hover();
   await liveParent.getByRole('button', { name: 'Reply', exact: true }).click();
   await sendText(bo.page, 'Answered from the composer');

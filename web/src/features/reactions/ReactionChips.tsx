@@ -17,7 +17,7 @@ import { useStore } from '../../store/store';
 import { myId, useMe } from '../auth/me';
 import { useLongPress } from '../timeline/useLongPress';
 import { setReaction } from './reactionActions';
-import { canAddReaction, hasReacted, reactionLabel, reactionTooltip } from './reactionLogic';
+import { canAddReaction, hasReacted, reactionEmoji, reactionLabel, reactionTooltip } from './reactionLogic';
 
 const EmojiPicker = lazy(() => import('../emoji/EmojiPicker'));
 
@@ -167,7 +167,9 @@ export function ReactionPicker({
           onPick={(emoji) => {
             onClose();
             // Picking one we already gave keeps it (as Discord does); its chip takes it back.
-            const mine = message.reactions?.some((r) => r.emoji === emoji && hasReacted(r, myId()));
+            const mine = message.reactions?.some(
+              (r) => r.emoji === reactionEmoji(emoji) && hasReacted(r, myId()),
+            );
             if (!mine) void setReaction(message, emoji, true);
           }}
           onClose={onClose}

@@ -4,7 +4,7 @@ import { chatStore, setNotice, updateTimeline } from '../../store/chat';
 import { emitAck } from '../../socket/connection';
 import { myId } from '../auth/me';
 import { rememberEmoji } from '../emoji/recent';
-import { canAddReaction, toggleReaction } from './reactionLogic';
+import { canAddReaction, reactionEmoji, toggleReaction } from './reactionLogic';
 
 function patchReactions(roomId: string, id: string, fn: (m: Message) => Message): void {
   const t = chatStore.get().timelines[roomId];
@@ -17,9 +17,14 @@ function patchReactions(roomId: string, id: string, fn: (m: Message) => Message)
  * server's copy is the truth, with everyone else's reactions in it). Refused: our change is undone on whatever
  * the message holds by then, and the server's reason is shown.
  */
-export async function setReaction(message: Message, emoji: string, on: boolean): Promise<void> {
+export async function setReaction(message: Message, picked: string, on: boolean): Promise<void> {
   const me = myId();
+  const emoji = reactionEmoji(picked);
   if (!me) return;
+  if (!emoji) {
+    setNotice(`${picked} cannot be used as a reaction.`);
+    return;
+  }
   // The message as it is now (a picker may have stayed open while others reacted).
   const current = chatStore.get().timelines[message.roomId]?.messages.find((m) => m.id === message.id);
   if (on && !canAddReaction((current ?? message).reactions ?? [], emoji)) {

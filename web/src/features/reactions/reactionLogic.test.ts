@@ -1,6 +1,13 @@
 import type { Reaction } from '@parley/protocol';
 import { describe, expect, it } from 'vitest';
-import { canAddReaction, joinNames, reactionLabel, reactionTooltip, toggleReaction } from './reactionLogic';
+import {
+  canAddReaction,
+  joinNames,
+  reactionEmoji,
+  reactionLabel,
+  reactionTooltip,
+  toggleReaction,
+} from './reactionLogic';
 
 const r = (emoji: string, userIds: string[], count = userIds.length): Reaction => ({ emoji, count, userIds });
 const names: Record<string, string> = { '1': 'Ana', '2': 'Bo', '3': 'Cy' };
@@ -70,5 +77,21 @@ describe('labels', () => {
     expect(joinNames([])).toBe('');
     expect(joinNames(['Ana'])).toBe('Ana');
     expect(joinNames(['Ana', 'Bo', 'Cy'])).toBe('Ana, Bo and Cy');
+  });
+});
+
+describe('reactionEmoji', () => {
+  it('spells an emoji as the server stores it', () => {
+    expect(reactionEmoji('👍')).toBe('👍');
+    // The picker's data over-qualifies some: the server takes the bare RGI form.
+    expect(reactionEmoji('👍\uFE0F')).toBe('👍');
+    // And a bare pictograph Unicode writes with the selector gets it.
+    expect(reactionEmoji('❤')).toBe('❤\uFE0F');
+    expect(reactionEmoji('❤\uFE0F')).toBe('❤\uFE0F');
+    expect(reactionEmoji('👍🏽')).toBe('👍🏽');
+    expect(reactionEmoji('🏳️‍🌈')).toBe('🏳️‍🌈');
+    expect(reactionEmoji('a')).toBeNull();
+    expect(reactionEmoji('👍👍')).toBeNull();
+    expect(reactionEmoji('')).toBeNull();
   });
 });
