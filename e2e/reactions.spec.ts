@@ -162,3 +162,67 @@ test('at 20 different reactions a new one cannot be added, an existing one can b
   await ana.context.close();
   await bo.context.close();
 });
+
+test("the server's refusal of a 21st emoji is shown, and the optimistic chip goes away", async ({
+  browser,
+}) => {
+  test.slow();
+  const tag = shortTag();
+  const ana = await apiUser(browser, 'ana', `Ana Refused ${tag}`);
+  const bo = await apiUser(browser, 'bo', `Bo Refused ${tag}`);
+  const name = `refused-${Date.now().toString(36).slice(-5)}`;
+  const room = await createRoomApi(ana, name);
+  await joinRoomApi(bo, room.id);
+  const m = await say(ana, room.id, `Nearly full ${tag}`);
+  const emoji = [
+    '😀',
+    '😃',
+    '😄',
+    '😁',
+    '😆',
+    '😅',
+    '😂',
+    '🙂',
+    '🙃',
+    '😉',
+    '😊',
+    '😇',
+    '🥰',
+    '😍',
+    '🤩',
+    '😘',
+    '😗',
+    '😚',
+    '😙',
+    '🥲',
+  ];
+  for (const e of emoji.slice(0, 19)) await react(ana, m.id, e);
+  // Bo misses the 20th (its message:updated is held back), so his client still offers a new one: the server decides.
+  let holdUpdates = false;
+  await bo.page.routeWebSocket(/\/socket\.io\//, (ws) => {
+    const server = ws.connectToServer();
+    ws.onMessage((frame) => server.send(frame));
+    server.onMessage((frame) => {
+      if (holdUpdates && typeof frame === 'string' && frame.startsWith('42["message:updated"')) return;
+      ws.send(frame);
+    });
+  });
+  await openRoom(bo, room.id, name);
+  const msg = messages(bo.page, name, `Nearly full ${tag}`);
+  const chips = msg.getByRole('group', { name: 'Reactions' });
+  await expect(chips.getByRole('button', { name: /reacted$/ })).toHaveCount(19);
+  holdUpdates = true;
+  await react(ana, m.id, emoji[19]!);
+
+  await chips.getByRole('button', { name: 'Add reaction' }).click();
+  const picker = bo.page.getByRole('dialog', { name: 'Emoji picker' });
+  await picker.getByRole('searchbox', { name: 'Search emoji' }).fill('rocket');
+  await expect(picker.getByRole('button', { name: 'rocket' })).toBeVisible();
+  await picker.getByRole('searchbox', { name: 'Search emoji' }).press('Enter');
+  await expect(bo.page.getByRole('status').filter({ hasText: 'Reaction not added' })).toContainText(
+    'at most 20 different reactions',
+  );
+  await expect(chips.getByRole('button', { name: /^🚀/ })).toHaveCount(0);
+  await ana.context.close();
+  await bo.context.close();
+});

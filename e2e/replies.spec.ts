@@ -252,3 +252,48 @@ test('on a phone a long press opens the message menu; Reply from it', async ({ b
   );
   await ana.context.close();
 });
+
+test('a reply whose send failed keeps answering its parent when retried', async ({ browser }) => {
+  const tag = shortTag();
+  const ana = await apiUser(browser, 'ana', `Ana Retry ${tag}`);
+  const bo = await apiUser(browser, 'bo', `Bo Retry ${tag}`);
+  const name = `retry-${Date.now().toString(36).slice(-5)}`;
+  const room = await createRoomApi(ana, name);
+  await joinRoomApi(bo, room.id);
+  await say(bo, room.id, `Answer me ${tag}`);
+  // Ana's first send is answered with a failure without reaching the server; the retry goes through.
+  let failed = false;
+  await ana.page.routeWebSocket(/\/socket\.io\//, (ws) => {
+    const server = ws.connectToServer();
+    server.onMessage((frame) => ws.send(frame));
+    ws.onMessage((frame) => {
+      const send = typeof frame === 'string' ? /^42(\d+)\["message:send",(.*)\]$/.exec(frame) : null;
+      if (send && !failed) {
+        failed = true;
+        expect(JSON.parse(send[2]!)).toHaveProperty('replyToId');
+        ws.send(`43${send[1]}[{"ok":false,"error":{"code":"INTERNAL","message":"Something broke"}}]`);
+        return;
+      }
+      server.send(frame);
+    });
+  });
+  await openRoom(ana, room.id, name);
+  await openRoom(bo, room.id, name);
+  const parent = messages(ana.page, name, `Answer me ${tag}`);
+  await parent.hover();
+  await parent.getByRole('button', { name: 'Reply', exact: true }).click();
+  await sendText(ana.page, 'Answered on the second try');
+  const pending = messages(ana.page, name, 'Answered on the second try');
+  await expect(pending.getByRole('alert')).toContainText('Not sent.');
+  // While it waits, it shows what it answers.
+  await expect(pending).toContainText(`Answer me ${tag}`);
+  await pending.getByRole('button', { name: 'Retry' }).click();
+  await expect(
+    messages(bo.page, name, 'Answered on the second try').getByRole('button', {
+      name: new RegExp(`^In reply to ${bo.displayName}: Answer me ${tag}`),
+    }),
+  ).toBeVisible();
+  expect(failed).toBe(true);
+  await ana.context.close();
+  await bo.context.close();
+});
