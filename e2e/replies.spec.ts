@@ -209,7 +209,9 @@ test('a reply quotes its parent; the quote opens a parent that is not loaded; a 
   await bo.context.close();
 });
 
-test('on a phone a long press opens the message menu; Reply from it', async ({ browser }) => {
+test('on a phone a long press opens the message menu (Reply from it) and shows who reacted on a chip', async ({
+  browser,
+}) => {
   const tag = shortTag();
   const ana = await apiUser(browser, 'ana', `Ana Touch ${tag}`, {
     viewport: { width: 390, height: 844 },
@@ -217,7 +219,8 @@ test('on a phone a long press opens the message menu; Reply from it', async ({ b
   });
   const name = `touch-${Date.now().toString(36).slice(-5)}`;
   const room = await createRoomApi(ana, name);
-  await say(ana, room.id, 'Press me for a while');
+  const pressed = await say(ana, room.id, 'Press me for a while');
+  await api(ana.context.request, ana, 'post', `/api/messages/${pressed.id}/reactions`, { emoji: '🎉' });
   await openRoom(ana, room.id, name);
   const page = ana.page;
   const message = messages(page, name, 'Press me for a while');
@@ -247,6 +250,22 @@ test('on a phone a long press opens the message menu; Reply from it', async ({ b
   ]);
   await expectNoSeriousViolations(page, 'phone menu');
   await menu.getByRole('menuitem', { name: 'Reply' }).tap();
+  await expect(menu).toBeHidden();
+
+  // A long press on a reaction chip shows who reacted (no hover on a phone) and does not toggle it.
+  const chip = message.getByRole('button', { name: /^🎉/ });
+  await expect(chip).toHaveAccessibleName('🎉 1, you reacted');
+  const c = (await chip.boundingBox())!;
+  const onChip = { x: Math.round(c.x + c.width / 2), y: Math.round(c.y + c.height / 2) };
+  await cdp.send('Input.dispatchTouchEvent', { type: 'touchStart', touchPoints: [onChip] });
+  await expect(message.getByRole('tooltip')).toHaveText('You reacted with 🎉');
+  await cdp.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] });
+  await expect(message.getByRole('tooltip')).toBeVisible();
+  await expect(chip).toHaveAccessibleName('🎉 1, you reacted');
+  await expect(menu).toBeHidden();
+  // A tap toggles it.
+  await chip.tap();
+  await expect(message.getByRole('button', { name: /^🎉/ })).toHaveCount(0);
   await expect(page.getByRole('group', { name: `Replying to ${ana.displayName}` })).toContainText(
     'Press me for a while',
   );
