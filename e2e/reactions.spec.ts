@@ -226,3 +226,30 @@ test("the server's refusal of a 21st emoji is shown, and the optimistic chip goe
   await ana.context.close();
   await bo.context.close();
 });
+
+test('a reaction to a message above the view does not move what is being read', async ({ browser }) => {
+  const tag = shortTag();
+  const ana = await apiUser(browser, 'ana', `Ana Still ${tag}`);
+  const bo = await apiUser(browser, 'bo', `Bo Still ${tag}`);
+  const name = `still-${Date.now().toString(36).slice(-5)}`;
+  const room = await createRoomApi(ana, name);
+  await joinRoomApi(bo, room.id);
+  const ids: string[] = [];
+  for (let i = 1; i <= 80; i++) ids.push((await say(bo, room.id, `line ${String(i).padStart(2, '0')}`)).id);
+  await openRoom(bo, room.id, name);
+  const reading = messages(bo.page, name, 'line 50');
+  // Bo reads the middle: line 50 at the top of the view, line 40 above it, out of view.
+  await reading.evaluate((el: HTMLElement) => el.parentElement!.scrollTo({ top: el.offsetTop }));
+  await expect(reading).toBeInViewport();
+  await expect(messages(bo.page, name, 'line 40')).not.toBeInViewport();
+  const before = await reading.evaluate((el) => el.getBoundingClientRect().top);
+
+  await react(ana, ids[39]!, '🎉');
+  await expect(messages(bo.page, name, 'line 40').getByRole('button', { name: /^🎉 1/ })).toHaveCount(1);
+  // The chips row is about 32 px: the view moves by less than the rounding of a scroll position.
+  const after = await reading.evaluate((el) => el.getBoundingClientRect().top);
+  expect(Math.abs(after - before)).toBeLessThan(2);
+  await expect(bo.page.getByRole('button', { name: 'Jump to latest' })).toBeVisible();
+  await ana.context.close();
+  await bo.context.close();
+});
