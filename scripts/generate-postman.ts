@@ -468,6 +468,23 @@ const FLOW: Step[] = [
       "pm.test('the message is edited', () => { pm.expect(body.text).to.equal('Hello from Postman (edited)'); pm.expect(body.editedAt).to.be.a('string'); });",
     ],
   },
+  {
+    op: 'addReaction',
+    name: 'React to a message',
+    note: 'Adds a 👍 (idempotent: sending it again changes nothing).',
+    body: { emoji: '👍' },
+    tests: [
+      json,
+      "pm.test('the reaction is counted', () => pm.expect(body.reactions).to.eql([{ emoji: '👍', count: 1, userIds: [pm.collectionVariables.get('userId')] }]));",
+    ],
+  },
+  {
+    op: 'removeReaction',
+    name: 'Take back a reaction',
+    note: 'The emoji is URL-encoded in the path (👍 is %F0%9F%91%8D).',
+    params: { emoji: '%F0%9F%91%8D' },
+    tests: [json, "pm.test('the reaction is gone', () => pm.expect(body.reactions).to.eql([]));"],
+  },
   { op: 'deleteMessage', name: 'Delete a message' },
   {
     op: 'openDm',

@@ -2,6 +2,7 @@ import type { Message, Room, Session } from '@parley/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   client,
+  generousWriteLimits,
   register,
   startTestServer,
   uniqueName,
@@ -430,6 +431,37 @@ describe('reactions in every read, across edits and deletes', () => {
       },
     )) as [{ reactions: string }[], unknown];
     expect(row!.reactions).toBe('');
+  });
+});
+
+describe('rate limit', () => {
+  it('reactions share the edit budget (messageEdit): beyond it 429 / RATE_LIMITED, and edits are refused too', async () => {
+    const tight = await startTestServer({
+      writeLimits: generousWriteLimits({ messageEdit: { points: 4, durationSec: 600 } }),
+    });
+    try {
+      const tcall = client(tight.url);
+      const u = await register(tcall, uniqueName('fast'));
+      const list = await tcall('GET', '/api/chatrooms', { token: u.accessToken });
+      const general = list.body.rooms.find((r: Room) => r.name === 'general').id;
+      const m = await postMessage(tcall, u, general, 'quick');
+      const socket = await connectReady(tight, u);
+      for (const e of ['👍', '🎉', '😀'])
+        expectStatus(await tcall('POST', reactPath(m.id), { token: u.accessToken, body: { emoji: e } }), 200);
+      expectOk('reaction:remove', await emitAck(socket, 'reaction:remove', { messageId: m.id, emoji: '👍' }));
+      const limited = await tcall('POST', reactPath(m.id), { token: u.accessToken, body: { emoji: '🚀' } });
+      expectError(limited, 429, 'RATE_LIMITED');
+      expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+      expectFail(await emitAck(socket, 'reaction:add', { messageId: m.id, emoji: '🚀' }), 'RATE_LIMITED');
+      expectError(
+        await tcall('PATCH', `/api/messages/${m.id}`, { token: u.accessToken, body: { text: 'edited' } }),
+        429,
+        'RATE_LIMITED',
+      );
+      socket.close();
+    } finally {
+      await tight.close();
+    }
   });
 });
 

@@ -73,7 +73,7 @@ async function truth(messageId: string): Promise<{ rows: number; summary: Reacti
   const rows = await q('SELECT "userId", emoji FROM message_reactions WHERE "messageId" = :id ORDER BY id');
   const byEmoji = new Map<string, Reaction>();
   for (const r of rows) {
-    const e = byEmoji.get(r.emoji) ?? { emoji: r.emoji, count: 0, userIds: [] };
+    const e: Reaction = byEmoji.get(r.emoji) ?? { emoji: r.emoji, count: 0, userIds: [] };
     e.count++;
     if (e.userIds.length < 50) e.userIds.push(String(r.userId));
     byEmoji.set(r.emoji, e);
