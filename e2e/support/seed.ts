@@ -22,10 +22,17 @@ export async function apiUser(
   browser: Browser,
   prefix: string,
   displayName: string,
-  opts: { viewport?: { width: number; height: number }; baseURL?: string; username?: string } = {},
+  opts: {
+    viewport?: { width: number; height: number };
+    baseURL?: string;
+    username?: string;
+    /** A phone: touch events, mobile viewport behaviour. */
+    touch?: boolean;
+  } = {},
 ): Promise<ApiUser> {
   const context = await browser.newContext({
     viewport: opts.viewport ?? { width: 1280, height: 800 },
+    ...(opts.touch ? { hasTouch: true, isMobile: true } : {}),
     ...(opts.baseURL ? { baseURL: opts.baseURL } : {}),
   });
   const page = await context.newPage();

@@ -1,5 +1,6 @@
 import { useEffect, useMemo, useState } from 'react';
-import { chatStore, roomTitle } from '../store/chat';
+import { describeError } from '../api/errors';
+import { chatStore, roomTitle, setNotice } from '../store/chat';
 import { useStore } from '../store/store';
 import { ConnectionBanner } from '../components/ConnectionBanner';
 import { Toast } from '../components/Toast';
@@ -9,6 +10,7 @@ import { RoomView } from '../features/rooms/RoomView';
 import { Sidebar } from '../features/rooms/Sidebar';
 import { SearchDialog } from '../features/search/SearchDialog';
 import { UnreachableRoom } from '../features/rooms/UnreachableRoom';
+import { jumpToMessage } from '../features/timeline/timelineActions';
 import { startChatSession } from './chatSession';
 import { navigate, roomIdFromPath, roomPath, usePath } from './router';
 
@@ -40,7 +42,16 @@ export function ChatApp() {
   useEffect(() => {
     if (!roomsLoaded) return;
     if (roomId) {
-      void openRoom(roomId);
+      // A message's link (Copy link): `/rooms/42?around=123` opens the room at that message, highlighted.
+      const around = new URLSearchParams(location.search).get('around');
+      if (around && /^[0-9]{1,18}$/.test(around)) {
+        history.replaceState(null, '', roomPath(roomId));
+        jumpToMessage(roomId, around)
+          .catch((err: unknown) => setNotice(`Could not open that message: ${describeError(err)}`))
+          .finally(() => void openRoom(roomId));
+      } else {
+        void openRoom(roomId);
+      }
     } else {
       const fallback = defaultRoomId();
       if (fallback) navigate(roomPath(fallback), { replace: true });

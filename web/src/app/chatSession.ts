@@ -1,3 +1,4 @@
+import { resetMessageUi } from '../features/timeline/messageUi';
 import { setNotice, chatStore, resetChat, lastStoredId } from '../store/chat';
 import { closeSocket, openSocket } from '../socket/connection';
 import { bindServerEvents } from '../socket/events';
@@ -19,6 +20,7 @@ import { describeError } from '../api/errors';
  */
 export function startChatSession(): () => void {
   resetChat();
+  resetMessageUi();
   let connects = 0;
   const socket = openSocket({
     onConnect: () => void onConnected(++connects === 1),
@@ -32,6 +34,7 @@ export function startChatSession(): () => void {
     stopTyping();
     closeSocket();
     resetChat();
+    resetMessageUi();
     clearDrafts();
   };
 }

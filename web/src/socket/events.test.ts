@@ -126,3 +126,38 @@ describe('messages:new', () => {
     expect(one.typing['10']).toEqual({});
   });
 });
+
+describe('quotes of replies follow their parent', () => {
+  const reply = (id: string, parentId: string, text: string): Message => ({
+    ...message(id, '10'),
+    replyTo: { id: parentId, author: sam, text, deleted: false },
+  });
+
+  it('an edited parent we hold changes the quotes of the loaded replies to it', () => {
+    const f = setUp();
+    chat.addMessages('10', [message('101', '10'), reply('102', '101', 'hello 101'), message('103', '10')]);
+    f.fire('message:updated', {
+      ...message('101', '10'),
+      text: 'hello, edited',
+      editedAt: '2026-12-03T09:05:00.000Z',
+    });
+    const ms = chat.chatStore.get().timelines['10']!.messages;
+    expect(ms[1]!.replyTo).toEqual({ id: '101', author: sam, text: 'hello, edited', deleted: false });
+    expect(ms[2]).toEqual(message('103', '10'));
+  });
+
+  it('a deleted parent, held or not, makes the quotes say so', () => {
+    const f = setUp();
+    chat.addMessages('10', [
+      message('101', '10'),
+      reply('102', '101', 'hello 101'),
+      reply('103', '99', 'far up'),
+    ]);
+    f.fire('message:deleted', { id: '101', roomId: '10' });
+    f.fire('message:deleted', { id: '99', roomId: '10' });
+    const ms = chat.chatStore.get().timelines['10']!.messages;
+    expect(ms[0]).toMatchObject({ deleted: true, text: '' });
+    expect(ms[1]!.replyTo).toMatchObject({ id: '101', deleted: true, text: '' });
+    expect(ms[2]!.replyTo).toMatchObject({ id: '99', deleted: true, text: '' });
+  });
+});

@@ -1,4 +1,4 @@
-import type { Attachment, Member, Message, Room, User } from '@parley/protocol';
+import type { Attachment, Member, Message, ReplyTo, Room, User } from '@parley/protocol';
 import { compareIds } from '../lib/ids';
 import { currentUser } from '../features/auth/me';
 import { createStore } from './store';
@@ -14,6 +14,8 @@ export interface PendingMessage {
   status: 'sending' | 'failed';
   error: string | null;
   createdAt: string;
+  /** The message this one answers, sent with every attempt (a retry too), and its quote shown meanwhile. */
+  replyTo?: ReplyTo;
 }
 
 export interface Timeline {

@@ -25,6 +25,8 @@ import { recentEmoji, rememberEmoji } from '../emoji/recent';
 import { stopTyping, typingActivity } from '../presence/presenceActions';
 import { EmojiSuggestions, type EmojiSuggestion } from './EmojiSuggestions';
 import { MentionSuggestions, suggestionsFor, type Suggestion } from './MentionSuggestions';
+import { cancelReply, messageUi, startEdit } from '../timeline/messageUi';
+import { lastOwnEditable, ReplyBar } from './ReplyBar';
 import { sendMessage } from './sendActions';
 import { useImageUpload } from './useImageUpload';
 
@@ -69,6 +71,7 @@ export function Composer({
   const me = useMe();
   const members = useStore(chatStore, (s) => s.members[roomId]);
   const room = useStore(chatStore, (s) => s.rooms[roomId]);
+  const replying = useStore(messageUi, (s) => s.replying[roomId]);
   const [caret, setCaret] = useState<number | null>(null);
   const [active, setActive] = useState(0);
   const [dismissed, setDismissed] = useState<number | null>(null);
@@ -156,7 +159,8 @@ export function Composer({
       return;
     }
     const image = take();
-    sendMessage(roomId, body, image?.attachment ?? null, image?.previewUrl ?? null);
+    sendMessage(roomId, body, image?.attachment ?? null, image?.previewUrl ?? null, replying ?? null);
+    cancelReply(roomId);
     setText('');
     setError(null);
     setProblem(null);
@@ -187,6 +191,16 @@ export function Composer({
     if (e.key === 'Enter' && !e.shiftKey && !e.nativeEvent.isComposing) {
       e.preventDefault();
       submit();
+    } else if (e.key === 'Escape' && replying) {
+      e.preventDefault();
+      cancelReply(roomId);
+    } else if (e.key === 'ArrowUp' && !text && !e.shiftKey && !e.altKey && !e.ctrlKey && !e.metaKey) {
+      // As in Slack: ↑ in an empty box edits your last message here.
+      const last = lastOwnEditable(chatStore.get().timelines[roomId]?.messages ?? [], me?.id ?? null);
+      if (last) {
+        e.preventDefault();
+        startEdit(last.id, true);
+      }
     }
   };
 
@@ -226,6 +240,7 @@ export function Composer({
           </button>
         </div>
       )}
+      {replying && <ReplyBar message={replying} />}
       <div className="composer-error" role="alert">
         {shownError}
       </div>

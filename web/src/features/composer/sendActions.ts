@@ -1,4 +1,4 @@
-import type { Attachment } from '@parley/protocol';
+import type { Attachment, Message, ReplyTo } from '@parley/protocol';
 import { LIMITS } from '../../lib/limits';
 import { asApiError, describeError } from '../../api/errors';
 import { newClientId } from '../../lib/ids';
@@ -19,6 +19,7 @@ export function sendMessage(
   text: string,
   attachment: Attachment | null = null,
   previewUrl: string | null = null,
+  replyTo: Message | null = null,
 ): void {
   const pending: PendingMessage = {
     clientId: newClientId(),
@@ -29,9 +30,20 @@ export function sendMessage(
     status: 'sending',
     error: null,
     createdAt: new Date().toISOString(),
+    ...(replyTo ? { replyTo: quoteOf(replyTo) } : {}),
   };
   updateTimeline(roomId, (t) => ({ pending: [...t.pending, pending] }));
   void deliver(pending);
+}
+
+/** The quote a reply shows of its parent (what the server will send back as `replyTo`). */
+export function quoteOf(m: Message): ReplyTo {
+  return {
+    id: m.id,
+    author: m.author,
+    text: m.deleted ? '' : m.text.slice(0, LIMITS.replyQuoteMax),
+    deleted: m.deleted,
+  };
 }
 
 function setPending(p: PendingMessage, patch: Partial<PendingMessage>): void {
@@ -52,6 +64,7 @@ async function deliver(p: PendingMessage): Promise<void> {
         clientId: p.clientId,
         ...(p.text ? { text: p.text } : {}),
         ...(p.attachment ? { attachmentId: p.attachment.id } : {}),
+        ...(p.replyTo ? { replyToId: p.replyTo.id } : {}),
       },
       15_000,
     );

@@ -1,25 +1,19 @@
 import type { Attachment, Message, Room, User } from '@parley/protocol';
 import { memo, useState, type KeyboardEvent } from 'react';
-import { describeError } from '../../api/errors';
 import { Avatar } from '../../components/Avatar';
-import { ConfirmDialog } from '../../components/ConfirmDialog';
 import { formatFull, formatTime } from '../../lib/time';
-import { setNotice, type PendingMessage } from '../../store/chat';
+import { useStore } from '../../store/store';
 import { useMe } from '../auth/me';
-import { discardPending, retryPending } from '../composer/sendActions';
+import { ReactionChips } from '../reactions/ReactionChips';
 import { openDm } from '../rooms/roomActions';
+import { MessageActions } from './MessageActions';
+import { EditBox, Thumbnail } from './MessageParts';
 import { MessageText } from './MessageText';
-import { deleteMessage, editMessage } from './timelineActions';
+import { messageUi, startEdit, startReply } from './messageUi';
+import { ReplyQuote } from './ReplyQuote';
+import { useLongPress } from './useLongPress';
 
-/** The box a thumbnail is fitted into, keeping its aspect ratio (so layout never jumps when it loads). */
-const THUMB_BOX = 280;
-
-function thumbSize(a: Pick<Attachment, 'width' | 'height'>): { width: number; height: number } {
-  const w = a.width || THUMB_BOX;
-  const h = a.height || THUMB_BOX;
-  const scale = Math.min(1, THUMB_BOX / w, THUMB_BOX / h);
-  return { width: Math.max(1, Math.round(w * scale)), height: Math.max(1, Math.round(h * scale)) };
-}
+export { PendingItem } from './MessageParts';
 
 const nameOf = (u: User | null) => u?.displayName ?? 'Someone';
 
@@ -49,12 +43,16 @@ interface MessageItemProps {
   message: Message;
   continued: boolean;
   room: Room | undefined;
-  /** The message a search result jumped to. */
+  /** The message a search result (or a reply's quote) jumped to. */
   highlighted?: boolean;
   onOpenImage(a: Attachment): void;
 }
 
-/** One message: an `article` with its author's name (visually hidden when grouped) and its text. */
+/**
+ * One message: an `article` with its author's name (visually hidden when grouped), the message it answers, its
+ * text and its reactions. It takes focus (the log's arrow keys move between messages); then R replies, E edits
+ * your own, Enter opens its menu. A long press on a phone opens the menu too.
+ */
 export const MessageItem = memo(function MessageItem({
   message,
   continued,
@@ -63,8 +61,14 @@ export const MessageItem = memo(function MessageItem({
   onOpenImage,
 }: MessageItemProps) {
   const me = useMe();
-  const [editing, setEditing] = useState(false);
-  const [confirmDelete, setConfirmDelete] = useState(false);
+  const editing = useStore(messageUi, (s) => s.editing?.id === message.id);
+  const [menuOpen, setMenuOpen] = useState(false);
+  // Not from a reaction chip (its own long press shows who reacted) nor the edit box.
+  const press = useLongPress<HTMLElement>((el) => {
+    if (editing) return;
+    el.focus({ preventScroll: true });
+    setMenuOpen(true);
+  }, '.reaction-chip, textarea, .menu, .emoji-picker');
   const author = message.author;
   const name = nameOf(author);
 
@@ -81,20 +85,40 @@ export const MessageItem = memo(function MessageItem({
   const mine = Boolean(me && author?.id === me.id);
   const mentionsMe = Boolean(me && message.mentions?.includes(me.id));
   const owner = Boolean(me && room && room.kind !== 'direct' && room.ownerId === me.id);
-  const canEdit = mine && !message.deleted;
-  const canDelete = !message.deleted && (mine || owner);
+  const can = {
+    canReact: Boolean(room?.isMember) && !message.deleted,
+    canEdit: mine && !message.deleted,
+    canDelete: !message.deleted && (mine || owner),
+  };
 
-  const remove = () => {
-    setConfirmDelete(false);
-    deleteMessage(message).catch((err: unknown) => setNotice(`Not deleted: ${describeError(err)}`));
+  const onKeyDown = (e: KeyboardEvent<HTMLElement>) => {
+    // Only with the message itself focused: typing in its edit box or a control inside is not a shortcut.
+    if (e.target !== e.currentTarget || e.ctrlKey || e.metaKey || e.altKey) return;
+    const key = e.key.toLowerCase();
+    if (key === 'r' && can.canReact) {
+      e.preventDefault();
+      startReply(message);
+    } else if (key === 'e' && can.canEdit && message.text) {
+      e.preventDefault();
+      startEdit(message.id);
+    } else if (e.key === 'Enter' || e.key === 'ContextMenu' || (e.key === 'F10' && e.shiftKey)) {
+      e.preventDefault();
+      setMenuOpen(true);
+    }
   };
 
   return (
     <article
-      className={`message${continued ? ' continued' : ''}${mine ? ' mine' : ''}${highlighted ? ' highlighted' : ''}${mentionsMe ? ' mentions-me' : ''}`}
+      className={`message${continued ? ' continued' : ''}${mine ? ' mine' : ''}${highlighted ? ' highlighted' : ''}${mentionsMe ? ' mentions-me' : ''}${menuOpen ? ' menu-open' : ''}`}
       data-message-id={message.id}
       aria-current={highlighted ? 'true' : undefined}
-      tabIndex={canEdit || canDelete ? -1 : undefined}
+      tabIndex={-1}
+      onKeyDown={onKeyDown}
+      {...press.handlers}
+      onClickCapture={(e) => {
+        // The click a long press's release brings must not also press what was under the finger.
+        if (press.consumeLongPress()) e.stopPropagation();
+      }}
     >
       <div className="gutter">
         {continued ? <Stamp at={message.createdAt} /> : author && <Avatar user={author} />}
@@ -108,10 +132,13 @@ export const MessageItem = memo(function MessageItem({
             <Stamp at={message.createdAt} />
           </header>
         )}
+        {message.replyTo && !message.deleted && (
+          <ReplyQuote roomId={message.roomId} quote={message.replyTo} />
+        )}
         {message.deleted ? (
           <p className="message-text deleted-text">This message was deleted.</p>
         ) : editing ? (
-          <EditBox message={message} onDone={() => setEditing(false)} />
+          <EditBox message={message} />
         ) : (
           <>
             {message.text && (
@@ -143,165 +170,11 @@ export const MessageItem = memo(function MessageItem({
             )}
           </>
         )}
+        {!message.deleted && <ReactionChips message={message} canReact={can.canReact} />}
       </div>
-      {(canEdit || canDelete) && !editing && (
-        <div className="message-actions">
-          {canEdit && message.text && (
-            <button
-              type="button"
-              className="button tiny"
-              aria-describedby={message.text ? `msg-${message.id}-text` : undefined}
-              onClick={() => setEditing(true)}
-            >
-              Edit
-            </button>
-          )}
-          {canDelete && (
-            <button
-              type="button"
-              className="button tiny"
-              aria-describedby={message.text ? `msg-${message.id}-text` : undefined}
-              onClick={() => setConfirmDelete(true)}
-            >
-              Delete
-            </button>
-          )}
-        </div>
-      )}
-      {confirmDelete && (
-        <ConfirmDialog
-          title="Delete this message?"
-          description="It is deleted for everyone in the room."
-          confirmLabel="Delete message"
-          onCancel={() => setConfirmDelete(false)}
-          onConfirm={remove}
-        />
+      {!editing && (
+        <MessageActions message={message} can={can} menuOpen={menuOpen} setMenuOpen={setMenuOpen} />
       )}
     </article>
   );
 });
-
-function Thumbnail({
-  attachment,
-  author,
-  onOpen,
-}: {
-  attachment: Attachment;
-  author: string;
-  onOpen(a: Attachment): void;
-}) {
-  const size = thumbSize(attachment);
-  if (attachment.expired) {
-    return <p className="image-expired">Image no longer available (images are kept for a limited time).</p>;
-  }
-  return (
-    <button type="button" className="thumb" onClick={() => onOpen(attachment)} title="Open full size">
-      <img
-        src={attachment.thumbnailUrl}
-        alt={`Image from ${author}, open full size`}
-        width={size.width}
-        height={size.height}
-        loading="lazy"
-        decoding="async"
-      />
-    </button>
-  );
-}
-
-function EditBox({ message, onDone }: { message: Message; onDone(): void }) {
-  const [text, setText] = useState(message.text);
-  const [error, setError] = useState<string | null>(null);
-  const save = async () => {
-    const next = text.trim();
-    if (!next || next === message.text) return onDone();
-    try {
-      await editMessage(message, next);
-      onDone();
-    } catch (err) {
-      setError(describeError(err));
-    }
-  };
-  const onKey = (e: KeyboardEvent<HTMLTextAreaElement>) => {
-    if (e.key === 'Escape') {
-      e.preventDefault();
-      onDone();
-    } else if (e.key === 'Enter' && !e.shiftKey && !e.nativeEvent.isComposing) {
-      e.preventDefault();
-      void save();
-    }
-  };
-  return (
-    <div className="edit-box">
-      <textarea
-        aria-label="Edit text"
-        value={text}
-        rows={Math.min(8, text.split('\n').length + 1)}
-        onChange={(e) => setText(e.target.value)}
-        onKeyDown={onKey}
-        autoFocus
-      />
-      {error && (
-        <p className="field-error" role="alert">
-          {error}
-        </p>
-      )}
-      <div className="edit-actions">
-        <span className="muted">Enter to save · Escape to cancel</span>
-        <button type="button" className="button tiny" onClick={onDone}>
-          Cancel
-        </button>
-        <button type="button" className="button tiny primary" onClick={() => void save()}>
-          Save
-        </button>
-      </div>
-    </div>
-  );
-}
-
-/** Our own message on its way: shown at once, then replaced by the stored copy; failures offer a retry. */
-export function PendingItem({ pending, continued }: { pending: PendingMessage; continued: boolean }) {
-  const me = useMe();
-  if (!me) return null;
-  const preview = pending.previewUrl ?? pending.attachment?.thumbnailUrl ?? null;
-  const size = pending.attachment ? thumbSize(pending.attachment) : { width: 200, height: 150 };
-  return (
-    <article
-      className={`message mine pending${continued ? ' continued' : ''}${pending.status === 'failed' ? ' failed' : ''}`}
-      aria-busy={pending.status === 'sending'}
-    >
-      <div className="gutter">{continued ? null : <Avatar user={me} />}</div>
-      <div className="message-main">
-        {continued ? (
-          <span className="sr-only">{me.displayName}</span>
-        ) : (
-          <header className="message-meta">
-            <span className="author-name">{me.displayName}</span>
-          </header>
-        )}
-        {pending.text && <MessageText text={pending.text} />}
-        {preview && (
-          <img
-            className="pending-image"
-            src={preview}
-            alt="Image being sent"
-            width={size.width}
-            height={size.height}
-          />
-        )}
-        {pending.status === 'sending' ? (
-          <p className="send-status">Sending…</p>
-        ) : (
-          <div className="send-status failed" role="alert">
-            <span>Not sent. {pending.error}</span>
-            <button type="button" className="button tiny" onClick={() => retryPending(pending)}>
-              Retry
-            </button>
-            <button type="button" className="button tiny" onClick={() => discardPending(pending)}>
-              Discard
-            </button>
-          </div>
-        )}
-      </div>
-    </article>
-  );
-}

@@ -1,4 +1,12 @@
-import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
+import {
+  useCallback,
+  useEffect,
+  useLayoutEffect,
+  useMemo,
+  useRef,
+  useState,
+  type KeyboardEvent,
+} from 'react';
 import type { Attachment } from '@parley/protocol';
 import { Icon } from '../../components/Icon';
 import { formatDay } from '../../lib/time';
@@ -16,6 +24,45 @@ const BOTTOM_SLACK = 48;
 /** Start fetching older messages this far from the top. */
 const TOP_PRELOAD = 400;
 const EMPTY = emptyTimeline();
+
+const MESSAGE = 'article.message[data-message-id]';
+
+/** The first message whose bottom is below the top of the scroller. */
+function firstInView(el: HTMLElement): HTMLElement | undefined {
+  const top = el.scrollTop;
+  for (const m of el.querySelectorAll<HTMLElement>('[data-message-id]')) {
+    if (m.offsetTop + m.offsetHeight > top) return m;
+  }
+  return undefined;
+}
+
+/**
+ * Roving focus in the log: from the log, ↑ goes to the last message in view (↓ the first); from a message, ↑ and ↓
+ * go to the one before and after, Home and End to the first and last loaded. Page Up/Down still scroll.
+ */
+function moveBetweenMessages(e: KeyboardEvent<HTMLDivElement>): void {
+  const log = e.currentTarget;
+  const target = e.target as HTMLElement;
+  const onLog = target === log;
+  if (!onLog && !target.matches(MESSAGE)) return;
+  if (e.altKey || e.ctrlKey || e.metaKey || e.shiftKey) return;
+  const all = [...log.querySelectorAll<HTMLElement>(MESSAGE)];
+  if (!all.length) return;
+  let next: HTMLElement | undefined;
+  if (onLog) {
+    const bottom = log.scrollTop + log.clientHeight;
+    const inView = all.filter((m) => m.offsetTop < bottom && m.offsetTop + m.offsetHeight > log.scrollTop);
+    if (e.key === 'ArrowUp') next = inView.at(-1) ?? all.at(-1);
+    else if (e.key === 'ArrowDown') next = inView[0] ?? all[0];
+  } else {
+    const i = all.indexOf(target);
+    const to: Record<string, number> = { ArrowUp: i - 1, ArrowDown: i + 1, Home: 0, End: all.length - 1 };
+    if (e.key in to) next = all[Math.max(0, Math.min(all.length - 1, to[e.key]!))];
+  }
+  if (!next) return;
+  e.preventDefault();
+  next.focus();
+}
 
 /**
  * The room's history as a `log`: grouped messages, day headings, the "New messages" divider. It stays pinned to
@@ -43,6 +90,9 @@ export function Timeline({ roomId, title }: { roomId: string; title: string }) {
     pendingCount: 0,
     dividerId: null as string | null,
     highlightId: null as string | null,
+    /** The first message in view and its distance from the top: it stays put when messages above change size. */
+    anchorId: '',
+    anchorOffset: 0,
   });
   /** The timeline stops short of the latest (a jump to a search result): its end is not "the end". */
   const moreAfter = useRef(timeline.hasMoreAfter);
@@ -60,6 +110,9 @@ export function Timeline({ roomId, title }: { roomId: string; title: string }) {
     geo.current.height = el.scrollHeight;
     geo.current.top = el.scrollTop;
     geo.current.pinned = atEnd;
+    const anchor = firstInView(el);
+    geo.current.anchorId = anchor?.dataset.messageId ?? '';
+    geo.current.anchorOffset = anchor ? anchor.offsetTop - el.scrollTop : 0;
     setAtBottom(atEnd);
     setShowJump(!atEnd);
     return atEnd;
@@ -102,6 +155,10 @@ export function Timeline({ roomId, title }: { roomId: string; title: string }) {
       el.scrollTop = g.top + (el.scrollHeight - g.height);
     } else if (g.pinned || sentOne) {
       el.scrollTop = el.scrollHeight;
+    } else if (g.anchorId) {
+      // A message above grew or shrank (reactions, an edit, a quote): what is being read does not move.
+      const anchor = el.querySelector<HTMLElement>(`[data-message-id="${g.anchorId}"]`);
+      if (anchor) el.scrollTop = anchor.offsetTop - g.anchorOffset;
     }
     g.firstId = firstId;
     g.dividerId = timeline.dividerId;
@@ -178,6 +235,7 @@ export function Timeline({ roomId, title }: { roomId: string; title: string }) {
         aria-busy={!timeline.loaded || timeline.loadingOlder}
         tabIndex={0}
         onScroll={onScroll}
+        onKeyDown={moveBetweenMessages}
       >
         <div className="timeline-start">
           {timeline.loaded && !timeline.hasMoreBefore && (

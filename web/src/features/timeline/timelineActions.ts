@@ -12,6 +12,7 @@ import {
 } from '../../store/chat';
 import { emitAck, isConnected } from '../../socket/connection';
 import { myId } from '../auth/me';
+import { quotesOfDeleted, refreshQuotes } from './quotes';
 
 const PAGE = 50;
 const CATCH_UP_PAGE = 100;
@@ -169,10 +170,21 @@ export function markRead(roomId: string): void {
   );
 }
 
+/**
+ * Changes a message we hold, and the quotes of the loaded replies to it (an edit or a delete shows in them at once;
+ * a parent we do not hold updates its replies' quotes only from the server's own `message:updated`).
+ */
 function patchMessage(roomId: string, id: string, fn: (m: Message) => Message): void {
   const t = chatStore.get().timelines[roomId];
-  if (!t || !t.messages.some((m) => m.id === id)) return;
-  updateTimeline(roomId, (x) => ({ messages: x.messages.map((m) => (m.id === id ? fn(m) : m)) }));
+  const held = t?.messages.find((m) => m.id === id);
+  if (!t || !held) return;
+  const next = fn(held);
+  updateTimeline(roomId, (x) => ({
+    messages: refreshQuotes(
+      x.messages.map((m) => (m.id === id ? next : m)),
+      next,
+    ),
+  }));
 }
 
 /** An edit we heard of: applied only to a message we hold (never inserted, which could open a gap). */
@@ -182,6 +194,11 @@ export function replaceMessage(message: Message): void {
 
 export function markDeleted(roomId: string, id: string): void {
   patchMessage(roomId, id, (m) => ({ ...m, deleted: true, text: '', attachment: null }));
+  // Replies to a parent we do not hold (it is further up) learn it is gone too.
+  const t = chatStore.get().timelines[roomId];
+  if (t && quotesOfDeleted(t.messages, id) !== t.messages) {
+    updateTimeline(roomId, (x) => ({ messages: quotesOfDeleted(x.messages, id) }));
+  }
 }
 
 export async function editMessage(message: Message, text: string): Promise<void> {
