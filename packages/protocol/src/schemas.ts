@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { normaliseEmoji } from './emoji.js';
 import { ERROR_CODES } from './errors.js';
 import { LIMITS } from './limits.js';
 import { hasControl, hasControlButLines, hasInvisible, normaliseNewlines } from './text.js';
@@ -153,19 +154,6 @@ export const AttachmentSchema = z
   })
   .meta({ id: 'Attachment' });
 
-/**
- * One emoji: a single grapheme of Unicode's recommended (RGI) emoji set. A bare pictograph that Unicode writes with
- * an emoji presentation selector (❤ → ❤️) is stored fully qualified, so that both spellings are one reaction.
- * The `v` flag is built at run time: the compile target predates it, Node 20 and every browser we serve have it.
- */
-const RGI_EMOJI = new RegExp('^\\p{RGI_Emoji}$', 'v');
-/** The fully qualified spelling of `s` when it is one RGI emoji (adding U+FE0F where Unicode wants it), else null. */
-export const normaliseEmoji = (s: string): string | null => {
-  if (s.length === 0 || s.length > 32) return null;
-  if (RGI_EMOJI.test(s)) return s;
-  const qualified = s.endsWith('\uFE0F') ? s : `${s}\uFE0F`;
-  return RGI_EMOJI.test(qualified) ? qualified : null;
-};
 export const EmojiSchema = z
   .string()
   .transform((s, ctx) => {

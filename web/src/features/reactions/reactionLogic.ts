@@ -1,28 +1,14 @@
 import type { Message, Reaction } from '@parley/protocol';
 import { LIMITS } from '../../lib/limits';
+import { normaliseEmoji } from '../../../../packages/protocol/src/emoji';
 
 /*
  * Pure reaction state: what a click does to a message's reactions before the server answers (optimistic), what a
  * chip says to a screen reader, and whether one more distinct emoji fits. The server's answer replaces all of it.
  */
 
-/** One RGI emoji (built at run time: the `v` flag is newer than the compile target; every browser we serve has it). */
-let rgi: RegExp | null = null;
-const isRgi = (s: string) => (rgi ??= new RegExp('^\\p{RGI_Emoji}$', 'v')).test(s);
-
-/**
- * The spelling the server stores for an emoji (its EmojiSchema: one RGI emoji, fully qualified), or null. The
- * picker's data writes some emoji with a presentation selector Unicode does not use there ("👍️" for 👍), which the
- * server refuses: the selector is dropped when the bare emoji is the RGI one; one is added where Unicode wants it.
- */
-export function reactionEmoji(e: string): string | null {
-  if (!e || e.length > 32) return null;
-  if (isRgi(e)) return e;
-  const bare = e.replace(/\uFE0F/g, '');
-  if (isRgi(bare)) return bare;
-  const qualified = `${bare}\uFE0F`;
-  return isRgi(qualified) ? qualified : null;
-}
+/** The spelling the server stores for an emoji (its EmojiSchema), or null: the picker's data over-qualifies some. */
+export const reactionEmoji = normaliseEmoji;
 
 /** True when `userId` is among the users the reaction lists (the server lists the first 50). */
 export const hasReacted = (r: Reaction, userId: string | null): boolean =>
