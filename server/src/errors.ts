@@ -20,6 +20,9 @@ export class AppError extends Error {
 export const notFound = (what = 'Not found') => new AppError('NOT_FOUND', what);
 export const forbidden = (why = 'You may not do that') => new AppError('FORBIDDEN', why);
 export const unauthorized = (why = 'Sign in first') => new AppError('UNAUTHORIZED', why);
+/** VALIDATION_ERROR for one field a schema cannot judge alone (a cursor, a limit that depends on stored data). */
+export const invalidField = (path: string, message: string) =>
+  new AppError('VALIDATION_ERROR', 'The request is not valid', [{ path, message }]);
 
 /** A zod failure as VALIDATION_ERROR with one detail per issue. */
 export function fromZod(err: ZodError, prefix = ''): AppError {

@@ -2,7 +2,7 @@ import { LIMITS, type Message as MessageDto, type Reaction } from '@parley/proto
 import type { AppContext } from '../../context.js';
 import type { User } from '../../db/models.js';
 import { inTx } from '../../db/unit-of-work.js';
-import { AppError, forbidden, notFound } from '../../errors.js';
+import { forbidden, invalidField, notFound } from '../../errors.js';
 import { isBanned } from '../rooms/bans.js';
 import { acceptsReactions, canReact } from '../rooms/policy.js';
 import { presentMessages } from './presenter.js';
@@ -16,12 +16,10 @@ import { loadVisibleMessage } from './service.js';
  */
 
 const tooMany = () =>
-  new AppError('VALIDATION_ERROR', 'The request is not valid', [
-    {
-      path: 'emoji',
-      message: `A message takes at most ${LIMITS.reactionsPerMessageMax} different reactions: add one of those already there`,
-    },
-  ]);
+  invalidField(
+    'emoji',
+    `A message takes at most ${LIMITS.reactionsPerMessageMax} different reactions: add one of those already there`,
+  );
 
 /**
  * Adds (`on`) or takes back the user's reaction `emoji` (already normalised by EmojiSchema) and answers the

@@ -3,7 +3,7 @@ import { UniqueConstraintError, type Transaction } from 'sequelize';
 import type { AppContext } from '../../context.js';
 import type { Attachment, Message, User } from '../../db/models.js';
 import type { After } from '../../db/unit-of-work.js';
-import { AppError, forbidden, notFound } from '../../errors.js';
+import { AppError, forbidden, invalidField, notFound } from '../../errors.js';
 import { canPost, canSee } from '../rooms/policy.js';
 import { isAvatar, presentAttachment } from '../uploads/presenter.js';
 import { GroupCommit } from './group-commit.js';
@@ -265,11 +265,7 @@ export class MessageWriter {
       else if (!canPost(room, membership)) s.refuse(forbidden('Join the room before posting'));
       else if (s.input.replyToId !== undefined && !this.answers(s)) {
         // Another room's message answers exactly as a missing one: nothing about it leaks.
-        s.refuse(
-          new AppError('VALIDATION_ERROR', 'The request is not valid', [
-            { path: 'replyToId', message: 'must be a message of this room (not a system message)' },
-          ]),
-        );
+        s.refuse(invalidField('replyToId', 'must be a message of this room (not a system message)'));
       } else candidates.push(s);
     }
     return candidates;

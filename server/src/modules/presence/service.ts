@@ -1,7 +1,7 @@
 import type { User as UserDto } from '@parley/protocol';
 import { LIMITS } from '@parley/protocol';
 import type { AppContext } from '../../context.js';
-import { AppError } from '../../errors.js';
+import { invalidField } from '../../errors.js';
 import { presentUser } from '../users/presenter.js';
 import { orderKey, userIdOfKey } from './store.js';
 
@@ -22,10 +22,7 @@ export const encodeUserCursor = (nameKey: string, userId: string): string =>
 export function decodeUserCursor(cursor: string | undefined, field = 'after'): string | undefined {
   if (cursor === undefined) return undefined;
   const key = Buffer.from(cursor, 'base64url').toString();
-  if (!ORDER_KEY.test(key))
-    throw new AppError('VALIDATION_ERROR', 'The request is not valid', [
-      { path: field, message: 'must be a cursor from a previous page' },
-    ]);
+  if (!ORDER_KEY.test(key)) throw invalidField(field, 'must be a cursor from a previous page');
   return key;
 }
 

@@ -3,7 +3,7 @@ import { LIMITS } from '@parley/protocol';
 import { Op, QueryTypes, type WhereOptions } from 'sequelize';
 import type { AppContext } from '../../context.js';
 import type { Room, User } from '../../db/models.js';
-import { AppError } from '../../errors.js';
+import { invalidField } from '../../errors.js';
 import { iso } from '../../http/present.js';
 import { orderKey, userIdOfKey } from '../presence/store.js';
 import { presentUser } from '../users/presenter.js';
@@ -16,10 +16,7 @@ import { loadVisibleRoom, presentRoomsFor } from './queries.js';
  * See docs/DECISIONS.md "Paged lists (issue 14)" for what happens when an item's key changes between pages.
  */
 
-const badCursor = () =>
-  new AppError('VALIDATION_ERROR', 'The request is not valid', [
-    { path: 'after', message: 'must be a cursor from a previous page' },
-  ]);
+const badCursor = () => invalidField('after', 'must be a cursor from a previous page');
 
 const encode = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url');
 
