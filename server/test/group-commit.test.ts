@@ -187,4 +187,31 @@ describe('group commit', () => {
     const stored = (await fullHistory(call, owner, room.id)).filter((m) => m.clientId === clientId);
     expect(stored.map((m) => m.id)).toEqual([id]);
   });
+
+  it('texts that look like SQL placeholders or quoting are stored exactly, in a batch of many rows', async () => {
+    // The batch's values are escaped into one INSERT (messages/repo.ts): a placeholder-like text must not be read
+    // as one, nor a quote end the literal; both databases.
+    const tricky = [
+      "it's a '' quote",
+      'a ? and ?? and $1 and $12 and :at and :name and $name',
+      "back\\slash \\n and \\' mixed",
+      '-- not a comment; DROP TABLE messages; /* nor this */',
+      'emoji 👍🏽 and “typographic” quotes, ‘single’ too, and NUL-free \u2028 separators',
+      '`backticks` and "double quotes" and $$dollar$$ quoting',
+    ];
+    const owner = await register(call, uniqueName('gcsql'));
+    const room = await createRoom(call, owner);
+    const socket = await connectReady(server, owner);
+    const texts = Array.from({ length: 60 }, (_, i) => `${tricky[i % tricky.length]} #${i}`);
+    // Sent at once, so that they share transactions (several rows per INSERT).
+    const acks = await Promise.all(
+      texts.map((text) =>
+        emitAck(socket, 'message:send', { roomId: room.id, text, clientId: newClientId() }),
+      ),
+    );
+    const ids = acks.map((a) => expectOk('message:send', a).message.id);
+    const stored = new Map((await fullHistory(call, owner, room.id)).map((m) => [m.id, m]));
+    expect(ids.map((id) => stored.get(id)?.text)).toEqual(texts);
+    expect(acks.map((a) => expectOk('message:send', a).message.text)).toEqual(texts);
+  });
 });

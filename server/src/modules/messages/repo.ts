@@ -114,14 +114,18 @@ export interface MessageInsert {
 export type RoomRow = Pick<Room, 'id' | 'kind' | 'ownerId' | 'name' | 'nameKey'>;
 export type MembershipRow = Pick<Membership, 'roomId' | 'userId' | 'role'>;
 
-/** Columns given per row; the timestamps are the same for the whole statement. */
-const ROW_PARAMS = 9;
+/** Placeholders of one row's nine columns; the edit and delete times are none yet, the time is the statement's. */
+const ROW_VALUES = '?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL';
 
 /**
  * One multi-row INSERT; the new ids in VALUES order. PostgreSQL hands them back with RETURNING. On SQLite,
  * Sequelize runs an INSERT with the driver's `run`, which gives the last rowid only: one statement's rows take
  * consecutive rowids (the writer holds the database's write lock), so they end at it — which is how Sequelize's
  * own `bulkCreate` finds them there.
+ *
+ * The values go in as replacements (escaped into the statement), not as bound parameters: Sequelize hands SQLite's
+ * driver bound parameters by name (`$1` … `$3600`), and binding by name looks each one up among all of the
+ * statement's, quadratic in the batch: 47 ms for 400 rows against 5 ms with replacements (D33).
  */
 export async function insertMessages(
   db: Db,
@@ -129,11 +133,10 @@ export async function insertMessages(
   rows: MessageInsert[],
   now: Date,
 ): Promise<number[]> {
-  const bind: unknown[] = [];
-  const values: string[] = [];
   const at = db.sequelize.escape(now);
+  const replacements: unknown[] = [];
   for (const m of rows) {
-    const n = bind.push(
+    replacements.push(
       m.roomId,
       m.authorId,
       m.kind,
@@ -144,26 +147,23 @@ export async function insertMessages(
       m.mentions,
       m.replyToId,
     );
-    const b = n - ROW_PARAMS + 1;
-    values.push(
-      `($${b}, $${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}, $${b + 8}, NULL, NULL, ${at})`,
-    );
   }
   const insert = `INSERT INTO messages ("roomId", "authorId", "kind", "text", "event", "clientId", "attachmentId",
-    "mentions", "replyToId", "editedAt", "deletedAt", "createdAt") VALUES ${values.join(', ')}`;
+    "mentions", "replyToId", "editedAt", "deletedAt", "createdAt") VALUES ${rows.map(() => `(${ROW_VALUES}, ${at})`).join(', ')}`;
   if (db.dialect === 'postgres') {
     const ids = await db.sequelize.query<{ id: string | number }>(`${insert} RETURNING id`, {
-      bind,
+      replacements,
       transaction: t,
       type: QueryTypes.SELECT,
     });
     // One statement's rows get ascending ids in VALUES order, whatever order RETURNING hands them back in.
     return ids.map((r) => Number(r.id)).sort((a, b) => a - b);
   }
-  const [lastId] = (await db.sequelize.query(insert, { bind, transaction: t, type: QueryTypes.INSERT })) as [
-    number,
-    number,
-  ];
+  const [lastId] = (await db.sequelize.query(insert, {
+    replacements,
+    transaction: t,
+    type: QueryTypes.INSERT,
+  })) as [number, number];
   return Array.from({ length: rows.length }, (_, i) => Number(lastId) - rows.length + 1 + i);
 }
 
