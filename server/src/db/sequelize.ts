@@ -2,50 +2,19 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { QueryTypes, Sequelize, Transaction, type Options } from 'sequelize';
 import type { Logger } from '../logger.js';
-import { openSqliteReader, type DriverDatabase, type QueryListener, type SqliteReader } from './reader.js';
+import { openSqliteReader, type QueryListener, type SqliteReader } from './reader.js';
+import { Checkpoints } from './sqlite-checkpoints.js';
+import {
+  durableSqliteDriver,
+  loadSqliteDriver,
+  type DurableDriver,
+  type Sqlite3Module,
+} from './sqlite-driver.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
 /** How long a SQLite connection waits for another process's write lock before giving up. */
 const SQLITE_BUSY_TIMEOUT_MS = 10_000;
-
-interface Sqlite3Module {
-  Database: new (file: string, mode: number, cb: (err: Error | null) => void) => Sqlite3Database;
-  OPEN_READWRITE: number;
-  OPEN_CREATE: number;
-  OPEN_READONLY: number;
-}
-interface Sqlite3Database extends DriverDatabase {
-  exec(sql: string, cb: (err: Error | null) => void): void;
-  configure(option: 'busyTimeout', value: number): void;
-}
-
-/** The sqlite3 driver Sequelize uses (and the reader too: one copy of SQLite in the process). */
-async function loadSqliteDriver(driver: 'appthreat' | 'sqlite3'): Promise<Sqlite3Module> {
-  const mod = (
-    driver === 'sqlite3'
-      ? await import(/* optional dependency */ 'sqlite3' as string)
-      : await import('@appthreat/sqlite3')
-  ) as { default: Sqlite3Module };
-  return mod.default;
-}
-
-/**
- * Wraps the sqlite3 driver so that every connection Sequelize opens (it opens one per transaction) is durable
- * before first use: WAL journal, fsync on every commit, and a busy timeout instead of instant SQLITE_BUSY.
- */
-function durableSqliteModule(base: Sqlite3Module): Sqlite3Module {
-  class DurableDatabase extends base.Database {
-    constructor(file: string, mode: number, cb: (err: Error | null) => void) {
-      super(file, mode, (err) => {
-        if (err) return cb(err);
-        this.configure('busyTimeout', SQLITE_BUSY_TIMEOUT_MS);
-        this.exec('PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;', cb);
-      });
-    }
-  }
-  return { ...base, Database: DurableDatabase } as Sqlite3Module;
-}
 
 export interface Db {
   sequelize: Sequelize;
@@ -83,17 +52,19 @@ export async function openDb(
   let sequelize: Sequelize;
   let dialect: Dialect;
   let driver: Sqlite3Module | undefined;
+  let durable: DurableDriver | undefined;
   let storage = '';
   if (databaseUrl.startsWith('sqlite:')) {
     dialect = 'sqlite';
     storage = databaseUrl.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
     if (storage !== ':memory:') mkdirSync(path.dirname(path.resolve(storage)), { recursive: true });
     driver = await loadSqliteDriver(opts.sqliteDriver ?? 'appthreat');
+    durable = durableSqliteDriver(driver, SQLITE_BUSY_TIMEOUT_MS);
     sequelize = new Sequelize({
       ...common,
       dialect: 'sqlite',
       storage,
-      dialectModule: durableSqliteModule(driver),
+      dialectModule: durable.module,
       transactionType: Transaction.TYPES.IMMEDIATE,
       retry: { max: 0 },
     });
@@ -107,6 +78,11 @@ export async function openDb(
     });
   }
   await sequelize.authenticate();
+  // Commits no longer checkpoint (sqlite-driver.ts): this connection does, beside them.
+  const checkpoints =
+    driver && storage !== ':memory:'
+      ? await Checkpoints.open(driver, storage, SQLITE_BUSY_TIMEOUT_MS)
+      : undefined;
 
   let queue: Promise<unknown> = Promise.resolve();
   const tx = <T>(fn: (t: Transaction) => Promise<T>): Promise<T> => {
@@ -150,8 +126,11 @@ export async function openDb(
     };
   };
   const close = async () => {
+    await checkpoints?.close();
     await reader?.close();
     await sequelize.close();
+    // After Sequelize: the connections it closes on the way are parked, and closed here.
+    await durable?.close();
   };
   return { sequelize, dialect, tx, read, watchQueries, close };
 }
