@@ -2,6 +2,7 @@ import { openBenchDb, type BenchDb } from '../lib/db.js';
 import { seedMessages, seedUsers } from '../lib/seed.js';
 import { SocketPool } from '../lib/seed-sockets.js';
 import { startParley } from '../lib/server.js';
+import { eventDurations, overBound } from '../lib/server-metrics.js';
 import { percentiles } from '../lib/stats.js';
 import type { BenchOptions, ResultRow, Scenario } from '../lib/types.js';
 
@@ -127,6 +128,9 @@ async function historyOn(dbKind: 'sqlite' | 'postgres', opts: BenchOptions): Pro
       }
     }
     const plan = await queryPlan(db, roomId, depths[1]![1]!);
+    // Every messages:fetch of the run (warm-up included, all depths), as the server timed it.
+    const handled = await eventDurations(server.url, 'messages:fetch');
+    const serverSide = `the server's own timing of messages:fetch (arrival to ack): ${overBound(handled, 5)}, ${overBound(handled, 10)}`;
     const out: ResultRow[] = [];
     for (const [depth] of depths) {
       const direct = percentiles(samples.get(`${depth}/direct`)!);
@@ -135,7 +139,7 @@ async function historyOn(dbKind: 'sqlite' | 'postgres', opts: BenchOptions): Pro
         const notes = [
           `p50 ${p.p50.toFixed(2)} ms (direct ${direct.p50.toFixed(2)} ms), ${samples.get(`${depth}/${k}`)!.length} requests`,
         ];
-        if (out.length === 0) notes.push(`${count} messages; query plan: ${plan}`);
+        if (out.length === 0) notes.push(`${count} messages; query plan: ${plan}; ${serverSide}`);
         out.push({
           scenario: '4 history',
           case: `${label}, ${depth} page, ${k === 'socket' ? 'messages:fetch' : 'GET /messages'}`,

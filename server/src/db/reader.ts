@@ -1,4 +1,5 @@
 import { DatabaseError } from 'sequelize';
+import { SQLITE_CACHE_SIZE } from './sqlite-driver.js';
 
 /*
  * The SQLite read connection of the hot reads (history pages, sessions, search): a connection of our own, opened
@@ -25,6 +26,7 @@ interface DriverStatement {
 /** The part of a driver connection the reader uses. */
 export interface DriverDatabase {
   configure(option: 'busyTimeout', value: number): void;
+  exec(sql: string, cb: (err: Error | null) => void): void;
   prepare(sql: string, cb: (err: Error | null) => void): DriverStatement;
   close(cb: (err: Error | null) => void): void;
 }
@@ -52,6 +54,11 @@ export async function openSqliteReader(
   });
   // A checkpoint or a schema change can hold the file for a moment: wait for it rather than fail at once.
   db.configure('busyTimeout', opts.busyTimeoutMs);
+  // The page cache of the writing connections (sqlite-driver.ts): SQLite's 2 MiB default holds less than the
+  // index pages a busy history touches, and each miss is a read from the OS.
+  await new Promise<void>((resolve, reject) =>
+    db.exec(`PRAGMA cache_size=${SQLITE_CACHE_SIZE}`, (err) => (err ? reject(err) : resolve())),
+  );
   const statements = new Map<string, Promise<DriverStatement>>();
 
   const prepare = (sql: string): Promise<DriverStatement> => {

@@ -37,7 +37,9 @@ const open = (d: Sqlite3Module, file: string) =>
 const exec = (c: Sqlite3Database, sql: string) =>
   new Promise<void>((resolve, reject) => c.exec(sql, (err) => (err ? reject(err) : resolve())));
 const all = <T>(c: Sqlite3Database, sql: string) =>
-  new Promise<T[]>((resolve, reject) => c.all(sql, (err, rows) => (err ? reject(err) : resolve(rows as T[]))));
+  new Promise<T[]>((resolve, reject) =>
+    c.all(sql, (err, rows) => (err ? reject(err) : resolve(rows as T[]))),
+  );
 const close = (c: Sqlite3Database) => new Promise<void>((resolve) => c.close(() => resolve()));
 
 describe('the durable SQLite driver', () => {

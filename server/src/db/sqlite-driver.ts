@@ -21,7 +21,6 @@ export interface Sqlite3Module {
 }
 
 export interface Sqlite3Database extends DriverDatabase {
-  exec(sql: string, cb: (err: Error | null) => void): void;
   all(sql: string, cb: (err: Error | null, rows: unknown[]) => void): void;
   configure(option: 'busyTimeout', value: number): void;
 }
@@ -33,13 +32,16 @@ export interface DurableDriver {
   close(): Promise<void>;
 }
 
+/** Every connection's page cache, in SQLite's unit for a size: minus KiB (32 MiB). */
+export const SQLITE_CACHE_SIZE = -32768;
+
 /**
  * Every connection: WAL journal with an fsync at every commit (an acked message survives a power cut); foreign
  * keys; a 32 MiB page cache (SQLite's default is 2 MiB, less than the indexes a busy history touches); and no
  * checkpoint at commit: the WAL is copied back into the database by db/sqlite-checkpoints.ts, off the write path.
  */
 const CONNECTION_PRAGMAS = `PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;
-  PRAGMA cache_size=-32768; PRAGMA wal_autocheckpoint=0;`;
+  PRAGMA cache_size=${SQLITE_CACHE_SIZE}; PRAGMA wal_autocheckpoint=0;`;
 
 /** Connections kept per file: Sequelize runs one write transaction at a time here (db.tx), plus its default one. */
 const MAX_PARKED = 4;
