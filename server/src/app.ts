@@ -130,8 +130,7 @@ export async function createApp(
   logger.info({ ...threads, allocatorTuned: allocatorTuned() }, 'thread pool shared out');
   const uow = new UnitOfWork(db, logger);
   // The writer needs the finished context (limits, uploads, broadcasts): set right below.
-  const turns = new RoomTurns(uow);
-  const messages = { log: new MessageLog(db, uow, turns), turns } as AppContext['messages'];
+  const messages = { log: new MessageLog(db, uow, new RoomTurns(uow)) } as AppContext['messages'];
   const ctx: AppContext = {
     config,
     logger,

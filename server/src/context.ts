@@ -7,7 +7,6 @@ import type { Logger } from './logger.js';
 import type { PresenceHub } from './modules/presence/hub.js';
 import type { PresenceStore } from './modules/presence/store.js';
 import type { MessageLog } from './modules/messages/log.js';
-import type { RoomTurns } from './modules/messages/turns.js';
 import type { MessageWriter } from './modules/messages/writer.js';
 import type { PasswordHasher } from './modules/auth/passwords.js';
 import type { Uploads } from './modules/uploads/service.js';
@@ -23,8 +22,8 @@ export interface AppContext {
   models: Models;
   /** Transactions with after-commit effects and room locks (db/unit-of-work.ts). */
   uow: UnitOfWork;
-  /** The rooms' history (every append), the send pipeline, and the broadcast order per room (turns). */
-  messages: { log: MessageLog; writer: MessageWriter; turns: RoomTurns };
+  /** The rooms' history (every append and change, in each room's broadcast order) and the send pipeline. */
+  messages: { log: MessageLog; writer: MessageWriter };
   presence: PresenceStore;
   /** Who watches whose presence on this node; batches `presence:changed` (contract v2). */
   presenceHub: PresenceHub;

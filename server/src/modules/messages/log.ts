@@ -45,7 +45,9 @@ type RoomState = Pick<Room, 'lastMessageId' | 'lastMessageAt'>;
 /**
  * The rooms' history: the one way a message is appended, whether a user sent it (the writer's batches) or the
  * server logged an event (a join, a rename). It takes each room's lock and turn, inserts, moves the rooms' "last
- * message", and tells its listeners (metrics) of every message once the transaction has committed.
+ * message", and tells its listeners (metrics) of every message once the transaction has committed. A change to a
+ * message already there (an edit, a delete, a reaction) takes the room's turn here too ({@link MessageLog.changes}):
+ * whatever the room hears, it hears in commit order.
  */
 export class MessageLog {
   private readonly listeners: ((m: StoredMessage) => void)[] = [];
@@ -113,6 +115,15 @@ export class MessageLog {
       if (!this.uow.afterCommit(t, tell)) t.afterCommit(tell);
     }
     return messages;
+  }
+
+  /**
+   * Orders a change to a message already in `roomId`'s history (an edit, a delete, a reaction) with the room's
+   * other writes: takes the room's turn for `t`, so its after-commit broadcast waits for every earlier write's. Call
+   * it once the message's row is locked, so that turns follow the order in which the changes commit (E1).
+   */
+  changes(t: Transaction, roomId: number): void {
+    this.turns.take(t, roomId);
   }
 
   /** Appends one message to `room`, moving the instance's "last message" along. */

@@ -52,7 +52,7 @@ export async function react(
     if (changed) {
       await writeReactionSummary(ctx.db, t, message.id, await summariseReactions(ctx.db, t, message.id));
       // After the row's lock: the room hears this in the order the message's changes committed (E1, R4).
-      ctx.messages.turns.take(t, room.id);
+      ctx.messages.log.changes(t, room.id);
     }
     const [dto] = await presentMessages(ctx, [message], t);
     if (changed) after(() => ctx.rt.toRoom(room.id, 'message:updated', dto!));

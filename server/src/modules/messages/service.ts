@@ -140,7 +140,7 @@ export async function edit(
     });
     if (updated !== 1) throw notFound('Message not found');
     // The row is held until commit: the room's turn taken now orders this broadcast after every earlier write's.
-    ctx.messages.turns.take(t, room.id);
+    ctx.messages.log.changes(t, room.id);
     message.set(change);
     const [dto] = await presentMessages(ctx, [message], t);
     after(() => ctx.rt.toRoom(room.id, 'message:updated', dto!));
@@ -198,7 +198,7 @@ export async function remove(ctx: AppContext, user: User, messageId: number): Pr
     // Its reactions go with its content (after the row's lock: a reaction change waits, then finds it deleted).
     await deleteAllReactions(ctx.db, t, message.id);
     // After the row's lock: an edit that committed before this is broadcast before this delete (E1).
-    ctx.messages.turns.take(t, room.id);
+    ctx.messages.log.changes(t, room.id);
     // Its image goes with it, at once: row marked (every node refuses the URL) and files unlinked (T4).
     if (message.attachmentId)
       await discardAttachments(ctx, t, after, { id: message.attachmentId, messageId: message.id });
