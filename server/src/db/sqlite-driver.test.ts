@@ -79,6 +79,21 @@ describe('the durable SQLite driver', () => {
     await close(other);
   });
 
+  it('parks connections closed at the same time, each once, up to the bound', async () => {
+    const file = tempFile();
+    const conns = await Promise.all(Array.from({ length: 6 }, () => open(driver.module, file)));
+    await Promise.all(conns.map(close));
+    // Four are kept (the bound), two really closed; the next four opens get four distinct kept ones.
+    const again = await Promise.all(Array.from({ length: 4 }, () => open(driver.module, file)));
+    expect(new Set(again).size).toBe(4);
+    for (const c of again) expect(conns).toContain(c);
+    const closedForGood = conns.filter((c) => !again.includes(c));
+    for (const c of closedForGood) await expect(all(c, 'SELECT 1')).rejects.toThrow(/closed|not open/i);
+    const fifth = await open(driver.module, file);
+    expect(conns).not.toContain(fifth);
+    await Promise.all([...again, fifth].map(close));
+  });
+
   it('never parks an in-memory database, and closes for good once the driver is closed', async () => {
     const mem = await open(driver.module, ':memory:');
     await exec(mem, 'CREATE TABLE t (x INTEGER)');

@@ -84,9 +84,10 @@ export function durableSqliteDriver(base: Sqlite3Module, busyTimeoutMs: number):
     /** Parks the connection (see above) unless the driver is shut or enough are parked already. */
     override close(cb?: (err: Error | null) => void): void {
       const key = this.parkingKey;
-      const spots = key === undefined ? undefined : (parked.get(key) ?? []);
-      if (shut || !key || !spots || spots.length >= MAX_PARKED) return this.closeNow(cb);
+      if (shut || key === undefined) return this.closeNow(cb);
       this.exec('ROLLBACK', () => {
+        // Looked up now, not before the ROLLBACK: connections closed at the same time all find the one list.
+        const spots = parked.get(key) ?? [];
         if (shut || spots.length >= MAX_PARKED) return this.closeNow(cb);
         spots.push(this);
         parked.set(key, spots);
