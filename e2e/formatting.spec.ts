@@ -71,8 +71,10 @@ for (const vp of VIEWPORTS) {
     }) => {
       // Two browsers and many live steps: on a busy 2-core machine this takes more than the default minute.
       test.slow();
-      const ana = await apiUser(browser, 'ana', `Ana Format ${vp.name}`, { viewport });
-      const bo = await apiUser(browser, 'bo', `Bo Format ${vp.name}`, { viewport });
+      // Names of this attempt only: a retry registers its users again, and a display name is unique.
+      const attempt = test.info().retry ? ` ${test.info().retry + 1}` : '';
+      const ana = await apiUser(browser, 'ana', `Ana Format ${vp.name}${attempt}`, { viewport });
+      const bo = await apiUser(browser, 'bo', `Bo Format ${vp.name}${attempt}`, { viewport });
       await bo.context.grantPermissions(['clipboard-read', 'clipboard-write']);
       const name = `fmt-${vp.name}-${Date.now().toString(36).slice(-5)}`;
       const room = await createRoomApi(ana, name);
