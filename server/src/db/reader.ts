@@ -40,6 +40,23 @@ export interface SqliteReader {
   close(): Promise<void>;
 }
 
+/**
+ * Opens a connection of our own on `file` through the driver's public API, with a busy timeout: a checkpoint or a
+ * schema change can hold the file for a moment, and the connection then waits for it rather than fails at once.
+ */
+export async function openDriverConnection<D extends DriverDatabase>(
+  driver: { Database: new (file: string, mode: number, cb: (err: Error | null) => void) => D },
+  file: string,
+  mode: number,
+  busyTimeoutMs: number,
+): Promise<D> {
+  const db = await new Promise<D>((resolve, reject) => {
+    const d = new driver.Database(file, mode, (err) => (err ? reject(err) : resolve(d)));
+  });
+  db.configure('busyTimeout', busyTimeoutMs);
+  return db;
+}
+
 /** At most this many prepared statements are kept (the server has a few dozen distinct read statements). */
 const MAX_STATEMENTS = 200;
 
@@ -49,11 +66,7 @@ export async function openSqliteReader(
   file: string,
   opts: { busyTimeoutMs: number; onQuery?: () => QueryListener | undefined },
 ): Promise<SqliteReader> {
-  const db = await new Promise<DriverDatabase>((resolve, reject) => {
-    const d = new driver.Database(file, driver.OPEN_READONLY, (err) => (err ? reject(err) : resolve(d)));
-  });
-  // A checkpoint or a schema change can hold the file for a moment: wait for it rather than fail at once.
-  db.configure('busyTimeout', opts.busyTimeoutMs);
+  const db = await openDriverConnection(driver, file, driver.OPEN_READONLY, opts.busyTimeoutMs);
   // The page cache of the writing connections (sqlite-driver.ts): SQLite's 2 MiB default holds less than the
   // index pages a busy history touches, and each miss is a read from the OS.
   await new Promise<void>((resolve, reject) =>

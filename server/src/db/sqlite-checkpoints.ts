@@ -1,3 +1,4 @@
+import { openDriverConnection } from './reader.js';
 import type { Sqlite3Database, Sqlite3Module } from './sqlite-driver.js';
 
 /*
@@ -32,10 +33,7 @@ export class Checkpoints {
 
   /** Opens the connection (the file exists and is WAL already: Sequelize's first connection made it so). */
   static async open(driver: Sqlite3Module, file: string, busyTimeoutMs: number): Promise<Checkpoints> {
-    const conn = await new Promise<Sqlite3Database>((resolve, reject) => {
-      const c = new driver.Database(file, driver.OPEN_READWRITE, (err) => (err ? reject(err) : resolve(c)));
-    });
-    conn.configure('busyTimeout', busyTimeoutMs);
+    const conn = await openDriverConnection(driver, file, driver.OPEN_READWRITE, busyTimeoutMs);
     const cp = new Checkpoints(conn);
     cp.timer = setInterval(() => void cp.checkpoint().catch(() => undefined), EVERY_MS);
     // Housekeeping only: never what keeps the process alive.
