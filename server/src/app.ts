@@ -66,6 +66,8 @@ export interface ParleyApp {
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** The built web client, whether running from server/src (tests, dev) or server/dist. */
 const WEB_DIST = path.resolve(here, '../../web/dist');
+/** How long the server keeps an idle HTTP keep-alive connection (see createApp). */
+const HTTP_KEEP_ALIVE_MS = 65_000;
 
 /**
  * The composition root: opens and migrates the database, wires stores, services, routes and Socket.IO.
@@ -93,6 +95,11 @@ export async function createApp(
         app,
       )
     : http.createServer(app);
+  // Node closes an idle keep-alive connection after 5 s. A client that reuses it just then (browsers, undici and
+  // Playwright keep theirs longer) gets ECONNRESET on a request the server never saw. Outliving the usual client
+  // and proxy idle timeouts (60 s) makes the client the one that closes; the headers timeout must stay above it.
+  server.keepAliveTimeout = HTTP_KEEP_ALIVE_MS;
+  server.headersTimeout = HTTP_KEEP_ALIVE_MS + 1000;
   // Read at each handshake, so it follows the `trust proxy` setting made below.
   const addressOf = (req: http.IncomingMessage) => clientAddress(req, app.get('trust proxy fn') as TrustFn);
   const engineGuard = new EngineGuard(config, addressOf);

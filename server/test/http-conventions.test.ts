@@ -317,6 +317,44 @@ describe('compression', () => {
   });
 });
 
+describe('keep-alive', () => {
+  it('an idle connection is kept for 65 s (longer than clients keep theirs), and close() still ends it', async () => {
+    const own = await startTestServer();
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    let open = true;
+    try {
+      const url = new URL(own.url);
+      const get = () =>
+        new Promise<{ headers: http.IncomingHttpHeaders; socket: import('node:net').Socket }>(
+          (resolve, reject) => {
+            const req = http.get(
+              { host: url.hostname, port: url.port, path: routes.health.path, agent },
+              (res) => {
+                res.resume();
+                res.on('end', () => resolve({ headers: res.headers, socket: req.socket! }));
+              },
+            );
+            req.on('error', reject);
+          },
+        );
+      const first = await get();
+      // What the server announces is what it does: Node derives the header from server.keepAliveTimeout.
+      expect(first.headers.connection).toBe('keep-alive');
+      expect(first.headers['keep-alive']).toBe('timeout=65');
+      const second = await get();
+      expect(second.socket).toBe(first.socket); // the idle connection was reused
+      const closed = new Promise<void>((resolve) => first.socket.once('close', () => resolve()));
+      // An idle kept connection does not hold the server open for 65 s.
+      open = false;
+      await own.close();
+      await closed;
+    } finally {
+      agent.destroy();
+      if (open) await own.close();
+    }
+  });
+});
+
 describe('files the web client ships', () => {
   it('robots.txt is text, from web/public', async () => {
     const res = await raw(srv.url, 'GET', '/robots.txt');
