@@ -1,5 +1,6 @@
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import type { Socket } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
@@ -325,18 +326,16 @@ describe('keep-alive', () => {
     try {
       const url = new URL(own.url);
       const get = () =>
-        new Promise<{ headers: http.IncomingHttpHeaders; socket: import('node:net').Socket }>(
-          (resolve, reject) => {
-            const req = http.get(
-              { host: url.hostname, port: url.port, path: routes.health.path, agent },
-              (res) => {
-                res.resume();
-                res.on('end', () => resolve({ headers: res.headers, socket: req.socket! }));
-              },
-            );
-            req.on('error', reject);
-          },
-        );
+        new Promise<{ headers: http.IncomingHttpHeaders; socket: Socket }>((resolve, reject) => {
+          const req = http.get(
+            { host: url.hostname, port: url.port, path: routes.health.path, agent },
+            (res) => {
+              res.resume();
+              res.on('end', () => resolve({ headers: res.headers, socket: req.socket! }));
+            },
+          );
+          req.on('error', reject);
+        });
       const first = await get();
       // What the server announces is what it does: Node derives the header from server.keepAliveTimeout.
       expect(first.headers.connection).toBe('keep-alive');
