@@ -220,7 +220,7 @@ describe(`metrics (${DIALECT})`, () => {
     );
   });
 
-  it('counts failed queries by error class (a table that went missing answers 500 and is counted)', async () => {
+  it('counts failed queries by error class, reads and writes (a table that went missing answers 500 and is counted)', async () => {
     const doomed = await startTestServer();
     try {
       const dcall = client(doomed.url);
@@ -237,7 +237,15 @@ describe(`metrics (${DIALECT})`, () => {
       });
       expect(history.status).toBe(500);
       expect(history.body.error.code).toBe('INTERNAL');
-      expect(errors(await scrape(doomed.url))).toBeGreaterThan(before);
+      const afterRead = errors(await scrape(doomed.url));
+      expect(afterRead).toBeGreaterThan(before);
+      // A write fails in Sequelize's own statements (the group commit's transaction), not on the read connection.
+      const sent = await dcall('POST', `/api/chatrooms/${general.id}/messages`, {
+        token: user.accessToken,
+        body: { text: 'into the void' },
+      });
+      expect(sent.status).toBe(500);
+      expect(errors(await scrape(doomed.url))).toBeGreaterThan(afterRead);
     } finally {
       await doomed.close().catch(() => undefined);
     }

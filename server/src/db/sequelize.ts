@@ -36,7 +36,38 @@ export interface Db {
    * `read`; for tests and tools that check what runs and its plan. Returns the function that stops it.
    */
   watchQueries(listener: QueryListener): () => void;
+  /**
+   * Calls `listener` with the error of every statement that fails, through Sequelize or `read` (the metrics count
+   * them). Returns the function that stops it.
+   */
+  onQueryError(listener: (err: unknown) => void): () => void;
   close(): Promise<void>;
+}
+
+/**
+ * Sequelize, telling of every failed statement. Every model call, transaction statement and raw query of an
+ * instance goes through its public `query` method, so overriding it in a subclass sees them all; Sequelize's
+ * `afterQuery` hook runs only for statements that succeed.
+ */
+class ObservedSequelize extends Sequelize {
+  private readonly failures: Set<(err: unknown) => void>;
+
+  constructor(failures: Set<(err: unknown) => void>, url: string | undefined, options: Options) {
+    if (url === undefined) super(options);
+    else super(url, options);
+    this.failures = failures;
+  }
+
+  // The overloads of `query` all end here; the types are the caller's, checked against the base's signatures.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  override async query(sql: any, options?: any): Promise<any> {
+    try {
+      return await super.query(sql, options);
+    } catch (err) {
+      for (const fn of this.failures) fn(err);
+      throw err;
+    }
+  }
 }
 
 /** Opens the database named by `databaseUrl` (`sqlite:/path/file.db` or `postgres://…`). */
@@ -50,6 +81,8 @@ export async function openDb(
     define: { freezeTableName: true },
   };
   let sequelize: Sequelize;
+  // Told of every failed statement (onQueryError below).
+  const failures = new Set<(err: unknown) => void>();
   let dialect: Dialect;
   let driver: Sqlite3Module | undefined;
   let durable: DurableDriver | undefined;
@@ -60,7 +93,7 @@ export async function openDb(
     if (storage !== ':memory:') mkdirSync(path.dirname(path.resolve(storage)), { recursive: true });
     driver = await loadSqliteDriver(opts.sqliteDriver ?? 'appthreat');
     durable = durableSqliteDriver(driver, SQLITE_BUSY_TIMEOUT_MS);
-    sequelize = new Sequelize({
+    sequelize = new ObservedSequelize(failures, undefined, {
       ...common,
       dialect: 'sqlite',
       storage,
@@ -70,7 +103,7 @@ export async function openDb(
     });
   } else {
     dialect = 'postgres';
-    sequelize = new Sequelize(databaseUrl, {
+    sequelize = new ObservedSequelize(failures, databaseUrl, {
       ...common,
       dialect: 'postgres',
       pool: { max: 10, min: 0, idle: 10_000, acquire: 10_000 },
@@ -105,7 +138,10 @@ export async function openDb(
   // so an id beyond INTEGER (a guessed room id) would be an error instead of "no such row".
   const read = <T extends object>(sql: string, params: Record<string, unknown>): Promise<T[]> =>
     reader
-      ? reader.all<T>(sql, params)
+      ? reader.all<T>(sql, params).catch((err: unknown) => {
+          for (const fn of failures) fn(err);
+          throw err;
+        })
       : sequelize.query<T>(sql.replace(/\$(\w+)/g, ':$1'), {
           replacements: params,
           type: QueryTypes.SELECT,
@@ -125,6 +161,10 @@ export async function openDb(
       sequelize.removeHook('afterQuery', name);
     };
   };
+  const onQueryError = (listener: (err: unknown) => void) => {
+    failures.add(listener);
+    return () => void failures.delete(listener);
+  };
   const close = async () => {
     await checkpoints?.close();
     await reader?.close();
@@ -132,5 +172,5 @@ export async function openDb(
     // After Sequelize: the connections it closes on the way are parked, and closed here.
     await durable?.close();
   };
-  return { sequelize, dialect, tx, read, watchQueries, close };
+  return { sequelize, dialect, tx, read, watchQueries, onQueryError, close };
 }

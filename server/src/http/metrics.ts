@@ -33,8 +33,8 @@ client.collectDefaultMetrics({ register: registry });
  * - `messagesStored`: every committed INSERT of a message (the message log's listener, see `attachMetrics`): `rate()` of it is
  *   messages per second, by kind (text, image, system);
  * - `socketEventDuration`: every acknowledged client event, from arrival to its ack, by event and outcome;
- * - `dbErrors`: every failed query (by Sequelize error class); call `metrics.dbErrors.inc({ type })` for database
- *   failures that do not go through `sequelize.query` (e.g. a failed connection outside a query);
+ * - `dbErrors`: every failed statement (by Sequelize error class; `db.onQueryError`); call `metrics.dbErrors.inc({
+ *   type })` for database failures outside a statement (e.g. a failed connection);
  * - `redisErrors`: call `countRedisErrors(client, 'name')` on every Redis client (or `metrics.redisErrors.inc({
  *   client })` in its `error` listener).
  */
@@ -201,36 +201,7 @@ export function attachMetrics(io: IoServer, ctx: Pick<AppContext, 'db' | 'messag
 
   ctx.messages.log.onStored((message) => metrics.messagesStored.inc({ kind: message.kind }));
 
-  countQueryErrors(ctx.db.sequelize);
-  countReadErrors(ctx.db);
-}
-
-/** Wraps `sequelize.query` (which every model call and transaction statement goes through) to count failures. */
-function countQueryErrors(sequelize: AppContext['db']['sequelize']): void {
-  const query = sequelize.query.bind(sequelize) as (...args: unknown[]) => Promise<unknown>;
-  const counted = async (...args: unknown[]) => {
-    try {
-      return await query(...args);
-    } catch (err) {
-      metrics.dbErrors.inc({ type: err instanceof Error ? err.name : 'unknown' });
-      throw err;
-    }
-  };
-  Object.defineProperty(sequelize, 'query', { value: counted, configurable: true, writable: true });
-}
-
-/** The same for `db.read` on SQLite, where it bypasses `sequelize.query` (elsewhere it goes through it: counted). */
-function countReadErrors(db: AppContext['db']): void {
-  if (db.dialect !== 'sqlite') return;
-  const read = db.read.bind(db);
-  db.read = async (...args) => {
-    try {
-      return await read(...args);
-    } catch (err) {
-      metrics.dbErrors.inc({ type: err instanceof Error ? err.name : 'unknown' });
-      throw err;
-    }
-  };
+  ctx.db.onQueryError((err) => metrics.dbErrors.inc({ type: err instanceof Error ? err.name : 'unknown' }));
 }
 
 /** Loopback: 127.0.0.0/8 and ::1 (IPv4-mapped addresses are matched as IPv4). */
