@@ -1,5 +1,6 @@
 import type { Message, SearchResults, Session } from '@parley/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as m008 from '../src/db/migrations/008-search-index-rowids.js';
 import { fold, searchTerms, snippet } from '../src/modules/search/terms.js';
 import { QueryTypes } from 'sequelize';
 import {
@@ -212,6 +213,51 @@ describe.skipIf(PG_URL)('search on SQLite', () => {
       expect(detail, detail).toMatch(/SEARCH msg USING INTEGER PRIMARY KEY/);
       expect(detail, detail).not.toMatch(/TEMP B-TREE/);
     }
+  });
+});
+
+describe.skipIf(PG_URL)('the FTS5 index (migration 008)', () => {
+  const ftsSql = async () => {
+    const [row] = await server.parley.ctx.db.sequelize.query<{ sql: string }>(
+      `SELECT sql FROM sqlite_master WHERE name = 'messages_fts'`,
+      { type: QueryTypes.SELECT },
+    );
+    return row!.sql;
+  };
+  /**
+   * FTS5's own check of the index's structure (throws when broken). Not against the content table (`rank` 1): the
+   * index holds the live messages only, on purpose.
+   */
+  const integrityCheck = () =>
+    server.parley.ctx.db.sequelize.query(
+      `INSERT INTO messages_fts (messages_fts) VALUES ('integrity-check')`,
+    );
+
+  it('keeps rowids only, and is rebuilt from the rows already there, both ways', async () => {
+    expect(await ftsSql()).toMatch(/detail = none, columnsize = 0/);
+    const room = await sharedRoom();
+    const w = uniqueName('rebuilt');
+    const kept = await postMessage(call, ana, room.id, `${w} kept`);
+    const edited = await postMessage(call, ana, room.id, `${w} soon edited`);
+    const gone = await postMessage(call, ana, room.id, `${w} deleted`);
+    expectStatus(await call('DELETE', `/api/messages/${gone.id}`, { token: ana.accessToken }), 204);
+    expectStatus(
+      await call('PATCH', `/api/messages/${edited.id}`, {
+        token: ana.accessToken,
+        body: { text: 'other words' },
+      }),
+      200,
+    );
+    await integrityCheck();
+    const qi = { context: server.parley.ctx.db.sequelize.getQueryInterface() };
+    // Down to 005's table and up again, each time over rows that exist: live ones indexed, the rest not.
+    for (const step of [m008.down, m008.up]) {
+      await step(qi);
+      expect(ids(await found(bea, { q: w }))).toEqual([kept.id]);
+      expect(ids(await found(bea, { q: 'other wor' })).includes(edited.id)).toBe(true);
+      await integrityCheck();
+    }
+    expect(await ftsSql()).toMatch(/detail = none, columnsize = 0/);
   });
 });
 

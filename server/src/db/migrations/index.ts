@@ -6,6 +6,7 @@ import * as m004 from './004-limits-guest-emails.js';
 import * as m005 from './005-search.js';
 import * as m006 from './006-mentions.js';
 import * as m007 from './007-reactions-replies.js';
+import * as m008 from './008-search-index-rowids.js';
 
 type Step = (params: { context: QueryInterface }) => Promise<void>;
 
@@ -18,4 +19,5 @@ export const migrations: { name: string; up: Step; down: Step }[] = [
   { name: '005-search', ...m005 },
   { name: '006-mentions', ...m006 },
   { name: '007-reactions-replies', ...m007 },
+  { name: '008-search-index-rowids', ...m008 },
 ];
