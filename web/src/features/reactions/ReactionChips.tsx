@@ -18,27 +18,17 @@ import { myId, useMe } from '../auth/me';
 import { useLongPress } from '../timeline/useLongPress';
 import { setReaction } from './reactionActions';
 import { canAddReaction, hasReacted, reactionEmoji, reactionLabel, reactionTooltip } from './reactionLogic';
+import { useReactionNames, type NameOf } from './reactionNames';
 
 const EmojiPicker = lazy(() => import('../emoji/EmojiPicker'));
 
-/** The last lookup built (every chip of a room shares it until members, messages or presence change). */
-let cached: { key: unknown[]; nameOf: (userId: string) => string | undefined } | null = null;
-
 /** Names of the people the client knows in a room: its members, the authors it holds, whoever is online. */
-function useNameOf(roomId: string): (userId: string) => string | undefined {
+function useNameOf(roomId: string): NameOf {
+  const names = useReactionNames();
   const members = useStore(chatStore, (s) => s.members[roomId]);
   const messages = useStore(chatStore, (s) => s.timelines[roomId]?.messages);
   const online = useStore(chatStore, (s) => s.online);
-  return useMemo(() => {
-    const key = [members, messages, online];
-    if (cached && cached.key.every((k, i) => k === key[i])) return cached.nameOf;
-    const names = new Map<string, string>();
-    for (const m of messages ?? []) if (m.author) names.set(m.author.id, m.author.displayName);
-    for (const u of Object.values(online)) names.set(u.id, u.displayName);
-    for (const m of members ?? []) names.set(m.user.id, m.user.displayName);
-    cached = { key, nameOf: (id) => names.get(id) };
-    return cached.nameOf;
-  }, [members, messages, online]);
+  return useMemo(() => names.lookup({ members, messages, online }), [names, members, messages, online]);
 }
 
 function Chip({ message, reaction }: { message: Message; reaction: Reaction }) {

@@ -13,6 +13,7 @@ import { formatDay } from '../../lib/time';
 import { chatStore, emptyTimeline } from '../../store/chat';
 import { useStore } from '../../store/store';
 import { useMe } from '../auth/me';
+import { ReactionNamesProvider } from '../reactions/reactionNames';
 import { buildItems } from './group';
 import { ImageViewer } from './ImageViewer';
 import { MessageItem, PendingItem } from './MessageItem';
@@ -226,79 +227,81 @@ export function Timeline({ roomId, title }: { roomId: string; title: string }) {
   };
 
   return (
-    <div className="timeline-wrap">
-      <div
-        ref={scroller}
-        className="timeline"
-        role="log"
-        aria-label={title}
-        aria-busy={!timeline.loaded || timeline.loadingOlder}
-        tabIndex={0}
-        onScroll={onScroll}
-        onKeyDown={moveBetweenMessages}
-      >
-        <div className="timeline-start">
-          {timeline.loaded && !timeline.hasMoreBefore && (
-            <p className="muted">
-              This is the beginning of{' '}
-              {room?.kind === 'direct' ? `your conversation with ${title}` : `#${title}`}.
-            </p>
-          )}
-          {!timeline.loaded && !timeline.error && <p className="muted">Loading messages…</p>}
-          {timeline.error && (
-            <p className="field-error" role="alert">
-              {timeline.error}
-            </p>
-          )}
+    <ReactionNamesProvider>
+      <div className="timeline-wrap">
+        <div
+          ref={scroller}
+          className="timeline"
+          role="log"
+          aria-label={title}
+          aria-busy={!timeline.loaded || timeline.loadingOlder}
+          tabIndex={0}
+          onScroll={onScroll}
+          onKeyDown={moveBetweenMessages}
+        >
+          <div className="timeline-start">
+            {timeline.loaded && !timeline.hasMoreBefore && (
+              <p className="muted">
+                This is the beginning of{' '}
+                {room?.kind === 'direct' ? `your conversation with ${title}` : `#${title}`}.
+              </p>
+            )}
+            {!timeline.loaded && !timeline.error && <p className="muted">Loading messages…</p>}
+            {timeline.error && (
+              <p className="field-error" role="alert">
+                {timeline.error}
+              </p>
+            )}
+          </div>
+          {items.map((item) => {
+            switch (item.type) {
+              case 'day':
+                return (
+                  <div key={item.key} className="day-separator" role="separator">
+                    <span>{formatDay(item.at)}</span>
+                  </div>
+                );
+              case 'divider':
+                return (
+                  <div key={item.key} className="new-divider" role="separator">
+                    <span>New messages</span>
+                  </div>
+                );
+              case 'message':
+                return (
+                  <MessageItem
+                    key={item.key}
+                    message={item.message}
+                    continued={item.continued}
+                    room={room}
+                    highlighted={item.message.id === timeline.highlightId}
+                    onOpenImage={setViewing}
+                  />
+                );
+              case 'pending':
+                return <PendingItem key={item.key} pending={item.pending} continued={item.continued} />;
+            }
+          })}
         </div>
-        {items.map((item) => {
-          switch (item.type) {
-            case 'day':
-              return (
-                <div key={item.key} className="day-separator" role="separator">
-                  <span>{formatDay(item.at)}</span>
-                </div>
-              );
-            case 'divider':
-              return (
-                <div key={item.key} className="new-divider" role="separator">
-                  <span>New messages</span>
-                </div>
-              );
-            case 'message':
-              return (
-                <MessageItem
-                  key={item.key}
-                  message={item.message}
-                  continued={item.continued}
-                  room={room}
-                  highlighted={item.message.id === timeline.highlightId}
-                  onOpenImage={setViewing}
-                />
-              );
-            case 'pending':
-              return <PendingItem key={item.key} pending={item.pending} continued={item.continued} />;
-          }
-        })}
+        {timeline.loadingNewer && (
+          <p className="loading-older loading-newer" role="status">
+            Loading later messages…
+          </p>
+        )}
+        {timeline.loadingOlder && (
+          // Outside the scroller, so that showing it does not move the messages being read.
+          <p className="loading-older" role="status">
+            Loading earlier messages…
+          </p>
+        )}
+        {showJump && timeline.loaded && (
+          <button type="button" className="jump-latest" onClick={jumpToLatest}>
+            <Icon name="down" size={16} /> Jump to latest
+            {room && room.unreadCount > 0 && <span className="badge">{room.unreadCount}</span>}
+          </button>
+        )}
+        {viewing && <ImageViewer attachment={viewing} onClose={() => setViewing(null)} />}
       </div>
-      {timeline.loadingNewer && (
-        <p className="loading-older loading-newer" role="status">
-          Loading later messages…
-        </p>
-      )}
-      {timeline.loadingOlder && (
-        // Outside the scroller, so that showing it does not move the messages being read.
-        <p className="loading-older" role="status">
-          Loading earlier messages…
-        </p>
-      )}
-      {showJump && timeline.loaded && (
-        <button type="button" className="jump-latest" onClick={jumpToLatest}>
-          <Icon name="down" size={16} /> Jump to latest
-          {room && room.unreadCount > 0 && <span className="badge">{room.unreadCount}</span>}
-        </button>
-      )}
-      {viewing && <ImageViewer attachment={viewing} onClose={() => setViewing(null)} />}
-    </div>
+    </ReactionNamesProvider>
   );
 }
