@@ -15,7 +15,8 @@ import { generalRoomId, listedRooms, roomAs, roomWith } from '../helpers/realtim
 /*
  * Hardening, issue 14 (docs/SECURITY.md M5): PUT /api/chatrooms/:id/notifications raced with itself, with a leave
  * and with a kick, fed hostile values, or aimed at someone else's room changes nothing it should not. Mentions
- * themselves (M1–M4) are mentions.hardening.ts. Traffic to 127.0.0.1 only; every loop is bounded.
+ * themselves are mentions-cost.hardening.ts (M1, M3) and mentions-reach.hardening.ts (M2, M4). Traffic to
+ * 127.0.0.1 only; every loop is bounded.
  */
 
 let server: TestServer;

@@ -388,6 +388,9 @@ export const newClientId = () => randomUUID();
 export const byId = (a: { id: string }, b: { id: string }) =>
   BigInt(a.id) < BigInt(b.id) ? -1 : BigInt(a.id) > BigInt(b.id) ? 1 : 0;
 
+/** The users' ids in id order, as a message's `mentions` lists them. */
+export const userIds = (...s: Session[]) => s.sort((a, b) => byId(a.user, b.user)).map((x) => x.user.id);
+
 type Check = [name: ServerEventName, predicate: (payload: any) => boolean];
 
 /**
