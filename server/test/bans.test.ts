@@ -1,18 +1,9 @@
 import type { Message, Room, Session } from '@parley/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  client,
-  register,
-  startTestServer,
-  uniqueName,
-  type Call,
-  type TestServer,
-} from '../src/test-support/server.js';
+import { uniqueName, type Call, type TestServer } from '../src/test-support/server.js';
 import { MISSING_ID, expectError, expectStatus, userOf } from './helpers/http.js';
 import {
   addMember,
-  connectReady,
-  createRoom,
   expectFail,
   expectNoneBy,
   expectOk,
@@ -24,7 +15,8 @@ import {
   postMessage,
   serverSocketOf,
 } from './helpers/realtime.js';
-import { closeAllSockets, emitAck, nextEvent, received, type ClientSocket } from './helpers/sockets.js';
+import { emitAck, nextEvent, received, type ClientSocket } from './helpers/sockets.js';
+import { startWorld, type World } from './helpers/world.js';
 
 /*
  * Room bans (contract v2, "Room bans"): an owner's kick bans; the banned user cannot rejoin (REST 403, socket
@@ -32,6 +24,7 @@ import { closeAllSockets, emitAck, nextEvent, received, type ClientSocket } from
  * user back). Every route: unauthenticated, invalid, forbidden, success, and what the other clients receive.
  */
 
+let world: World;
 let server: TestServer;
 let call: Call;
 /** owner owns the rooms; kicked is the one kicked; bystander stays; outsider is in none of them. */
@@ -40,28 +33,25 @@ let ownerSocket: ClientSocket, kickedSocket: ClientSocket, bystanderSocket: Clie
 let generalId: string;
 
 beforeAll(async () => {
-  server = await startTestServer();
-  call = client(server.url);
+  world = await startWorld();
+  ({ server, call } = world);
   [owner, kicked, bystander, outsider] = [
-    await register(call, uniqueName('own')),
-    await register(call, uniqueName('kick')),
-    await register(call, uniqueName('by')),
-    await register(call, uniqueName('out')),
+    await world.user('own'),
+    await world.user('kick'),
+    await world.user('by'),
+    await world.user('out'),
   ];
   const g = await call('POST', '/api/auth/guest', { body: { username: uniqueName('g') } });
   expectStatus(g, 201);
   guest = g.body;
   [ownerSocket, kickedSocket, bystanderSocket] = [
-    await connectReady(server, owner),
-    await connectReady(server, kicked),
-    await connectReady(server, bystander),
+    await world.connect(owner),
+    await world.connect(kicked),
+    await world.connect(bystander),
   ];
   generalId = await generalRoomId(call, owner);
 });
-afterAll(async () => {
-  closeAllSockets();
-  await server?.close();
-});
+afterAll(() => world?.close());
 
 const bansPath = (room: Room) => `/api/chatrooms/${room.id}/bans`;
 const listBans = (s: Session | null, room: Room) => call('GET', bansPath(room), { token: s?.accessToken });
@@ -92,10 +82,7 @@ const joinsHeard = (socket: ClientSocket, room: Room, who: Session) => [
  * `kicked` and everyone has heard of it.
  */
 async function roomWithBan(kind: 'public' | 'private' = 'public') {
-  const room = await createRoom(call, owner, kind);
-  for (const m of [kicked, bystander])
-    if (kind === 'public') await joinRoom(call, m, room.id);
-    else await addMember(call, owner, room.id, m);
+  const room = await world.room(owner, [kicked, bystander], kind);
   const old = await postMessage(call, kicked, room.id, `mine ${uniqueName('t')}`);
   await kick(room, kicked);
   await nextEvent(bystanderSocket, 'room:member-left', (p) => p.roomId === room.id && p.reason === 'kicked');
@@ -248,8 +235,7 @@ describe('a kick from a public room bans', () => {
   });
 
   it('leaving is not a ban: a member who left rejoins and edits as before', async () => {
-    const room = await createRoom(call, owner);
-    await joinRoom(call, bystander, room.id);
+    const room = await world.room(owner, [bystander]);
     const mine = await postMessage(call, bystander, room.id, 'before leaving');
     expectStatus(
       await call('DELETE', `/api/chatrooms/${room.id}/members/${bystander.user.id}`, {

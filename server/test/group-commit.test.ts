@@ -1,26 +1,17 @@
 import type { Ack, ClientAckData, Message, Session } from '@parley/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  client,
-  register,
-  startTestServer,
-  uniqueName,
-  type Call,
-  type TestServer,
-} from '../src/test-support/server.js';
+import type { Call } from '../src/test-support/server.js';
 import {
   byId,
-  closeRawSockets,
-  connectReady,
   createRoom,
   expectFail,
   expectOk,
   fullHistory,
-  joinRoom,
   MISSING_ID,
   newClientId,
 } from './helpers/realtime.js';
-import { closeAllSockets, emitAck, received, waitFor, type ClientSocket } from './helpers/sockets.js';
+import { emitAck, received, waitFor, type ClientSocket } from './helpers/sockets.js';
+import { startWorld, type World } from './helpers/world.js';
 
 /*
  * Group commit (messages/send.ts): sends that arrive while a transaction is written share the next one. Each
@@ -29,19 +20,15 @@ import { closeAllSockets, emitAck, received, waitFor, type ClientSocket } from '
  * is stored exactly once, in each sender's order, and broadcast in id order. On SQLite and PostgreSQL alike.
  */
 
-let server: TestServer;
+let world: World;
 let call: Call;
 
 beforeAll(async () => {
-  server = await startTestServer();
-  call = client(server.url);
+  world = await startWorld();
+  call = world.call;
 });
 
-afterAll(async () => {
-  closeAllSockets();
-  closeRawSockets();
-  await server?.close();
-});
+afterAll(() => world?.close());
 
 type SendAck = Ack<ClientAckData['message:send']>;
 
@@ -54,21 +41,16 @@ describe('group commit', () => {
     async () => {
       const SENDERS = 6;
       const PER_SENDER = 30;
-      const owner = await register(call, uniqueName('gcown'));
-      const room = await createRoom(call, owner);
-      const privateRoom = await createRoom(call, owner, 'private');
-      const otherRoom = await createRoom(call, owner);
+      const owner = await world.user('gcown');
       const senders: Session[] = [];
-      for (let k = 0; k < SENDERS; k++) {
-        const s = await register(call, uniqueName('gc'));
-        await joinRoom(call, s, room.id);
-        await joinRoom(call, s, otherRoom.id);
-        senders.push(s);
-      }
-      const outsider = await register(call, uniqueName('gcout'));
-      const sockets = await Promise.all(senders.map((s) => connectReady(server, s)));
-      const ownerSocket = await connectReady(server, owner);
-      const outsiderSocket = await connectReady(server, outsider);
+      for (let k = 0; k < SENDERS; k++) senders.push(await world.user('gc'));
+      const room = await world.room(owner, senders);
+      const privateRoom = await createRoom(call, owner, 'private');
+      const otherRoom = await world.room(owner, senders);
+      const outsider = await world.user('gcout');
+      const sockets = await Promise.all(senders.map((s) => world.connect(s)));
+      const ownerSocket = await world.connect(owner);
+      const outsiderSocket = await world.connect(outsider);
       // A clientId already used in another room, and one already used in this room (a replay).
       const usedElsewhere = newClientId();
       const elsewhere = expectOk(
@@ -170,9 +152,9 @@ describe('group commit', () => {
   );
 
   it('REST and socket sends of one clientId in the same burst store one message', async () => {
-    const owner = await register(call, uniqueName('gcrest'));
-    const room = await createRoom(call, owner);
-    const socket = await connectReady(server, owner);
+    const owner = await world.user('gcrest');
+    const room = await world.room(owner);
+    const socket = await world.connect(owner);
     const clientId = newClientId();
     const [viaSocket, viaRest] = await Promise.all([
       emitAck(socket, 'message:send', { roomId: room.id, text: 'both ways', clientId }),
@@ -199,9 +181,9 @@ describe('group commit', () => {
       'emoji 👍🏽 and “typographic” quotes, ‘single’ too, and NUL-free \u2028 separators',
       '`backticks` and "double quotes" and $$dollar$$ quoting',
     ];
-    const owner = await register(call, uniqueName('gcsql'));
-    const room = await createRoom(call, owner);
-    const socket = await connectReady(server, owner);
+    const owner = await world.user('gcsql');
+    const room = await world.room(owner);
+    const socket = await world.connect(owner);
     const texts = Array.from({ length: 60 }, (_, i) => `${tricky[i % tricky.length]} #${i}`);
     // Sent at once, so that they share transactions (several rows per INSERT).
     const acks = await Promise.all(

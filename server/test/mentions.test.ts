@@ -1,18 +1,8 @@
 import type { Message, Room, Session } from '@parley/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  client,
-  register,
-  startTestServer,
-  uniqueName,
-  type Call,
-  type TestServer,
-} from '../src/test-support/server.js';
+import { uniqueName, type Call } from '../src/test-support/server.js';
 import { MISSING_ID, expectError, expectStatus } from './helpers/http.js';
 import {
-  addMember,
-  connectReady,
-  createRoom,
   expectNoneBy,
   expectOk,
   fullHistory,
@@ -23,7 +13,8 @@ import {
   postMessage,
   roomAs,
 } from './helpers/realtime.js';
-import { closeAllSockets, emitAck, nextEvent, type ClientSocket } from './helpers/sockets.js';
+import { emitAck, nextEvent, type ClientSocket } from './helpers/sockets.js';
+import { startWorld, type World } from './helpers/world.js';
 
 /*
  * Mentions and notification levels (contract v2): `Message.mentions` resolved by the server on send and edit,
@@ -31,7 +22,7 @@ import { closeAllSockets, emitAck, nextEvent, type ClientSocket } from './helper
  * invalid, forbidden, success, and what the other clients receive.
  */
 
-let server: TestServer;
+let world: World;
 let call: Call;
 /** owner owns the rooms; alice and bob are members; carol is in none of them. */
 let owner: Session, alice: Session, bob: Session, carol: Session;
@@ -39,35 +30,26 @@ let ownerSocket: ClientSocket, aliceSocket: ClientSocket, bobSocket: ClientSocke
 let generalId: string;
 
 beforeAll(async () => {
-  server = await startTestServer();
-  call = client(server.url);
+  world = await startWorld();
+  call = world.call;
   [owner, alice, bob, carol] = [
-    await register(call, uniqueName('own')),
-    await register(call, uniqueName('ali')),
-    await register(call, uniqueName('bob')),
-    await register(call, uniqueName('car')),
+    await world.user('own'),
+    await world.user('ali'),
+    await world.user('bob'),
+    await world.user('car'),
   ];
   [ownerSocket, aliceSocket, bobSocket, carolSocket] = [
-    await connectReady(server, owner),
-    await connectReady(server, alice),
-    await connectReady(server, bob),
-    await connectReady(server, carol),
+    await world.connect(owner),
+    await world.connect(alice),
+    await world.connect(bob),
+    await world.connect(carol),
   ];
   generalId = await generalRoomId(call, owner);
 });
-afterAll(async () => {
-  closeAllSockets();
-  await server?.close();
-});
+afterAll(() => world?.close());
 
 /** A room of the owner's with alice and bob in it. */
-async function room(kind: 'public' | 'private' = 'public'): Promise<Room> {
-  const r = await createRoom(call, owner, kind);
-  for (const m of [alice, bob])
-    if (kind === 'public') await joinRoom(call, m, r.id);
-    else await addMember(call, owner, r.id, m);
-  return r;
-}
+const room = (kind: 'public' | 'private' = 'public'): Promise<Room> => world.room(owner, [alice, bob], kind);
 
 const notificationsPath = (id: string) => `/api/chatrooms/${id}/notifications`;
 const setLevel = (s: Session | null, id: string, body: unknown) =>

@@ -1,34 +1,18 @@
 import { serverEventSchemas, type Message, type Session } from '@parley/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  client,
-  register,
-  startTestServer,
-  uniqueName,
-  type Call,
-  type TestServer,
-} from '../src/test-support/server.js';
+import type { Call, TestServer } from '../src/test-support/server.js';
 import {
   byId,
-  closeRawSockets,
-  connectReady,
-  createRoom,
   expectNoneBy,
   expectStatusOf,
   generalRoomId,
-  joinRoom,
   messageMarker,
   postMessage,
   sendBurst,
   sortedKeys,
 } from './helpers/realtime.js';
-import {
-  closeAllSockets,
-  messagesReceived,
-  nextEvent,
-  received,
-  type ClientSocket,
-} from './helpers/sockets.js';
+import { messagesReceived, nextEvent, received, type ClientSocket } from './helpers/sockets.js';
+import { startWorld, type World } from './helpers/world.js';
 
 /*
  * How `message:new` leaves the server (realtime/fanout.ts): the messages one commit stored go out per room at once.
@@ -38,19 +22,16 @@ import {
  * any, nor does a member after being kicked.
  */
 
+let world: World;
 let server: TestServer;
 let call: Call;
 
 beforeAll(async () => {
-  server = await startTestServer();
-  call = client(server.url);
+  world = await startWorld();
+  ({ server, call } = world);
 });
 
-afterAll(async () => {
-  closeAllSockets();
-  closeRawSockets();
-  await server?.close();
-});
+afterAll(() => world?.close());
 
 const BATCHES = { messageBatches: true };
 const ids = (ms: { id: string }[]) => ms.map((m) => m.id);
@@ -58,14 +39,10 @@ const inRoom = (roomId: string) => (m: Message) => m.roomId === roomId && m.kind
 
 /** A room with an owner and `n` more members. */
 async function roomWith(n: number): Promise<{ owner: Session; members: Session[]; roomId: string }> {
-  const owner = await register(call, uniqueName('bown'));
-  const room = await createRoom(call, owner);
+  const owner = await world.user('bown');
   const members: Session[] = [];
-  for (let i = 0; i < n; i++) {
-    const s = await register(call, uniqueName('bm'));
-    await joinRoom(call, s, room.id);
-    members.push(s);
-  }
+  for (let i = 0; i < n; i++) members.push(await world.user('bm'));
+  const room = await world.room(owner, members);
   return { owner, members, roomId: room.id };
 }
 
@@ -77,12 +54,12 @@ describe('messages:new', () => {
   it('a burst: opted-in sockets get one frame for the commit, v2 sockets one message:new each, all in id order', async () => {
     const { owner, members, roomId } = await roomWith(3);
     const [alice, bob, carol] = members as [Session, Session, Session];
-    const outsider = await register(call, uniqueName('bout'));
-    const aliceSocket = await connectReady(server, alice, BATCHES);
-    const bobSocket = await connectReady(server, bob, BATCHES);
+    const outsider = await world.user('bout');
+    const aliceSocket = await world.connect(alice, BATCHES);
+    const bobSocket = await world.connect(bob, BATCHES);
     // Not opted in (the flag must be exactly true): contract v2's one event per message.
-    const carolSocket = await connectReady(server, carol, { messageBatches: 'yes' as unknown as boolean });
-    const outsiderSocket = await connectReady(server, outsider, BATCHES);
+    const carolSocket = await world.connect(carol, { messageBatches: 'yes' as unknown as boolean });
+    const outsiderSocket = await world.connect(outsider, BATCHES);
 
     const sent = await sendBurst(server, aliceSocket, roomId, ['one', 'two', 'three', 'four']);
     expect(ids(sent)).toEqual(ids([...sent].sort(byId)));
@@ -118,9 +95,9 @@ describe('messages:new', () => {
   it('order holds across batches and single events, from several senders and REST', async () => {
     const { owner, members, roomId } = await roomWith(3);
     const [alice, bob, carol] = members as [Session, Session, Session];
-    const aliceSocket = await connectReady(server, alice, BATCHES);
-    const bobSocket = await connectReady(server, bob, BATCHES);
-    const carolSocket = await connectReady(server, carol);
+    const aliceSocket = await world.connect(alice, BATCHES);
+    const bobSocket = await world.connect(bob, BATCHES);
+    const carolSocket = await world.connect(carol);
 
     const stored: Message[] = [];
     stored.push(await postMessage(call, owner, roomId, 'single 1'));
@@ -144,8 +121,8 @@ describe('messages:new', () => {
   it('a kicked member gets nothing of the room after the kick, batched or not', async () => {
     const { owner, members, roomId } = await roomWith(2);
     const [alice, eve] = members as [Session, Session];
-    const aliceSocket = await connectReady(server, alice, BATCHES);
-    const eveSocket = await connectReady(server, eve, BATCHES);
+    const aliceSocket = await world.connect(alice, BATCHES);
+    const eveSocket = await world.connect(eve, BATCHES);
 
     const before = await sendBurst(server, aliceSocket, roomId, ['before 1', 'before 2', 'before 3']);
     const kick = await call('DELETE', `/api/chatrooms/${roomId}/members/${eve.user.id}`, {

@@ -1,19 +1,8 @@
 import type { Message, Room, Session } from '@parley/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  client,
-  generousWriteLimits,
-  register,
-  startTestServer,
-  uniqueName,
-  type Call,
-  type TestServer,
-} from '../src/test-support/server.js';
+import { generousWriteLimits, uniqueName, type Call, type TestServer } from '../src/test-support/server.js';
 import { MISSING_ID, expectError, expectStatus } from './helpers/http.js';
 import {
-  addMember,
-  connectReady,
-  createRoom,
   expectFail,
   expectMessage,
   expectOk,
@@ -24,13 +13,13 @@ import {
   postMessage,
 } from './helpers/realtime.js';
 import {
-  closeAllSockets,
   emitAck,
   expectNoEventBeforeMarker,
   nextEvent,
   receivedBeforeMarker,
   type ClientSocket,
 } from './helpers/sockets.js';
+import { startWorld, type World } from './helpers/world.js';
 
 /*
  * Reactions (contract v2, issue 16) over real HTTP and sockets, on the run's database: adding and taking back,
@@ -38,6 +27,7 @@ import {
  * pages both ways and around, messages:fetch, room:join, search), across edits and deletes.
  */
 
+let world: World;
 let server: TestServer;
 let call: Call;
 /** alice owns the rooms; bob is a member; carol has joined none of them; dave is an outsider. */
@@ -52,9 +42,7 @@ const remove = (s: Session | null, id: string, emoji: string) =>
 
 /** A public room alice owns, bob in it, and a message of bob there. */
 async function setting(kind: 'public' | 'private' = 'public'): Promise<{ room: Room; m: Message }> {
-  const room = await createRoom(call, alice, kind);
-  if (kind === 'public') await joinRoom(call, bob, room.id);
-  else await addMember(call, alice, room.id, bob);
+  const room = await world.room(alice, [bob], kind);
   await nextEvent(
     aliceSocket,
     'room:member-joined',
@@ -87,24 +75,21 @@ const historyOf = async (s: Session, room: Room, id: string) =>
   (await fullHistory(call, s, room.id)).find((x) => x.id === id)!;
 
 beforeAll(async () => {
-  server = await startTestServer();
-  call = client(server.url);
+  world = await startWorld();
+  ({ server, call } = world);
   [alice, bob, carol, dave] = [
-    await register(call, uniqueName('alice')),
-    await register(call, uniqueName('bob')),
-    await register(call, uniqueName('carol')),
-    await register(call, uniqueName('dave')),
+    await world.user('alice'),
+    await world.user('bob'),
+    await world.user('carol'),
+    await world.user('dave'),
   ];
   [aliceSocket, bobSocket, carolSocket] = [
-    await connectReady(server, alice),
-    await connectReady(server, bob),
-    await connectReady(server, carol),
+    await world.connect(alice),
+    await world.connect(bob),
+    await world.connect(carol),
   ];
 });
-afterAll(async () => {
-  closeAllSockets();
-  await server?.close();
-});
+afterAll(() => world?.close());
 
 describe('authentication', () => {
   it('answers 401 to both routes without a token or with a bad one, and changes nothing', async () => {
@@ -211,7 +196,7 @@ describe('POST /api/messages/:id/reactions', () => {
     const { room, m } = await setting();
     const users = [];
     for (let i = 0; i < 52; i++) {
-      const u = await register(call, uniqueName('fan'));
+      const u = await world.user('fan');
       await joinRoom(call, u, room.id);
       users.push(u);
     }
@@ -436,16 +421,16 @@ describe('reactions in every read, across edits and deletes', () => {
 
 describe('rate limit', () => {
   it('reactions share the edit budget (messageEdit): beyond it 429 / RATE_LIMITED, and edits are refused too', async () => {
-    const tight = await startTestServer({
+    const tight = await startWorld({
       writeLimits: generousWriteLimits({ messageEdit: { points: 4, durationSec: 600 } }),
     });
     try {
-      const tcall = client(tight.url);
-      const u = await register(tcall, uniqueName('fast'));
+      const tcall = tight.call;
+      const u = await tight.user('fast');
       const list = await tcall('GET', '/api/chatrooms', { token: u.accessToken });
       const general = list.body.rooms.find((r: Room) => r.name === 'general').id;
       const m = await postMessage(tcall, u, general, 'quick');
-      const socket = await connectReady(tight, u);
+      const socket = await tight.connect(u);
       for (const e of ['👍', '🎉', '😀'])
         expectStatus(await tcall('POST', reactPath(m.id), { token: u.accessToken, body: { emoji: e } }), 200);
       expectOk('reaction:remove', await emitAck(socket, 'reaction:remove', { messageId: m.id, emoji: '👍' }));
@@ -458,7 +443,6 @@ describe('rate limit', () => {
         429,
         'RATE_LIMITED',
       );
-      socket.close();
     } finally {
       await tight.close();
     }

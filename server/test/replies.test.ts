@@ -1,33 +1,25 @@
 import type { Message, Room, Session } from '@parley/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  client,
-  register,
-  startTestServer,
-  uniqueName,
-  type Call,
-  type TestServer,
-} from '../src/test-support/server.js';
+import { uniqueName, type Call } from '../src/test-support/server.js';
 import { MISSING_ID, expectError, expectStatus, userOf } from './helpers/http.js';
 import {
-  connectReady,
   createRoom,
   expectMessage,
   expectOk,
   expectValidation,
   fullHistory,
-  joinRoom,
   newClientId,
   postMessage,
 } from './helpers/realtime.js';
-import { closeAllSockets, emitAck, nextEvent, type ClientSocket } from './helpers/sockets.js';
+import { emitAck, nextEvent, type ClientSocket } from './helpers/sockets.js';
+import { startWorld, type World } from './helpers/world.js';
 
 /*
  * Replies (contract v2, issue 16): `replyToId` on message:send and POST …/messages, and the quote every read
  * shows (`Message.replyTo`): the parent's current text (its first 200 characters), or none once it is deleted.
  */
 
-let server: TestServer;
+let world: World;
 let call: Call;
 /** alice owns the rooms; bob is a member; carol is in none of them. */
 let alice: Session, bob: Session, carol: Session;
@@ -36,37 +28,18 @@ let aliceSocket: ClientSocket, bobSocket: ClientSocket;
 const send = (s: Session | null, roomId: string, body: Record<string, unknown>) =>
   call('POST', `/api/chatrooms/${roomId}/messages`, { token: s?.accessToken, body });
 
-async function sharedRoom(kind: 'public' | 'private' = 'public'): Promise<Room> {
-  const room = await createRoom(call, alice, kind);
-  if (kind === 'public') await joinRoom(call, bob, room.id);
-  else
-    expectStatus(
-      await call('POST', `/api/chatrooms/${room.id}/members`, {
-        token: alice.accessToken,
-        body: { userId: bob.user.id },
-      }),
-      200,
-    );
-  return room;
-}
+const sharedRoom = (kind: 'public' | 'private' = 'public'): Promise<Room> => world.room(alice, [bob], kind);
 
 const historyOf = async (room: Room, id: string) =>
   (await fullHistory(call, alice, room.id)).find((x) => x.id === id)!;
 
 beforeAll(async () => {
-  server = await startTestServer();
-  call = client(server.url);
-  [alice, bob, carol] = [
-    await register(call, uniqueName('alice')),
-    await register(call, uniqueName('bob')),
-    await register(call, uniqueName('carol')),
-  ];
-  [aliceSocket, bobSocket] = [await connectReady(server, alice), await connectReady(server, bob)];
+  world = await startWorld();
+  call = world.call;
+  [alice, bob, carol] = [await world.user('alice'), await world.user('bob'), await world.user('carol')];
+  [aliceSocket, bobSocket] = [await world.connect(alice), await world.connect(bob)];
 });
-afterAll(async () => {
-  closeAllSockets();
-  await server?.close();
-});
+afterAll(() => world?.close());
 
 describe('POST /api/chatrooms/:id/messages with replyToId', () => {
   it('stores a reply quoting its parent; the room hears message:new with replyTo; history shows it', async () => {
