@@ -1,17 +1,9 @@
 import type { Message, Session } from '@parley/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_NAMES_PER_MESSAGE } from '../../src/modules/messages/mentions.js';
-import {
-  client,
-  register,
-  startTestServer,
-  uniqueName,
-  type Call,
-  type TestServer,
-} from '../../src/test-support/server.js';
+import { uniqueName, type Call, type TestServer } from '../../src/test-support/server.js';
 import { expectStatus } from '../helpers/http.js';
 import {
-  connectReady,
   createRoom,
   expectOk,
   generalRoomId,
@@ -21,7 +13,8 @@ import {
   roomWith,
   userIds,
 } from '../helpers/realtime.js';
-import { closeAllSockets, emitAck, type ClientSocket } from '../helpers/sockets.js';
+import { emitAck, type ClientSocket } from '../helpers/sockets.js';
+import { startWorld, type World } from '../helpers/world.js';
 
 /*
  * Hardening, issue 14 (mentions and notification levels; docs/SECURITY.md M1–M5), what mentions cost: a message
@@ -30,6 +23,7 @@ import { closeAllSockets, emitAck, type ClientSocket } from '../helpers/sockets.
  * notifications.hardening.ts. Traffic to 127.0.0.1 only; every loop is bounded.
  */
 
+let world: World;
 let server: TestServer;
 let call: Call;
 /** owner owns the rooms; alice and bob are members where a test adds them; eve attacks. */
@@ -39,20 +33,19 @@ let bobSocket: ClientSocket;
 let generalId: string;
 
 beforeAll(async () => {
-  server = await startTestServer();
-  call = client(server.url);
+  world = await startWorld();
+  ({ server, call } = world);
   [owner, alice, bob, eve] = [
-    await register(call, uniqueName('own')),
-    await register(call, uniqueName('ali')),
-    await register(call, uniqueName('bob')),
-    await register(call, uniqueName('eve')),
+    await world.user('own'),
+    await world.user('ali'),
+    await world.user('bob'),
+    await world.user('eve'),
   ];
-  bobSocket = await connectReady(server, bob);
+  bobSocket = await world.connect(bob);
   generalId = await generalRoomId(call, owner);
 });
 afterAll(async () => {
-  closeAllSockets();
-  await server?.close();
+  await world?.close();
 });
 
 const pct = (xs: number[], p: number) => {

@@ -1,16 +1,8 @@
 import type { Message, Session } from '@parley/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  client,
-  register,
-  startTestServer,
-  uniqueName,
-  type Call,
-  type TestServer,
-} from '../../src/test-support/server.js';
+import type { Call } from '../../src/test-support/server.js';
 import { expectStatus } from '../helpers/http.js';
 import {
-  connectReady,
   expectNoneBy,
   expectOk,
   fullHistory,
@@ -22,7 +14,8 @@ import {
   roomWith,
   userIds,
 } from '../helpers/realtime.js';
-import { closeAllSockets, emitAck, nextEvent, received, type ClientSocket } from '../helpers/sockets.js';
+import { emitAck, nextEvent, received, type ClientSocket } from '../helpers/sockets.js';
+import { startWorld, type World } from '../helpers/world.js';
 
 /*
  * Hardening, issue 14 (mentions and notification levels; docs/SECURITY.md M1–M5), who mentions reach: they never
@@ -31,7 +24,7 @@ import { closeAllSockets, emitAck, nextEvent, received, type ClientSocket } from
  * notifications.hardening.ts. Traffic to 127.0.0.1 only; every loop is bounded.
  */
 
-let server: TestServer;
+let world: World;
 let call: Call;
 /** owner owns the rooms; alice and bob are members where a test adds them; carol is an outsider; eve attacks. */
 let owner: Session, alice: Session, bob: Session, carol: Session, eve: Session;
@@ -39,25 +32,24 @@ let bobSocket: ClientSocket, carolSocket: ClientSocket, aliceSocket: ClientSocke
 let generalId: string;
 
 beforeAll(async () => {
-  server = await startTestServer();
-  call = client(server.url);
+  world = await startWorld();
+  ({ call } = world);
   [owner, alice, bob, carol, eve] = [
-    await register(call, uniqueName('own')),
-    await register(call, uniqueName('ali')),
-    await register(call, uniqueName('bob')),
-    await register(call, uniqueName('car')),
-    await register(call, uniqueName('eve')),
+    await world.user('own'),
+    await world.user('ali'),
+    await world.user('bob'),
+    await world.user('car'),
+    await world.user('eve'),
   ];
   [aliceSocket, bobSocket, carolSocket] = [
-    await connectReady(server, alice),
-    await connectReady(server, bob),
-    await connectReady(server, carol),
+    await world.connect(alice),
+    await world.connect(bob),
+    await world.connect(carol),
   ];
   generalId = await generalRoomId(call, owner);
 });
 afterAll(async () => {
-  closeAllSockets();
-  await server?.close();
+  await world?.close();
 });
 
 describe('M2 mentions never reach outside the room', () => {
